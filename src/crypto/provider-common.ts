@@ -1,0 +1,75 @@
+/** Input checks and ML-KEM calls shared by both providers. */
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { checkBytes, isAllZero } from './bytes.js';
+import { InvalidArgumentError, KemError, LowOrderKeyError } from './errors.js';
+import {
+  AEAD_KEY_BYTES,
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  type AeadAlgorithm,
+  HKDF_SHA256_MAX_OUTPUT,
+  MLKEM768_CIPHERTEXT_BYTES,
+  MLKEM768_ENCAPS_RANDOM_BYTES,
+  MLKEM768_PUBLIC_BYTES,
+  MLKEM768_SECRET_BYTES,
+  MLKEM768_SEED_BYTES,
+  type MlKemEncapsulation,
+  type MlKemKeyPair,
+} from './provider.js';
+
+export function checkAead(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array): void {
+  if (alg !== 'aes-256-gcm' && alg !== 'chacha20-poly1305') throw new InvalidArgumentError('unknown AEAD');
+  checkBytes('AEAD key', key, AEAD_KEY_BYTES);
+  checkBytes('AEAD nonce', nonce, AEAD_NONCE_BYTES);
+}
+
+export function checkSealed(sealed: Uint8Array): boolean {
+  return sealed.length >= AEAD_TAG_BYTES;
+}
+
+export function checkHkdfLength(length: number): void {
+  if (!Number.isInteger(length) || length < 1 || length > HKDF_SHA256_MAX_OUTPUT) {
+    throw new InvalidArgumentError(`HKDF output length must be 1..${HKDF_SHA256_MAX_OUTPUT}`);
+  }
+}
+
+/** RFC 7748 §6.1: "check whether the shared secret is the all-zero value and abort if so". */
+export function rejectAllZero(shared: Uint8Array): Uint8Array {
+  if (isAllZero(shared)) throw new LowOrderKeyError();
+  return shared;
+}
+
+export function mlkemKeygen(seed: Uint8Array): MlKemKeyPair {
+  checkBytes('ML-KEM seed', seed, MLKEM768_SEED_BYTES);
+  const { publicKey, secretKey } = ml_kem768.keygen(seed);
+  return { publicKey, secretKey };
+}
+
+export function mlkemEncapsulate(publicKey: Uint8Array, randomness: Uint8Array): MlKemEncapsulation {
+  checkBytes('ML-KEM encapsulation randomness', randomness, MLKEM768_ENCAPS_RANDOM_BYTES);
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== MLKEM768_PUBLIC_BYTES) {
+    throw new KemError(`ML-KEM-768 encapsulation key must be ${MLKEM768_PUBLIC_BYTES} bytes`);
+  }
+  try {
+    // FIPS 203 §7.2 input check (modulus check on ek) is done by noble before encapsulating.
+    const { cipherText, sharedSecret } = ml_kem768.encapsulate(publicKey, randomness);
+    return { ciphertext: cipherText, sharedSecret };
+  } catch {
+    throw new KemError('ML-KEM-768 encapsulation key failed the FIPS 203 input check');
+  }
+}
+
+export function mlkemDecapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  if (!(ciphertext instanceof Uint8Array) || ciphertext.length !== MLKEM768_CIPHERTEXT_BYTES) {
+    throw new KemError(`ML-KEM-768 ciphertext must be ${MLKEM768_CIPHERTEXT_BYTES} bytes`);
+  }
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== MLKEM768_SECRET_BYTES) {
+    throw new KemError(`ML-KEM-768 decapsulation key must be ${MLKEM768_SECRET_BYTES} bytes`);
+  }
+  try {
+    // FIPS 203 §7.3 hash check on dk is done by noble; it works on a decoded copy of the key.
+    return ml_kem768.decapsulate(ciphertext, secretKey);
+  } catch {
+    throw new KemError('ML-KEM-768 decapsulation key failed the FIPS 203 input check');
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * sotto's end-to-end encryption core: PQXDH handshake + Double Ratchet sessions, behind a
+ * two-implementation crypto provider. Spec: protocols/session/SPEC.md.
+ */
+export { equalBytes, fromHex, toHex } from './bytes.js';
+export * from './constants.js';
+export {
+  type Clock,
+  type CryptoEnv,
+  type CryptoEnvOptions,
+  createEnv,
+  deterministicRng,
+  manualClock,
+  type Rng,
+} from './env.js';
+export * from './errors.js';
+export {
+  checkX25519Public,
+  encodeEd25519,
+  encodeMlKem768,
+  encodeX25519,
+  type GeneratePrekeysOptions,
+  generateIdentity,
+  generateKemPrekey,
+  generateOneTimePrekey,
+  generatePrekeys,
+  generateSignedPrekey,
+  IdentityKeyPair,
+  isCanonicalX25519,
+  type KemPrekey,
+  type KemPrekeyPublic,
+  MemoryPrekeyStore,
+  type OneTimePrekey,
+  type OneTimePrekeyPublic,
+  type PrekeyBundle,
+  type PrekeyLookup,
+  type PublicIdentity,
+  type SignedPrekey,
+  type SignedPrekeyPublic,
+  verifyBundle,
+  verifyIdentity,
+} from './keys.js';
+export {
+  associatedData,
+  type HandshakeContext,
+  type InitiateOptions,
+  initiateSession,
+  type MessageKind,
+  peekMessage,
+  type RespondOptions,
+  type RespondResult,
+  respondToSession,
+} from './pqxdh.js';
+export type { AeadAlgorithm, CryptoProvider } from './provider.js';
+export { nobleProvider } from './provider-noble.js';
+export { nodeProvider } from './provider-node.js';
+export { fingerprintHalf, safetyNumber } from './safety-number.js';
+export { Session, type SessionInfo, type SessionRole } from './session.js';
+export { SNAPSHOT_VERSION } from './snapshot.js';

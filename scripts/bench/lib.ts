@@ -1,0 +1,140 @@
+/** Small helpers shared by the crypto benchmark harness and its targets. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The repository root (the directory holding package.json above scripts/bench). */
+export const repoRoot = join(here, '..', '..');
+
+/**
+ * Version of an installed package, read from its package.json by walking up node_modules
+ * directories (some packages do not export './package.json', so require.resolve cannot be used).
+ */
+export function packageVersion(name: string): string {
+  let dir = here;
+  for (;;) {
+    const candidate = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(candidate)) {
+      const version = (JSON.parse(readFileSync(candidate, 'utf8')) as { version?: unknown }).version;
+      return typeof version === 'string' ? version : 'unknown';
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'not installed';
+    dir = parent;
+  }
+}
+
+/** Version of this project (sotto) from the root package.json. */
+export function projectVersion(): string {
+  const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
+}
+
+/**
+ * `count` random messages of `size` bytes, every byte printable ASCII (0x21..0x7e). ASCII keeps
+ * the plaintext exactly `size` bytes for olm too, whose API takes and returns JS strings (UTF-8):
+ * arbitrary bytes would not round-trip and a binary-to-text encoding would inflate them.
+ */
+export function randomAsciiMessages(count: number, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = randomBytes(size);
+    for (let j = 0; j < size; j++) m[j] = 0x21 + (m[j]! % 94);
+    out.push(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
+  }
+  return out;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
+}
+
+/** mulberry32: a tiny seeded PRNG, good enough to pick a reproducible message order. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates shuffle of a copy. */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const tmp = out[i]!;
+    out[i] = out[j]!;
+    out[j] = tmp;
+  }
+  return out;
+}
+
+export interface Summary {
+  /** One figure per run, in run order. */
+  runs: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function summarize(runs: readonly number[]): Summary {
+  const finite = runs.filter((x) => Number.isFinite(x));
+  if (finite.length === 0) return { runs: runs.slice(), median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const sorted = finite.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { runs: runs.slice(), median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/**
+ * JSON laid out the way the repository's formatter (biome, 2-space indent, line width 120) lays it
+ * out, so that generated files pass `biome check` unchanged: objects expanded, arrays of scalars on
+ * one line when they fit. Non-integer numbers are rounded to 6 significant digits.
+ */
+export function formatJson(value: unknown, lineWidth = 120): string {
+  const scalar = (v: unknown): string => {
+    if (typeof v === 'number')
+      return Number.isFinite(v) ? String(Number.isInteger(v) ? v : Number(v.toPrecision(6))) : 'null';
+    return JSON.stringify(v) ?? 'null';
+  };
+  const format = (v: unknown, indent: string, column: number): string => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) return '[]';
+      if (v.every((x) => x === null || typeof x !== 'object')) {
+        const inline = `[${v.map(scalar).join(', ')}]`;
+        if (column + inline.length + 1 <= lineWidth) return inline;
+      }
+      const inner = `${indent}  `;
+      return `[\n${v.map((x) => inner + format(x, inner, inner.length)).join(',\n')}\n${indent}]`;
+    }
+    if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      if (entries.length === 0) return '{}';
+      const inner = `${indent}  `;
+      const lines = entries.map(([k, x]) => {
+        const head = `${inner}${JSON.stringify(k)}: `;
+        return head + format(x, inner, head.length);
+      });
+      return `{\n${lines.join(',\n')}\n${indent}}`;
+    }
+    return scalar(v);
+  };
+  return `${format(value, '', 0)}\n`;
+}

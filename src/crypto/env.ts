@@ -18,6 +18,12 @@ export interface CryptoEnv {
   readonly provider: CryptoProvider;
   readonly rng: Rng;
   readonly now: Clock;
+  /**
+   * True when `rng` was supplied by the caller. Then every random value, including ML-KEM
+   * encapsulation randomness, comes from it; otherwise the provider may draw KEM randomness from
+   * its own CSPRNG (which lets it use a faster implementation without a derandomized API).
+   */
+  readonly rngInjected: boolean;
 }
 
 export interface CryptoEnvOptions {
@@ -33,7 +39,7 @@ export function createEnv(options: CryptoEnvOptions = {}): CryptoEnv {
   const provider = options.provider ?? nodeProvider;
   const rng = options.rng ?? ((n: number) => provider.randomBytes(n));
   const now = options.clock ?? Date.now;
-  return { provider, rng, now };
+  return { provider, rng, now, rngInjected: options.rng !== undefined };
 }
 
 /**

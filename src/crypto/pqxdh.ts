@@ -100,7 +100,10 @@ export function initiateSession(env: CryptoEnv, options: InitiateOptions): Sessi
   const ad = associatedData(identity.public, bundle.identity, context);
 
   const ek = generateX25519KeyPair(env);
-  const kem = provider.mlkem768Encapsulate(bundle.kemPrekey.publicKey, env.rng(MLKEM768_ENCAPS_RANDOM_BYTES));
+  const kem = provider.mlkem768Encapsulate(
+    bundle.kemPrekey.publicKey,
+    env.rngInjected ? env.rng(MLKEM768_ENCAPS_RANDOM_BYTES) : undefined,
+  );
   const dhs = [
     provider.x25519(identity.dhPrivateKey, bundle.signedPrekey.publicKey),
     provider.x25519(ek.privateKey, bundle.identity.dhKey),

@@ -45,11 +45,16 @@ export function mlkemKeygen(seed: Uint8Array): MlKemKeyPair {
   return { publicKey, secretKey };
 }
 
-export function mlkemEncapsulate(publicKey: Uint8Array, randomness: Uint8Array): MlKemEncapsulation {
-  checkBytes('ML-KEM encapsulation randomness', randomness, MLKEM768_ENCAPS_RANDOM_BYTES);
+export function checkMlKemPublicKey(publicKey: Uint8Array): void {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== MLKEM768_PUBLIC_BYTES) {
     throw new KemError(`ML-KEM-768 encapsulation key must be ${MLKEM768_PUBLIC_BYTES} bytes`);
   }
+}
+
+/** @noble/post-quantum Encaps; `randomness` omitted → noble draws m from the platform CSPRNG. */
+export function mlkemEncapsulate(publicKey: Uint8Array, randomness?: Uint8Array): MlKemEncapsulation {
+  if (randomness !== undefined) checkBytes('ML-KEM encapsulation randomness', randomness, MLKEM768_ENCAPS_RANDOM_BYTES);
+  checkMlKemPublicKey(publicKey);
   try {
     // FIPS 203 §7.2 input check (modulus check on ek) is done by noble before encapsulating.
     const { cipherText, sharedSecret } = ml_kem768.encapsulate(publicKey, randomness);
@@ -59,13 +64,17 @@ export function mlkemEncapsulate(publicKey: Uint8Array, randomness: Uint8Array):
   }
 }
 
-export function mlkemDecapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
+export function checkMlKemDecapsInputs(ciphertext: Uint8Array, secretKey: Uint8Array): void {
   if (!(ciphertext instanceof Uint8Array) || ciphertext.length !== MLKEM768_CIPHERTEXT_BYTES) {
     throw new KemError(`ML-KEM-768 ciphertext must be ${MLKEM768_CIPHERTEXT_BYTES} bytes`);
   }
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== MLKEM768_SECRET_BYTES) {
     throw new KemError(`ML-KEM-768 decapsulation key must be ${MLKEM768_SECRET_BYTES} bytes`);
   }
+}
+
+export function mlkemDecapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  checkMlKemDecapsInputs(ciphertext, secretKey);
   try {
     // FIPS 203 §7.3 hash check on dk is done by noble; it works on a decoded copy of the key.
     return ml_kem768.decapsulate(ciphertext, secretKey);

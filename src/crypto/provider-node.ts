@@ -1,7 +1,13 @@
 /**
  * node:crypto (OpenSSL) provider: the default on Node. Raw keys are imported through JWK, which
  * measured ≈10–40 µs here against 150–600 µs for DER/PKCS#8 (shared/DESIGN.md).
- * ML-KEM-768 is @noble/post-quantum (Node 20's OpenSSL 3.0 has none).
+ *
+ * ML-KEM-768 (Node 20's OpenSSL 3.0 has none): decapsulation, and encapsulation when the caller
+ * supplies no randomness, run on liboqs compiled to WebAssembly (mlkem-wasm.ts; ≈10× faster than
+ * pure JS here, same Wycheproof vectors). Key generation from a seed and encapsulation with
+ * explicit randomness (deterministic tests and transcripts) use @noble/post-quantum, as does
+ * everything until the WASM module has loaded (`nodeProviderReady`) or if it cannot load. The
+ * results are the same bytes either way; only the speed differs.
  */
 import {
   createCipheriv,
@@ -19,6 +25,7 @@ import {
 } from 'node:crypto';
 import { checkBytes, equalBytes } from './bytes.js';
 import { InvalidKeyError } from './errors.js';
+import { loadWasmMlKem768, type WasmMlKem768 } from './mlkem-wasm.js';
 import {
   AEAD_TAG_BYTES,
   type AeadAlgorithm,
@@ -31,6 +38,8 @@ import {
 import {
   checkAead,
   checkHkdfLength,
+  checkMlKemDecapsInputs,
+  checkMlKemPublicKey,
   checkSealed,
   mlkemDecapsulate,
   mlkemEncapsulate,
@@ -92,6 +101,24 @@ function x25519Public(publicKey: Uint8Array): KeyObject {
 function ed25519Private(seed: Uint8Array): KeyObject {
   checkBytes('Ed25519 seed', seed, ED25519_SEED_BYTES);
   return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(seed), x: PLACEHOLDER_X }, format: 'jwk' });
+}
+
+let wasmKem: WasmMlKem768 | undefined;
+
+/**
+ * Settles once the WASM ML-KEM has loaded, or has failed to (then @noble/post-quantum serves every
+ * call). Loading starts when this module is imported and takes ≈20 ms; awaiting it is optional.
+ */
+export const nodeProviderReady: Promise<void> = loadWasmMlKem768().then(
+  (kem) => {
+    wasmKem = kem;
+  },
+  () => undefined,
+);
+
+/** Which ML-KEM implementation serves decapsulation right now (for status pages and benchmarks). */
+export function nodeMlKemBackend(): 'liboqs-wasm' | 'noble' {
+  return wasmKem ? 'liboqs-wasm' : 'noble';
 }
 
 const u8 = (b: Buffer | ArrayBuffer): Uint8Array =>
@@ -200,8 +227,18 @@ export const nodeProvider: CryptoProvider = {
   },
 
   mlkem768Keygen: mlkemKeygen,
-  mlkem768Encapsulate: mlkemEncapsulate,
-  mlkem768Decapsulate: mlkemDecapsulate,
+
+  mlkem768Encapsulate(publicKey, randomness) {
+    if (randomness !== undefined || wasmKem === undefined) return mlkemEncapsulate(publicKey, randomness);
+    checkMlKemPublicKey(publicKey);
+    return wasmKem.encapsulate(publicKey);
+  },
+
+  mlkem768Decapsulate(ciphertext, secretKey) {
+    if (wasmKem === undefined) return mlkemDecapsulate(ciphertext, secretKey);
+    checkMlKemDecapsInputs(ciphertext, secretKey);
+    return wasmKem.decapsulate(ciphertext, secretKey);
+  },
 
   randomBytes(length) {
     return randomFillSync(new Uint8Array(length));

@@ -77,8 +77,12 @@ export interface CryptoProvider {
 
   /** FIPS 203 ML-KEM-768 KeyGen from the 64-byte seed d || z. */
   mlkem768Keygen(seed: Uint8Array): MlKemKeyPair;
-  /** FIPS 203 Encaps with explicit 32-byte randomness m; throws `KemError` on an invalid key. */
-  mlkem768Encapsulate(publicKey: Uint8Array, randomness: Uint8Array): MlKemEncapsulation;
+  /**
+   * FIPS 203 Encaps; throws `KemError` on an invalid key (§7.2 modulus check). With `randomness`
+   * (32 bytes, the m of FIPS 203) the result is deterministic; without it the provider draws m
+   * from its own CSPRNG, which lets a provider use an implementation without a derandomized API.
+   */
+  mlkem768Encapsulate(publicKey: Uint8Array, randomness?: Uint8Array): MlKemEncapsulation;
   /** FIPS 203 Decaps (implicit rejection: a bad ciphertext yields a pseudorandom secret). */
   mlkem768Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array;
 

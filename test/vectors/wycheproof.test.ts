@@ -18,9 +18,14 @@ import { concat, fromHex, toHex } from '../../src/crypto/bytes.js';
 import { SottoCryptoError, type SottoCryptoErrorCode } from '../../src/crypto/errors.js';
 import type { AeadAlgorithm, CryptoProvider } from '../../src/crypto/provider.js';
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
-import { nodeProvider } from '../../src/crypto/provider-node.js';
+import { nodeMlKemBackend, nodeProvider, nodeProviderReady } from '../../src/crypto/provider-node.js';
 
 /** `shared/` sits beside the project root (here and in CI): test/vectors → ../../../shared/vectors. */
+// The node provider's ML-KEM decapsulation (and encapsulation without caller randomness) runs on
+// liboqs WASM once loaded: wait for it so these vectors test that path, and say so if it is absent.
+await nodeProviderReady;
+assert.equal(nodeMlKemBackend(), 'liboqs-wasm', 'the WASM ML-KEM must load on a supported Node');
+
 const WYCHEPROOF_DIR = new URL('../../../shared/vectors/wycheproof/', import.meta.url);
 
 const PROVIDERS: readonly CryptoProvider[] = [nodeProvider, nobleProvider];
@@ -570,3 +575,29 @@ for (const provider of PROVIDERS) {
     });
   });
 }
+
+describe("node ml-kem-768 encaps with the provider's own randomness (liboqs WASM path)", () => {
+  it('Wycheproof ML-KEM-768 encapsulation keys: every invalid ek throws KEM_FAILED, every valid one encapsulates', (t) => {
+    let valid = 0;
+    let invalidRejected = 0;
+    let invalid = 0;
+    for (const group of mlkemEncapsFile.testGroups) {
+      for (const tc of group.tests) {
+        const out = attempt(() => nodeProvider.mlkem768Encapsulate(fromHex(tc.ek)));
+        if (tc.result === 'invalid') {
+          invalid++;
+          assert.ok(!out.ok && isCode(out.error, 'KEM_FAILED'), `tcId ${tc.tcId}: invalid ek accepted`);
+          invalidRejected++;
+        } else {
+          assert.ok(out.ok, `tcId ${tc.tcId}: valid ek refused (${out.ok ? '' : errorCode(out.error)})`);
+          assert.equal(out.value.ciphertext.length, 1088);
+          valid++;
+        }
+      }
+    }
+    // Random m: c and K cannot match the file; the round trips in test/crypto/mlkem-wasm.test.ts check them.
+    t.diagnostic(
+      `node ml-kem-768 encaps (own randomness): valid ${valid} encapsulated, invalid rejected ${invalidRejected}/${invalid}`,
+    );
+  });
+});

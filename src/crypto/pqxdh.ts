@@ -143,6 +143,7 @@ export function initiateSession(env: CryptoEnv, options: InitiateOptions): Sessi
     nr: 0,
     pn: 0,
     pendingPrekey: encodePrekeyHeader(prekey),
+    handshakeDigest: null,
     previousDhr: [],
     skipped: new SkippedKeys(),
   });
@@ -215,6 +216,7 @@ export function respondToSession(env: CryptoEnv, options: RespondOptions): Respo
     nr: 0,
     pn: 0,
     pendingPrekey: null,
+    handshakeDigest: provider.sha256(parsed.prekeyBytes),
     previousDhr: [],
     skipped: new SkippedKeys(),
   });

@@ -50,6 +50,11 @@ export interface SessionState {
   pn: number;
   /** Initiator only: the encoded PQXDH header sent with every message until the first reply. */
   pendingPrekey: Uint8Array | null;
+  /**
+   * Responder only: SHA-256 of the handshake header that created the session, so a repeated
+   * handshake message is accepted only if every one of its fields is the original's.
+   */
+  handshakeDigest: Uint8Array | null;
   /** Receiving ratchet keys we replaced, newest last (bounded by MAX_PREVIOUS_RECEIVING_KEYS). */
   previousDhr: Uint8Array[];
   skipped: SkippedKeys;
@@ -157,8 +162,15 @@ export class Session {
     const parsed = parseMessage(message);
     let msg: RatchetMessage;
     if (parsed.type === 'prekey') {
-      // A repeat of the handshake message that created this session: only the inner message counts.
-      if (this.state.role !== 'responder' || !equalBytes(parsed.prekey.baseKey, this.state.baseKey)) {
+      // A repeat of the handshake message that created this session (same bytes in every handshake
+      // field); then only the inner message counts.
+      const digest = this.state.handshakeDigest;
+      if (
+        this.state.role !== 'responder' ||
+        digest === null ||
+        !equalBytes(parsed.prekey.baseKey, this.state.baseKey) ||
+        !equalBytes(this.env.provider.sha256(parsed.prekeyBytes), digest)
+      ) {
         throw new SessionMismatchError('handshake message does not belong to this session');
       }
       msg = parsed.inner;
@@ -215,13 +227,13 @@ export class Session {
     if (s.ckr !== null && pn < s.nr) throw new DecryptFailedError();
     checkX25519Public(dh, 'ratchet key');
 
-    // 4a. Store the rest of the old receiving chain (SkipMessageKeys(state, header.pn)).
+    // 4a. Store the rest of the old receiving chain, numbers nr..pn-1 (SkipMessageKeys(state, header.pn)).
     let skipped: SkippedKey[] = [];
     if (s.ckr !== null && s.dhr !== null && pn > s.nr) {
-      const old = this.walkChain(s.ckr, s.dhr, s.nr, pn, now);
+      const old = this.walkChain(s.ckr, s.dhr, s.nr, pn - 1, now);
       old.nextChainKey.fill(0);
       skipped = old.skipped;
-      skipped.push({ dh: s.dhr, n: pn, seed: old.messageKeySeed, storedAt: now });
+      skipped.push({ dh: s.dhr, n: pn - 1, seed: old.messageKeySeed, storedAt: now });
     }
     // 4b. New receiving chain from DH(DHs, DHr').
     const dhOut1 = provider.x25519(s.dhs.privateKey, dh);

@@ -22,7 +22,9 @@ const HAS_DHR = 1 << 0;
 const HAS_CKS = 1 << 1;
 const HAS_CKR = 1 << 2;
 const HAS_PENDING = 1 << 3;
-const KNOWN_FLAGS = HAS_DHR | HAS_CKS | HAS_CKR | HAS_PENDING;
+const HAS_HANDSHAKE_DIGEST = 1 << 4;
+const KNOWN_FLAGS = HAS_DHR | HAS_CKS | HAS_CKR | HAS_PENDING | HAS_HANDSHAKE_DIGEST;
+const HANDSHAKE_DIGEST_BYTES = 32;
 
 export function encodeSnapshot(state: SessionState): Uint8Array {
   const w = new Writer(512 + state.skipped.size * 80)
@@ -40,13 +42,15 @@ export function encodeSnapshot(state: SessionState): Uint8Array {
     (state.dhr ? HAS_DHR : 0) |
     (state.cks ? HAS_CKS : 0) |
     (state.ckr ? HAS_CKR : 0) |
-    (state.pendingPrekey ? HAS_PENDING : 0);
+    (state.pendingPrekey ? HAS_PENDING : 0) |
+    (state.handshakeDigest ? HAS_HANDSHAKE_DIGEST : 0);
   w.u8(flags);
   if (state.dhr) w.bytes(state.dhr);
   if (state.cks) w.bytes(state.cks);
   if (state.ckr) w.bytes(state.ckr);
   w.u32(state.ns).u32(state.nr).u32(state.pn);
   if (state.pendingPrekey) w.vec16(state.pendingPrekey);
+  if (state.handshakeDigest) w.bytes(state.handshakeDigest);
   w.u8(state.previousDhr.length);
   for (const k of state.previousDhr) w.bytes(k);
   const skipped = state.skipped.list();
@@ -82,6 +86,7 @@ export function decodeSnapshot(env: CryptoEnv, bytes: Uint8Array): SessionState 
   const nr = r.u32('nr');
   const pn = r.u32('pn');
   const pendingPrekey = flags & HAS_PENDING ? r.vec16('pending handshake header') : null;
+  const handshakeDigest = flags & HAS_HANDSHAKE_DIGEST ? r.bytes(HANDSHAKE_DIGEST_BYTES, 'handshake digest') : null;
   const prevCount = r.u8('previous receiving keys');
   if (prevCount > MAX_PREVIOUS_RECEIVING_KEYS) throw invalid('too many previous receiving keys');
   const previousDhr: Uint8Array[] = [];
@@ -98,8 +103,12 @@ export function decodeSnapshot(env: CryptoEnv, bytes: Uint8Array): SessionState 
   }
   r.end('snapshot');
 
+  const skippedKeys = new SkippedKeys(skipped);
+  if (skippedKeys.size !== skipped.length) throw invalid('a skipped key is listed twice');
   const role = roleByte === ROLE_INITIATOR ? 'initiator' : 'responder';
   if (role === 'responder' && pendingPrekey !== null) throw invalid('responder with a pending handshake');
+  if ((role === 'responder') !== (handshakeDigest !== null))
+    throw invalid('handshake digest belongs to responders only');
   if (pendingPrekey !== null) {
     // The stored header must be a well-formed handshake header for this session's base key.
     let header: ReturnType<typeof parseMessage> | undefined;
@@ -130,8 +139,9 @@ export function decodeSnapshot(env: CryptoEnv, bytes: Uint8Array): SessionState 
     nr,
     pn,
     pendingPrekey,
+    handshakeDigest,
     previousDhr,
-    skipped: new SkippedKeys(skipped),
+    skipped: skippedKeys,
   };
 }
 

@@ -23,9 +23,17 @@ const out = (line = '') => process.stdout.write(`${line}\n`);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** The package version, from the nearest package.json named sotto (works from src/ and from dist/). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'sotto' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
 }
 
 function demo(): void {

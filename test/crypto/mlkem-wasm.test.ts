@@ -8,74 +8,23 @@
  */
 import assert from 'node:assert/strict';
 import nodeCrypto from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { concat, fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { KemError, SottoCryptoError } from '../../src/crypto/errors.js';
+import { KemError } from '../../src/crypto/errors.js';
 import { __heapForTests, loadWasmMlKem768 } from '../../src/crypto/mlkem-wasm.js';
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
-
-/** `shared/` sits beside the project root (here and in CI): test/crypto → ../../../shared/vectors. */
-const WYCHEPROOF_DIR = new URL('../../../shared/vectors/wycheproof/', import.meta.url);
-
-type CaseResult = 'valid' | 'invalid' | 'acceptable';
-
-interface WycheproofCase {
-  tcId: number;
-  comment?: string;
-  flags?: string[];
-  result: CaseResult;
-}
-interface WycheproofFile<G> {
-  algorithm: string;
-  numberOfTests: number;
-  testGroups: G[];
-}
-interface MlkemGroup<T> {
-  parameterSet: string;
-  tests: T[];
-}
-interface MlkemEncapsCase extends WycheproofCase {
-  ek: string;
-  m: string;
-  c: string;
-  K: string;
-}
-interface MlkemDecapsCase extends WycheproofCase {
-  seed: string;
-  ek?: string;
-  c: string;
-  K: string;
-}
-
-function load<G>(name: string): WycheproofFile<G> {
-  return JSON.parse(readFileSync(new URL(name, WYCHEPROOF_DIR), 'utf8')) as WycheproofFile<G>;
-}
+import {
+  attempt,
+  describeCase,
+  errorCode,
+  load,
+  type MlkemDecapsCase,
+  type MlkemEncapsCase,
+  type MlkemGroup,
+} from '../vectors/wycheproof-files.js';
 
 const encapsFile = load<MlkemGroup<MlkemEncapsCase>>('mlkem_768_encaps_test.json');
 const decapsFile = load<MlkemGroup<MlkemDecapsCase>>('mlkem_768_test.json');
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-function attempt<T>(fn: () => T): Attempt<T> {
-  try {
-    return { ok: true, value: fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof SottoCryptoError) return error.code;
-  if (error instanceof Error) return `untyped ${error.name}: ${error.message}`;
-  return `untyped throw: ${String(error)}`;
-}
-
-function describeCase(tc: WycheproofCase): string {
-  const flags = tc.flags && tc.flags.length > 0 ? ` [${tc.flags.join(',')}]` : '';
-  const comment = tc.comment ? ` "${tc.comment}"` : '';
-  return `tcId ${tc.tcId} (${tc.result}${flags}${comment})`;
-}
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return toHex(a) === toHex(b);

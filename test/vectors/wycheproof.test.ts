@@ -12,13 +12,31 @@
  * a summary line (test/vectors/README.md lists the measured counts).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { concat, fromHex, toHex } from '../../src/crypto/bytes.js';
-import { SottoCryptoError, type SottoCryptoErrorCode } from '../../src/crypto/errors.js';
+import type { SottoCryptoErrorCode } from '../../src/crypto/errors.js';
 import type { AeadAlgorithm, CryptoProvider } from '../../src/crypto/provider.js';
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
 import { nodeMlKemBackend, nodeProvider, nodeProviderReady } from '../../src/crypto/provider-node.js';
+import {
+  type AeadGroup,
+  type Attempt,
+  attempt,
+  describeCase,
+  type EddsaGroup,
+  errorCode,
+  type HkdfGroup,
+  isCode,
+  load,
+  type MacGroup,
+  type MlkemDecapsCase,
+  type MlkemEncapsCase,
+  type MlkemGroup,
+  type MlkemKeygenCase,
+  type WycheproofCase,
+  type WycheproofFile,
+  type XdhGroup,
+} from './wycheproof-files.js';
 
 /** `shared/` sits beside the project root (here and in CI): test/vectors → ../../../shared/vectors. */
 // The node provider's ML-KEM decapsulation (and encapsulation without caller randomness) runs on
@@ -26,110 +44,7 @@ import { nodeMlKemBackend, nodeProvider, nodeProviderReady } from '../../src/cry
 await nodeProviderReady;
 assert.equal(nodeMlKemBackend(), 'liboqs-wasm', 'the WASM ML-KEM must load on a supported Node');
 
-const WYCHEPROOF_DIR = new URL('../../../shared/vectors/wycheproof/', import.meta.url);
-
 const PROVIDERS: readonly CryptoProvider[] = [nodeProvider, nobleProvider];
-
-// ---------------------------------------------------------------------------------------------
-// File schemas (only the fields these tests read).
-
-type CaseResult = 'valid' | 'invalid' | 'acceptable';
-
-interface WycheproofCase {
-  tcId: number;
-  comment?: string;
-  flags?: string[];
-  result: CaseResult;
-}
-
-interface WycheproofFile<G> {
-  algorithm: string;
-  schema?: string;
-  numberOfTests: number;
-  testGroups: G[];
-}
-
-interface XdhCase extends WycheproofCase {
-  public: string;
-  private: string;
-  shared: string;
-}
-interface XdhGroup {
-  curve: string;
-  tests: XdhCase[];
-}
-
-interface EddsaCase extends WycheproofCase {
-  msg: string;
-  sig: string;
-}
-interface EddsaGroup {
-  publicKey: { curve: string; pk: string };
-  tests: EddsaCase[];
-}
-
-interface HkdfCase extends WycheproofCase {
-  ikm: string;
-  salt: string;
-  info: string;
-  size: number;
-  okm: string;
-}
-interface HkdfGroup {
-  tests: HkdfCase[];
-}
-
-interface MacCase extends WycheproofCase {
-  key: string;
-  msg: string;
-  tag: string;
-}
-interface MacGroup {
-  keySize: number;
-  tagSize: number;
-  tests: MacCase[];
-}
-
-interface AeadCase extends WycheproofCase {
-  key: string;
-  iv: string;
-  aad: string;
-  msg: string;
-  ct: string;
-  tag: string;
-}
-interface AeadGroup {
-  keySize: number;
-  ivSize: number;
-  tagSize: number;
-  tests: AeadCase[];
-}
-
-interface MlkemKeygenCase extends WycheproofCase {
-  seed: string;
-  ek: string;
-  dk: string;
-}
-interface MlkemEncapsCase extends WycheproofCase {
-  ek: string;
-  m: string;
-  c: string;
-  K: string;
-}
-interface MlkemDecapsCase extends WycheproofCase {
-  seed: string;
-  ek?: string;
-  c: string;
-  K: string;
-}
-interface MlkemGroup<T> {
-  parameterSet: string;
-  tests: T[];
-}
-
-function load<G>(name: string): WycheproofFile<G> {
-  return JSON.parse(readFileSync(new URL(name, WYCHEPROOF_DIR), 'utf8')) as WycheproofFile<G>;
-}
 
 const x25519File = load<XdhGroup>('x25519_test.json');
 const ed25519File = load<EddsaGroup>('ed25519_test.json');
@@ -142,28 +57,6 @@ const mlkemEncapsFile = load<MlkemGroup<MlkemEncapsCase>>('mlkem_768_encaps_test
 const mlkemDecapsFile = load<MlkemGroup<MlkemDecapsCase>>('mlkem_768_test.json');
 
 // ---------------------------------------------------------------------------------------------
-// Bookkeeping.
-
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-function attempt<T>(fn: () => T): Attempt<T> {
-  try {
-    return { ok: true, value: fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-/** The stable code of a typed error, or a description of an untyped one (which no test expects). */
-function errorCode(error: unknown): string {
-  if (error instanceof SottoCryptoError) return error.code;
-  if (error instanceof Error) return `untyped ${error.name}: ${error.message}`;
-  return `untyped throw: ${String(error)}`;
-}
-
-function isCode(error: unknown, code: SottoCryptoErrorCode): boolean {
-  return error instanceof SottoCryptoError && error.code === code;
-}
 
 function short(hex: string): string {
   return hex.length <= 72 ? hex : `${hex.slice(0, 64)}…(${hex.length / 2} bytes)`;
@@ -206,11 +99,7 @@ class Tally {
   ) {}
 
   fail(tc: WycheproofCase, why: string): void {
-    const flags = tc.flags && tc.flags.length > 0 ? ` [${tc.flags.join(',')}]` : '';
-    const comment = tc.comment ? ` "${tc.comment}"` : '';
-    this.failures.push(
-      `${this.provider.name} ${this.primitive} tcId ${tc.tcId} (${tc.result}${flags}${comment}): ${why}`,
-    );
+    this.failures.push(`${this.provider.name} ${this.primitive} ${describeCase(tc)}: ${why}`);
   }
 
   judge(tc: WycheproofCase, verdict: Verdict): void {

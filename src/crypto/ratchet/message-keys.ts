@@ -17,6 +17,23 @@ export function expandMessageKeys(
   return provider.hkdfSha256(messageKeySeed, EMPTY, info, length);
 }
 
+/** Expands a message-key seed, hands the AEAD key and nonce to `use`, then wipes them. */
+function withMessageKey<T>(
+  provider: CryptoProvider,
+  messageKeySeed: Uint8Array,
+  use: (key: Uint8Array, nonce: Uint8Array) => T,
+): T {
+  const material = expandMessageKeys(provider, messageKeySeed);
+  try {
+    return use(
+      material.subarray(0, AEAD_KEY_BYTES),
+      material.subarray(AEAD_KEY_BYTES, AEAD_KEY_BYTES + AEAD_NONCE_BYTES),
+    );
+  } finally {
+    material.fill(0);
+  }
+}
+
 /** AEAD-encrypts one message under the key material of its message-key seed. */
 export function sealWithMessageKey(
   provider: CryptoProvider,
@@ -24,14 +41,9 @@ export function sealWithMessageKey(
   plaintext: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array {
-  const material = expandMessageKeys(provider, messageKeySeed);
-  const key = material.subarray(0, AEAD_KEY_BYTES);
-  const nonce = material.subarray(AEAD_KEY_BYTES, AEAD_KEY_BYTES + AEAD_NONCE_BYTES);
-  try {
-    return provider.aeadSeal(AEAD_ALGORITHM, key, nonce, plaintext, aad);
-  } finally {
-    material.fill(0);
-  }
+  return withMessageKey(provider, messageKeySeed, (key, nonce) =>
+    provider.aeadSeal(AEAD_ALGORITHM, key, nonce, plaintext, aad),
+  );
 }
 
 /** Opens one message; `null` when authentication fails. */
@@ -41,12 +53,7 @@ export function openWithMessageKey(
   sealed: Uint8Array,
   aad: Uint8Array,
 ): Uint8Array | null {
-  const material = expandMessageKeys(provider, messageKeySeed);
-  const key = material.subarray(0, AEAD_KEY_BYTES);
-  const nonce = material.subarray(AEAD_KEY_BYTES, AEAD_KEY_BYTES + AEAD_NONCE_BYTES);
-  try {
-    return provider.aeadOpen(AEAD_ALGORITHM, key, nonce, sealed, aad);
-  } finally {
-    material.fill(0);
-  }
+  return withMessageKey(provider, messageKeySeed, (key, nonce) =>
+    provider.aeadOpen(AEAD_ALGORITHM, key, nonce, sealed, aad),
+  );
 }

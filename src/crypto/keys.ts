@@ -43,12 +43,16 @@ export interface MlKemKeyPair {
   readonly secretKey: Uint8Array;
 }
 
-/** The public half of an identity, as others see it. */
-export interface PublicIdentity {
+/** The two public keys of an identity. */
+export interface IdentityKeys {
   /** Ed25519 identity key: the user's address. */
   readonly signingKey: Uint8Array;
   /** X25519 identity DH key (PQXDH's IK for the DHs). */
   readonly dhKey: Uint8Array;
+}
+
+/** The public half of an identity as it travels on its own (in a handshake message): keys and binding. */
+export interface PublicIdentity extends IdentityKeys {
   /** Ed25519(signingKey, SIG_LABEL_IDENTITY_DH || EncodeEC(dhKey)). */
   readonly dhSignature: Uint8Array;
 }
@@ -110,9 +114,13 @@ export interface OneTimePrekeyPublic {
   readonly publicKey: Uint8Array;
 }
 
-/** What a responder publishes (PQXDH §3.2 "prekey bundle"). */
+/**
+ * What a responder publishes (PQXDH §3.2 "prekey bundle"). The identity DH key needs no signature
+ * of its own here: the signed-prekey signature covers it (SPEC §2), so the initiator checks two
+ * signatures, as in PQXDH.
+ */
 export interface PrekeyBundle {
-  readonly identity: PublicIdentity;
+  readonly identity: IdentityKeys;
   readonly signedPrekey: SignedPrekeyPublic;
   readonly kemPrekey: KemPrekeyPublic;
   readonly oneTimePrekey?: OneTimePrekeyPublic | undefined;
@@ -209,9 +217,15 @@ export function identityDhSignedMessage(dhKey: Uint8Array): Uint8Array {
   return concat(SIG_LABEL_IDENTITY_DH, encodeX25519(dhKey));
 }
 
-export function signedPrekeyMessage(id: number, publicKey: Uint8Array): Uint8Array {
+/** What the signed-prekey signature covers: the prekey, its id, and the identity DH key it serves with. */
+export function signedPrekeyMessage(id: number, publicKey: Uint8Array, identityDhKey: Uint8Array): Uint8Array {
   checkPrekeyId(id);
-  return new Writer(96).bytes(SIG_LABEL_SIGNED_PREKEY).u32(id).bytes(encodeX25519(publicKey)).finish();
+  return new Writer(128)
+    .bytes(SIG_LABEL_SIGNED_PREKEY)
+    .u32(id)
+    .bytes(encodeX25519(publicKey))
+    .bytes(encodeX25519(identityDhKey))
+    .finish();
 }
 
 export function kemPrekeyMessage(id: number, publicKey: Uint8Array): Uint8Array {
@@ -228,12 +242,17 @@ export function verifyIdentity(provider: CryptoProvider, identity: PublicIdentit
   }
 }
 
-/** PQXDH §3.3: Alice verifies the prekey signatures and aborts if verification fails. */
+/**
+ * PQXDH §3.3: Alice verifies the prekey signatures and aborts if verification fails. The signed
+ * prekey's signature also binds the identity DH key to the identity key.
+ */
 export function verifyBundle(provider: CryptoProvider, bundle: PrekeyBundle): void {
-  verifyIdentity(provider, bundle.identity);
+  const { signingKey, dhKey } = bundle.identity;
+  checkEd25519Public(signingKey, 'identity signing key');
+  checkX25519Public(dhKey, 'identity DH key');
   const spk = bundle.signedPrekey;
   checkX25519Public(spk.publicKey, 'signed prekey');
-  if (!provider.ed25519Verify(bundle.identity.signingKey, signedPrekeyMessage(spk.id, spk.publicKey), spk.signature)) {
+  if (!provider.ed25519Verify(signingKey, signedPrekeyMessage(spk.id, spk.publicKey, dhKey), spk.signature)) {
     throw new BadSignatureError('signed prekey');
   }
   const kem = bundle.kemPrekey;
@@ -282,7 +301,10 @@ export interface OneTimePrekey extends OneTimePrekeyPublic {
 
 export function generateSignedPrekey(env: CryptoEnv, identity: IdentityKeyPair, id: number): SignedPrekey {
   const pair = generateX25519KeyPair(env);
-  const signature = env.provider.ed25519Sign(identity.signingSeed, signedPrekeyMessage(id, pair.publicKey));
+  const signature = env.provider.ed25519Sign(
+    identity.signingSeed,
+    signedPrekeyMessage(id, pair.publicKey, identity.dhKey),
+  );
   return { id, publicKey: pair.publicKey, privateKey: pair.privateKey, signature };
 }
 
@@ -363,7 +385,7 @@ export function generatePrekeys(
   for (const k of oneTime) store.addOneTimePrekey(k);
   const first = oneTime[0];
   const bundle: PrekeyBundle = {
-    identity: identity.public,
+    identity: { signingKey: identity.signingKey, dhKey: identity.dhKey },
     signedPrekey: { id: signedPrekey.id, publicKey: signedPrekey.publicKey, signature: signedPrekey.signature },
     kemPrekey: { id: kemPrekey.id, publicKey: kemPrekey.publicKey, signature: kemPrekey.signature },
     oneTimePrekey: first ? { id: first.id, publicKey: first.publicKey } : undefined,
@@ -371,6 +393,6 @@ export function generatePrekeys(
   return { bundle, store };
 }
 
-export function samePublicIdentity(a: PublicIdentity, b: PublicIdentity): boolean {
+export function samePublicIdentity(a: IdentityKeys, b: IdentityKeys): boolean {
   return equalBytes(a.signingKey, b.signingKey) && equalBytes(a.dhKey, b.dhKey);
 }

@@ -27,6 +27,7 @@ import {
   encodeX25519,
   generateX25519KeyPair,
   type IdentityKeyPair,
+  type IdentityKeys,
   type PrekeyBundle,
   type PrekeyLookup,
   type PublicIdentity,
@@ -59,8 +60,8 @@ function contextBytes(value: string | Uint8Array, which: string): Uint8Array {
 
 /** The session associated data (SPEC §Associated data). Same bytes on both sides. */
 export function associatedData(
-  initiator: PublicIdentity,
-  responder: PublicIdentity,
+  initiator: IdentityKeys,
+  responder: IdentityKeys,
   context: HandshakeContext,
 ): Uint8Array {
   return new Writer(256)

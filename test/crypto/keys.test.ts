@@ -110,10 +110,24 @@ describe('identity and bundle signatures', () => {
     );
   });
 
-  it('a signed prekey signature does not verify as a KEM prekey or identity signature (domain labels)', () => {
-    const crossed = { ...bundle, identity: { ...bundle.identity, dhSignature: bundle.signedPrekey.signature } };
+  it('signatures do not verify across kinds (domain labels)', () => {
+    const identityOnSpk = { ...bundle, signedPrekey: { ...bundle.signedPrekey, signature: bob.dhSignature } };
     assert.equal(
-      code(() => verifyBundle(nodeProvider, crossed)),
+      code(() => verifyBundle(nodeProvider, identityOnSpk)),
+      'BAD_SIGNATURE',
+    );
+    const spkOnKem = { ...bundle, kemPrekey: { ...bundle.kemPrekey, signature: bundle.signedPrekey.signature } };
+    assert.equal(
+      code(() => verifyBundle(nodeProvider, spkOnKem)),
+      'BAD_SIGNATURE',
+    );
+  });
+
+  it('the signed-prekey signature binds the identity DH key (a swapped DH key is caught)', () => {
+    const other = generateIdentity(env);
+    const swapped = { ...bundle, identity: { ...bundle.identity, dhKey: other.dhKey } };
+    assert.equal(
+      code(() => verifyBundle(nodeProvider, swapped)),
       'BAD_SIGNATURE',
     );
   });

@@ -755,15 +755,11 @@ describe('session security', () => {
     const sign = (m: Uint8Array) => env.provider.ed25519Sign(mallory.signingSeed, m);
     const b = parties.bundle;
     const malloryBundle: PrekeyBundle = {
-      identity: {
-        signingKey: mallory.signingKey,
-        dhKey: b.identity.dhKey,
-        dhSignature: sign(identityDhSignedMessage(b.identity.dhKey)),
-      },
+      identity: { signingKey: mallory.signingKey, dhKey: b.identity.dhKey },
       signedPrekey: {
         id: b.signedPrekey.id,
         publicKey: b.signedPrekey.publicKey,
-        signature: sign(signedPrekeyMessage(b.signedPrekey.id, b.signedPrekey.publicKey)),
+        signature: sign(signedPrekeyMessage(b.signedPrekey.id, b.signedPrekey.publicKey, b.identity.dhKey)),
       },
       kemPrekey: {
         id: b.kemPrekey.id,
@@ -823,7 +819,7 @@ describe('session security', () => {
         () =>
           initiate({
             ...b,
-            signedPrekey: { id: 1, publicKey: key, signature: sign(signedPrekeyMessage(1, key)) },
+            signedPrekey: { id: 1, publicKey: key, signature: sign(signedPrekeyMessage(1, key, b.identity.dhKey)) },
           }),
         KEY_CODES,
       );
@@ -834,7 +830,11 @@ describe('session security', () => {
         () =>
           initiate({
             ...b,
-            identity: { signingKey: bob.signingKey, dhKey: key, dhSignature: sign(identityDhSignedMessage(key)) },
+            identity: { signingKey: bob.signingKey, dhKey: key },
+            signedPrekey: {
+              ...b.signedPrekey,
+              signature: sign(signedPrekeyMessage(b.signedPrekey.id, b.signedPrekey.publicKey, key)),
+            },
           }),
         KEY_CODES,
       );
@@ -897,12 +897,11 @@ describe('session security', () => {
       ['kem prekey signature', { ...b, kemPrekey: { ...b.kemPrekey, signature: flip(b.kemPrekey.signature) } }],
       ['kem prekey id', { ...b, kemPrekey: { ...b.kemPrekey, id: 9 } }],
       ['kem prekey key', { ...b, kemPrekey: { ...b.kemPrekey, publicKey: other.kemPrekey.publicKey } }],
-      ['identity dh signature', { ...b, identity: { ...b.identity, dhSignature: flip(b.identity.dhSignature) } }],
       ['identity dh key', { ...b, identity: { ...b.identity, dhKey: other.identity.dhKey } }],
       ['identity signing key', { ...b, identity: { ...b.identity, signingKey: other.identity.signingKey } }],
       // Signatures moved between objects: domain separation.
       ['spk sig on kem', { ...b, kemPrekey: { ...b.kemPrekey, signature: b.signedPrekey.signature } }],
-      ['identity sig on spk', { ...b, signedPrekey: { ...b.signedPrekey, signature: b.identity.dhSignature } }],
+      ['identity sig on spk', { ...b, signedPrekey: { ...b.signedPrekey, signature: parties.bob.dhSignature } }],
     ];
     for (const [name, bundle] of variants) {
       const err = reject(

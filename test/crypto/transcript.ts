@@ -63,7 +63,7 @@ export function buildTranscript(provider: CryptoProvider): Transcript {
   store.addKemPrekey(kem);
   store.addOneTimePrekey(opk);
   const bundle: PrekeyBundle = {
-    identity: bob.public,
+    identity: { signingKey: bob.signingKey, dhKey: bob.dhKey },
     signedPrekey: { id: spk.id, publicKey: spk.publicKey, signature: spk.signature },
     kemPrekey: { id: kem.id, publicKey: kem.publicKey, signature: kem.signature },
     oneTimePrekey: { id: opk.id, publicKey: opk.publicKey },

@@ -53,8 +53,10 @@ export class SkippedKeys {
       this.entries.delete(k);
     }
     for (const e of added) this.entries.set(keyOf(e.dh, e.n), e);
+    // Entries are in insertion order, which is age order: expired ones are at the front. (If the
+    // clock ever went backwards, a later expired entry is still ignored by `find` and goes next time.)
     for (const [k, e] of this.entries) {
-      if (!isExpired(e, now)) continue;
+      if (!isExpired(e, now)) break;
       e.seed.fill(0);
       this.entries.delete(k);
     }

@@ -17,7 +17,13 @@ import { concat, fromHex, toHex } from '../../src/crypto/bytes.js';
 import type { SottoCryptoErrorCode } from '../../src/crypto/errors.js';
 import type { AeadAlgorithm, CryptoProvider } from '../../src/crypto/provider.js';
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
-import { nodeMlKemBackend, nodeProvider, nodeProviderReady } from '../../src/crypto/provider-node.js';
+import {
+  ed25519VerifyOpenSsl,
+  nodeEd25519Backend,
+  nodeMlKemBackend,
+  nodeProvider,
+  nodeProviderReady,
+} from '../../src/crypto/provider-node.js';
 import {
   type AeadGroup,
   type Attempt,
@@ -43,6 +49,9 @@ import {
 // liboqs WASM once loaded: wait for it so these vectors test that path, and say so if it is absent.
 await nodeProviderReady;
 assert.equal(nodeMlKemBackend(), 'liboqs-wasm', 'the WASM ML-KEM must load on a supported Node');
+// Likewise Ed25519 verification runs on libsodium when its addon loads; its OpenSSL fallback is
+// tested below on its own.
+assert.equal(nodeEd25519Backend(), 'libsodium', 'the libsodium addon must load on linux-x64');
 
 const PROVIDERS: readonly CryptoProvider[] = [nodeProvider, nobleProvider];
 
@@ -488,5 +497,16 @@ describe("node ml-kem-768 encaps with the provider's own randomness (liboqs WASM
     t.diagnostic(
       `node ml-kem-768 encaps (own randomness): valid ${valid} encapsulated, invalid rejected ${invalidRejected}/${invalid}`,
     );
+  });
+});
+
+describe('node ed25519 OpenSSL fallback (used when the libsodium addon cannot load)', () => {
+  it(`Wycheproof ${ed25519File.algorithm} through ed25519VerifyOpenSsl`, (t) => {
+    const fallback: CryptoProvider = {
+      ...nodeProvider,
+      name: 'node-openssl-fallback',
+      ed25519Verify: ed25519VerifyOpenSsl,
+    };
+    finish(t, runEd25519(fallback), ed25519File.numberOfTests);
   });
 });

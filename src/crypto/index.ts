@@ -57,7 +57,7 @@ export {
 } from './pqxdh.js';
 export type { AeadAlgorithm, CryptoProvider } from './provider.js';
 export { nobleProvider } from './provider-noble.js';
-export { nodeEd25519Backend, nodeMlKemBackend, nodeProvider, nodeProviderReady } from './provider-node.js';
+export { nodeCurveBackend, nodeMlKemBackend, nodeProvider, nodeProviderReady } from './provider-node.js';
 export { fingerprintHalf, safetyNumber } from './safety-number.js';
 export { Session, type SessionInfo, type SessionRole } from './session.js';
 export { SNAPSHOT_VERSION } from './snapshot.js';

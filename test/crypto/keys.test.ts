@@ -16,6 +16,7 @@ import {
   SottoCryptoError,
   verifyBundle,
 } from '../../src/crypto/index.js';
+import { x25519PublicKeyOpenSsl } from '../../src/crypto/provider-node.js';
 
 const LOW_ORDER = [
   '0000000000000000000000000000000000000000000000000000000000000000',
@@ -145,6 +146,7 @@ describe('provider details', () => {
   it('node provider derives X25519/Ed25519 public keys from the private key alone (JWK placeholder x ignored)', () => {
     const seed = new Uint8Array(32).fill(0x33);
     assert.deepEqual(nodeProvider.x25519PublicKey(seed), nobleProvider.x25519PublicKey(seed));
+    assert.deepEqual(x25519PublicKeyOpenSsl(seed), nobleProvider.x25519PublicKey(seed));
     assert.deepEqual(nodeProvider.ed25519PublicKey(seed), nobleProvider.ed25519PublicKey(seed));
   });
 

@@ -19,10 +19,12 @@ import type { AeadAlgorithm, CryptoProvider } from '../../src/crypto/provider.js
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
 import {
   ed25519VerifyOpenSsl,
-  nodeEd25519Backend,
+  nodeCurveBackend,
   nodeMlKemBackend,
   nodeProvider,
   nodeProviderReady,
+  x25519OpenSsl,
+  x25519PublicKeyOpenSsl,
 } from '../../src/crypto/provider-node.js';
 import {
   type AeadGroup,
@@ -49,9 +51,9 @@ import {
 // liboqs WASM once loaded: wait for it so these vectors test that path, and say so if it is absent.
 await nodeProviderReady;
 assert.equal(nodeMlKemBackend(), 'liboqs-wasm', 'the WASM ML-KEM must load on a supported Node');
-// Likewise Ed25519 verification runs on libsodium when its addon loads; its OpenSSL fallback is
-// tested below on its own.
-assert.equal(nodeEd25519Backend(), 'libsodium', 'the libsodium addon must load on linux-x64');
+// Likewise X25519 and Ed25519 verification run on libsodium when its addon loads; the OpenSSL
+// fallbacks are tested below on their own.
+assert.equal(nodeCurveBackend(), 'libsodium', 'the libsodium addon must load on linux-x64');
 
 const PROVIDERS: readonly CryptoProvider[] = [nodeProvider, nobleProvider];
 
@@ -500,13 +502,28 @@ describe("node ml-kem-768 encaps with the provider's own randomness (liboqs WASM
   });
 });
 
-describe('node ed25519 OpenSSL fallback (used when the libsodium addon cannot load)', () => {
+describe('node OpenSSL fallbacks (used when the libsodium addon cannot load)', () => {
+  const fallback: CryptoProvider = {
+    ...nodeProvider,
+    name: 'node-openssl-fallback',
+    ed25519Verify: ed25519VerifyOpenSsl,
+    x25519: x25519OpenSsl,
+    x25519PublicKey: x25519PublicKeyOpenSsl,
+  };
   it(`Wycheproof ${ed25519File.algorithm} through ed25519VerifyOpenSsl`, (t) => {
-    const fallback: CryptoProvider = {
-      ...nodeProvider,
-      name: 'node-openssl-fallback',
-      ed25519Verify: ed25519VerifyOpenSsl,
-    };
     finish(t, runEd25519(fallback), ed25519File.numberOfTests);
+  });
+  it(`Wycheproof ${x25519File.algorithm} through x25519OpenSsl`, (t) => {
+    const { tally, extra } = runX25519(fallback);
+    finish(t, tally, x25519File.numberOfTests, extra);
+  });
+  it('OpenSSL and libsodium agree on X25519 public keys and shared secrets', () => {
+    for (let i = 0; i < 200; i++) {
+      const a = nodeProvider.randomBytes(32);
+      const b = nodeProvider.randomBytes(32);
+      const pubB = x25519PublicKeyOpenSsl(b);
+      assert.deepEqual(nodeProvider.x25519PublicKey(b), pubB);
+      assert.deepEqual(nodeProvider.x25519(a, pubB), x25519OpenSsl(a, pubB));
+    }
   });
 });

@@ -225,11 +225,28 @@ export function respondToSession(env: CryptoEnv, options: RespondOptions): Respo
   return { session, plaintext, initiator: prekey.initiator, usedOneTimePrekeyId: prekey.oneTimePrekeyId };
 }
 
-/** What a message is, without decrypting it: lets a caller route a handshake to the right session. */
-export type MessageKind = { type: 'ratchet' } | { type: 'prekey'; baseKey: Uint8Array; initiator: PublicIdentity };
+/** What a message is, without decrypting it: lets a caller route a handshake and load its prekeys. */
+export type MessageKind =
+  | { type: 'ratchet' }
+  | {
+      type: 'prekey';
+      baseKey: Uint8Array;
+      initiator: PublicIdentity;
+      signedPrekeyId: number;
+      kemPrekeyId: number;
+      oneTimePrekeyId: number | undefined;
+    };
 
 export function peekMessage(message: Uint8Array): MessageKind {
   const parsed = parseMessage(message);
   if (parsed.type === 'ratchet') return { type: 'ratchet' };
-  return { type: 'prekey', baseKey: parsed.prekey.baseKey, initiator: parsed.prekey.initiator };
+  const p = parsed.prekey;
+  return {
+    type: 'prekey',
+    baseKey: p.baseKey,
+    initiator: p.initiator,
+    signedPrekeyId: p.signedPrekeyId,
+    kemPrekeyId: p.kemPrekeyId,
+    oneTimePrekeyId: p.oneTimePrekeyId,
+  };
 }

@@ -1,0 +1,188 @@
+/**
+ * An atomic write across concerns: the receive path's "new ratchet state + message + dedupe mark"
+ * and the send path's "advanced session + outbox entry" each go in one StoreBatch.
+ *
+ *   const batch = store.batch();
+ *   batch.sessions.put(remote, { snapshot: session.snapshot(), baseKey });
+ *   batch.messages.put(message);
+ *   batch.dedupe.mark(remote, message.id, now);
+ *   await batch.commit();          // one LevelDB batch: all of it or none of it
+ *
+ * Semantics:
+ * - A writer method validates and encodes its value immediately (so later changes to the object do
+ *   not leak in). If it throws, the batch is *failed*: the error is rethrown to the caller and
+ *   `commit()` rejects with the same error, writing nothing.
+ * - `commit()` seals every value with the encryption hook, then hands all ops to the backend as one
+ *   batch. Any failure (hook, backend) rejects and nothing is written.
+ * - A batch commits once; reuse throws BatchAlreadyUsedError. Batches only write: read what you
+ *   need first (reads see committed data only).
+ */
+import type { IdentityKeyPair } from '../crypto/index.js';
+import type { RawOp } from './backend.js';
+import type { ValueKind, ValueTypes } from './codec.js';
+import type { StoreEngine } from './engine.js';
+import { BatchAlreadyUsedError } from './errors.js';
+import {
+  type Concern,
+  checkIdentityHex,
+  checkUint,
+  contactKey,
+  dedupeKey,
+  directoryRecordKey,
+  directorySequenceKey,
+  identityKey,
+  messageIndexKey,
+  messageKey,
+  outboxKey,
+  type PrekeyKind,
+  prekeyKey,
+  sessionBaseKeyKey,
+  sessionKey,
+} from './layout.js';
+import type { ContactRecord, DirectoryEntry, MessageRecord, OutboxEntry, PrekeyTypes, SessionRecord } from './types.js';
+
+const PREKEY_VALUE_KIND = { signed: 'signed-prekey', kem: 'kem-prekey', 'one-time': 'one-time-prekey' } as const;
+
+type Planned =
+  | { type: 'put'; concern: Concern; key: string; plain: Uint8Array }
+  | { type: 'del'; concern: Concern; key: string };
+
+export class StoreBatch {
+  private readonly planned: Planned[] = [];
+  private failure: { error: unknown } | undefined;
+  private used = false;
+
+  readonly identity = {
+    /** Stores our key pair under `name` (default "default"). */
+    put: (keyPair: IdentityKeyPair, name = 'default'): void =>
+      this.step(() => this.put('identity', identityKey(name), 'identity', keyPair)),
+    remove: (name: string): void => this.step(() => this.del('identity', identityKey(name))),
+  };
+
+  readonly prekeys = {
+    put: <K extends PrekeyKind>(kind: K, key: PrekeyTypes[K]): void =>
+      this.step(() =>
+        this.put(
+          'prekeys',
+          prekeyKey(kind, key.id),
+          PREKEY_VALUE_KIND[kind],
+          key as ValueTypes[(typeof PREKEY_VALUE_KIND)[K]],
+        ),
+      ),
+    /** E.g. the one-time prekey a handshake used, in the batch that stores the new session. */
+    remove: (kind: PrekeyKind, id: number): void => this.step(() => this.del('prekeys', prekeyKey(kind, id))),
+  };
+
+  readonly sessions = {
+    /** The session with `remote`, plus the index entry base key → remote. */
+    put: (remote: string, record: SessionRecord): void =>
+      this.step(() => {
+        this.put('sessions', sessionKey(remote), 'session', record);
+        this.put('sessions', sessionBaseKeyKey(record.baseKey), 'session-index', remote);
+      }),
+    /** Deletes the session with `remote`; pass its base key to delete the index entry too. */
+    remove: (remote: string, baseKey?: string): void =>
+      this.step(() => {
+        this.del('sessions', sessionKey(remote));
+        if (baseKey !== undefined) this.del('sessions', sessionBaseKeyKey(baseKey));
+      }),
+  };
+
+  readonly contacts = {
+    put: (record: ContactRecord): void =>
+      this.step(() => this.put('contacts', contactKey(record.identityKey), 'contact', record)),
+    remove: (identity: string): void => this.step(() => this.del('contacts', contactKey(identity))),
+  };
+
+  readonly messages = {
+    /** The message and its id → timestamp index entry. */
+    put: (message: MessageRecord): void =>
+      this.step(() => {
+        this.put('messages', messageKey(message.contact, message.timestamp, message.id), 'message', message);
+        this.put('messages', messageIndexKey(message.contact, message.id), 'message-index', message.timestamp);
+      }),
+    remove: (contact: string, id: string, timestamp: number): void =>
+      this.step(() => {
+        this.del('messages', messageKey(contact, timestamp, id));
+        this.del('messages', messageIndexKey(contact, id));
+      }),
+  };
+
+  readonly outbox = {
+    put: (entry: OutboxEntry): void => this.step(() => this.put('outbox', outboxKey(entry.id), 'outbox', entry)),
+    remove: (id: string): void => this.step(() => this.del('outbox', outboxKey(id))),
+  };
+
+  readonly dedupe = {
+    /** Marks `sender`'s message `id` as delivered at `seenAt`. */
+    mark: (sender: string, id: string, seenAt: number): void =>
+      this.step(() => this.put('dedupe', dedupeKey(sender, id), 'seen', seenAt)),
+    remove: (sender: string, id: string): void => this.step(() => this.del('dedupe', dedupeKey(sender, id))),
+  };
+
+  readonly directory = {
+    put: (entry: DirectoryEntry): void =>
+      this.step(() => this.put('directory', directoryRecordKey(entry.identity), 'directory-record', entry)),
+    remove: (identity: string): void => this.step(() => this.del('directory', directoryRecordKey(identity))),
+    /** Sets the highest sequence seen (no comparison here: see DirectoryCache.noteSequence). */
+    setHighestSequence: (identity: string, sequence: number): void =>
+      this.step(() =>
+        this.put(
+          'directory',
+          directorySequenceKey(checkIdentityHex('identity', identity)),
+          'directory-sequence',
+          checkUint('sequence', sequence),
+        ),
+      ),
+  };
+
+  constructor(private readonly engine: StoreEngine) {}
+
+  /** Number of raw writes planned so far. */
+  get size(): number {
+    return this.planned.length;
+  }
+
+  /** Writes everything planned in one backend batch, or nothing. */
+  async commit(): Promise<void> {
+    if (this.used) throw new BatchAlreadyUsedError();
+    this.used = true;
+    if (this.failure !== undefined) throw this.failure.error;
+    this.engine.checkOpen();
+    const ops: RawOp[] = [];
+    for (const p of this.planned) {
+      if (p.type === 'del') ops.push(p);
+      else {
+        const at = { concern: p.concern, key: p.key };
+        ops.push({
+          type: 'put',
+          concern: p.concern,
+          key: p.key,
+          value: await this.engine.codec.hook.seal(p.plain, at),
+        });
+      }
+    }
+    await this.engine.write(ops);
+  }
+
+  /** Runs one writer step; its ops are kept only if the whole step succeeds, else the batch fails. */
+  private step(fn: () => void): void {
+    if (this.used) throw new BatchAlreadyUsedError();
+    const mark = this.planned.length;
+    try {
+      fn();
+    } catch (error) {
+      this.planned.length = mark;
+      this.failure ??= { error };
+      throw error;
+    }
+  }
+
+  private put<K extends ValueKind>(concern: Concern, key: string, kind: K, value: ValueTypes[K]): void {
+    this.planned.push({ type: 'put', concern, key, plain: this.engine.codec.codec.encode(kind, value) });
+  }
+
+  private del(concern: Concern, key: string): void {
+    this.planned.push({ type: 'del', concern, key });
+  }
+}

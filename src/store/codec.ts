@@ -1,0 +1,452 @@
+/**
+ * The one codec every stored value passes through, twice:
+ *
+ *   value ──ValueCodec.encode(kind)──▶ plain bytes ──EncryptionHook.seal(at)──▶ bytes on disk
+ *
+ * Plain bytes are `FORMAT_VERSION (u8) || kind tag (u8) || fields`, fields big-endian: u8/u32/u64
+ * integers, byte strings and UTF-8 strings with a u32 length prefix, hex ids as their raw bytes
+ * (length-prefixed). Decoding checks the version, the kind tag, every length and that nothing
+ * trails; any failure is a CodecError, which the store reports as StoreCorruptError with the
+ * concern and key.
+ *
+ * The EncryptionHook is where encryption at rest slots in: it sees every value (the schema
+ * version too) with its location, so an AEAD can bind each value to its key (associated data) and
+ * values cannot be swapped between keys. `plaintextHook` is the identity.
+ */
+import {
+  fromHex,
+  IdentityKeyPair,
+  type KemPrekey,
+  type OneTimePrekey,
+  type SignedPrekey,
+  toHex,
+} from '../crypto/index.js';
+import { InvalidStoreArgumentError, StoreCorruptError } from './errors.js';
+import { type Concern, checkIdentityHex, checkMessageId, checkUint } from './layout.js';
+import type {
+  ContactRecord,
+  DirectoryEntry,
+  MessageDirection,
+  MessageRecord,
+  MessageState,
+  OutboxEntry,
+  OutboxState,
+  SessionRecord,
+} from './types.js';
+
+/** Version byte of the plain value format. Bump it (and keep decoding the old one) when a layout changes. */
+export const FORMAT_VERSION = 1;
+
+/** Every kind of value and its TypeScript type. */
+export interface ValueTypes {
+  schema: number;
+  identity: IdentityKeyPair;
+  'signed-prekey': SignedPrekey;
+  'kem-prekey': KemPrekey;
+  'one-time-prekey': OneTimePrekey;
+  session: SessionRecord;
+  /** Remote identity hex. */
+  'session-index': string;
+  contact: ContactRecord;
+  message: MessageRecord;
+  /** The message's timestamp. */
+  'message-index': number;
+  outbox: OutboxEntry;
+  /** When the id was seen. */
+  seen: number;
+  'directory-record': DirectoryEntry;
+  'directory-sequence': number;
+}
+export type ValueKind = keyof ValueTypes;
+
+/** Kind tags (second byte of every value): stable, never reused. */
+export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
+  schema: 0x01,
+  identity: 0x02,
+  'signed-prekey': 0x03,
+  'kem-prekey': 0x04,
+  'one-time-prekey': 0x05,
+  session: 0x06,
+  'session-index': 0x07,
+  contact: 0x08,
+  message: 0x09,
+  'message-index': 0x0a,
+  outbox: 0x0b,
+  seen: 0x0c,
+  'directory-record': 0x0d,
+  'directory-sequence': 0x0e,
+};
+
+/** A value's bytes did not decode (the store turns this into StoreCorruptError). */
+export class CodecError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CodecError';
+  }
+}
+
+/** Turns typed values into plain bytes and back. */
+export interface ValueCodec {
+  encode<K extends ValueKind>(kind: K, value: ValueTypes[K]): Uint8Array;
+  /** Throws CodecError on anything malformed. */
+  decode<K extends ValueKind>(kind: K, bytes: Uint8Array): ValueTypes[K];
+}
+
+/** Where a value is stored. */
+export interface ValueLocation {
+  readonly concern: Concern;
+  readonly key: string;
+}
+
+/**
+ * Wraps plain value bytes before they reach the disk and unwraps them after. May be async (e.g.
+ * WebCrypto). `open` throws on anything it cannot unwrap; the store reports that as StoreCorruptError.
+ */
+export interface EncryptionHook {
+  seal(plain: Uint8Array, at: ValueLocation): Uint8Array | Promise<Uint8Array>;
+  open(sealed: Uint8Array, at: ValueLocation): Uint8Array | Promise<Uint8Array>;
+}
+
+/** No encryption at rest: values are stored as the codec writes them. */
+export const plaintextHook: EncryptionHook = Object.freeze({
+  seal: (plain: Uint8Array) => plain,
+  open: (sealed: Uint8Array) => sealed,
+});
+
+// ── Field writer / reader ────────────────────────────────────────────────────────────────────
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+class FieldWriter {
+  private parts: Uint8Array[] = [];
+  private length = 0;
+  private push(b: Uint8Array): this {
+    this.parts.push(b);
+    this.length += b.length;
+    return this;
+  }
+  u8(v: number): this {
+    return this.push(Uint8Array.of(v));
+  }
+  u32(v: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v);
+    return this.push(b);
+  }
+  u64(what: string, v: number): this {
+    checkUint(what, v);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v));
+    return this.push(b);
+  }
+  bytes(what: string, v: Uint8Array): this {
+    if (!(v instanceof Uint8Array)) throw new InvalidStoreArgumentError(`${what} must be a Uint8Array`);
+    return this.u32(v.length).push(v.slice());
+  }
+  text(what: string, v: string): this {
+    if (typeof v !== 'string') throw new InvalidStoreArgumentError(`${what} must be a string`);
+    return this.bytes(what, utf8Encoder.encode(v));
+  }
+  /** A lowercase hex id stored as its raw bytes. */
+  hex(v: string): this {
+    return this.bytes('hex id', fromHex(v));
+  }
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const p of this.parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
+}
+
+class FieldReader {
+  private offset = 0;
+  private readonly view: DataView;
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  private need(n: number, what: string): void {
+    if (this.buf.length - this.offset < n) throw new CodecError(`truncated at ${what}`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.view.getUint8(this.offset++);
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  u64(what: string): number {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.offset);
+    this.offset += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CodecError(`${what} out of range`);
+    return Number(v);
+  }
+  bytes(what: string): Uint8Array {
+    const n = this.u32(what);
+    this.need(n, what);
+    const v = this.buf.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return v;
+  }
+  text(what: string): string {
+    try {
+      return utf8Decoder.decode(this.bytes(what));
+    } catch (err) {
+      if (err instanceof CodecError) throw err;
+      throw new CodecError(`${what} is not UTF-8`);
+    }
+  }
+  hex(what: string, length: number): string {
+    const b = this.bytes(what);
+    if (b.length !== length) throw new CodecError(`${what} must be ${length} bytes`);
+    return toHex(b);
+  }
+  end(): void {
+    const left = this.buf.length - this.offset;
+    if (left !== 0) throw new CodecError(`${left} trailing bytes`);
+  }
+}
+
+function enumCodec<T extends string>(what: string, values: readonly T[]) {
+  return {
+    write: (w: FieldWriter, v: T) => {
+      const i = values.indexOf(v);
+      if (i < 0) throw new InvalidStoreArgumentError(`unknown ${what} ${JSON.stringify(v)}`);
+      w.u8(i);
+    },
+    read: (r: FieldReader): T => {
+      const i = r.u8(what);
+      const v = values[i];
+      if (v === undefined) throw new CodecError(`unknown ${what} ${i}`);
+      return v;
+    },
+  };
+}
+
+/** Enum tables: append only, order is the wire value. */
+const DIRECTIONS = enumCodec<MessageDirection>('direction', ['in', 'out']);
+const MESSAGE_STATES = enumCodec<MessageState>('message state', [
+  'queued',
+  'sent',
+  'stored-at-mailbox',
+  'delivered',
+  'read',
+  'received',
+  'failed',
+]);
+const OUTBOX_STATES = enumCodec<OutboxState>('outbox state', ['queued', 'sending', 'failed']);
+
+function checkBool(what: string, v: boolean): boolean {
+  if (typeof v !== 'boolean') throw new InvalidStoreArgumentError(`${what} must be a boolean`);
+  return v;
+}
+
+function readBool(r: FieldReader, what: string): boolean {
+  const v = r.u8(what);
+  if (v > 1) throw new CodecError(`${what} is not a boolean`);
+  return v === 1;
+}
+
+function checkU32(what: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidStoreArgumentError(`${what} must be a u32`);
+  return v;
+}
+
+// ── Per-kind field layouts ───────────────────────────────────────────────────────────────────
+
+type Fields<T> = { write(w: FieldWriter, v: T): void; read(r: FieldReader): T };
+
+const uint = (what: string): Fields<number> => ({ write: (w, v) => w.u64(what, v), read: (r) => r.u64(what) });
+
+const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
+  schema: { write: (w, v) => w.u32(checkU32('schema version', v)), read: (r) => r.u32('schema version') },
+  identity: {
+    write: (w, v) =>
+      w
+        .bytes('signingKey', v.signingKey)
+        .bytes('signingSeed', v.signingSeed)
+        .bytes('dhKey', v.dhKey)
+        .bytes('dhPrivateKey', v.dhPrivateKey)
+        .bytes('dhSignature', v.dhSignature),
+    read: (r) => {
+      const fields = {
+        signingKey: r.bytes('signingKey'),
+        signingSeed: r.bytes('signingSeed'),
+        dhKey: r.bytes('dhKey'),
+        dhPrivateKey: r.bytes('dhPrivateKey'),
+        dhSignature: r.bytes('dhSignature'),
+      };
+      try {
+        return new IdentityKeyPair(fields);
+      } catch (err) {
+        throw new CodecError('identity key sizes are wrong', { cause: err });
+      }
+    },
+  },
+  'signed-prekey': {
+    write: (w, v) =>
+      w
+        .u32(checkU32('prekey id', v.id))
+        .bytes('publicKey', v.publicKey)
+        .bytes('privateKey', v.privateKey)
+        .bytes('signature', v.signature),
+    read: (r) => ({
+      id: r.u32('id'),
+      publicKey: r.bytes('publicKey'),
+      privateKey: r.bytes('privateKey'),
+      signature: r.bytes('signature'),
+    }),
+  },
+  'kem-prekey': {
+    write: (w, v) =>
+      w
+        .u32(checkU32('prekey id', v.id))
+        .bytes('publicKey', v.publicKey)
+        .bytes('secretKey', v.secretKey)
+        .bytes('signature', v.signature),
+    read: (r) => ({
+      id: r.u32('id'),
+      publicKey: r.bytes('publicKey'),
+      secretKey: r.bytes('secretKey'),
+      signature: r.bytes('signature'),
+    }),
+  },
+  'one-time-prekey': {
+    write: (w, v) =>
+      w.u32(checkU32('prekey id', v.id)).bytes('publicKey', v.publicKey).bytes('privateKey', v.privateKey),
+    read: (r) => ({ id: r.u32('id'), publicKey: r.bytes('publicKey'), privateKey: r.bytes('privateKey') }),
+  },
+  session: {
+    write: (w, v) => w.bytes('snapshot', v.snapshot).hex(checkIdentityHex('base key', v.baseKey)),
+    read: (r) => ({ snapshot: r.bytes('snapshot'), baseKey: r.hex('base key', 32) }),
+  },
+  'session-index': {
+    write: (w, v) => w.hex(checkIdentityHex('remote identity', v)),
+    read: (r) => r.hex('remote identity', 32),
+  },
+  contact: {
+    write: (w, v) => {
+      w.hex(checkIdentityHex('identity key', v.identityKey))
+        .text('name', v.name)
+        .text('address', v.address)
+        .u8(checkBool('verified', v.verified) ? 1 : 0)
+        .u64('addedAt', v.addedAt);
+      if (v.keyChangedAt === undefined) w.u8(0);
+      else w.u8(1).u64('keyChangedAt', v.keyChangedAt);
+      if (!Array.isArray(v.previousKeys)) throw new InvalidStoreArgumentError('previousKeys must be an array');
+      w.u32(v.previousKeys.length);
+      for (const k of v.previousKeys) w.hex(checkIdentityHex('previous key', k));
+    },
+    read: (r) => {
+      const identityKey = r.hex('identity key', 32);
+      const name = r.text('name');
+      const address = r.text('address');
+      const verified = readBool(r, 'verified');
+      const addedAt = r.u64('addedAt');
+      const keyChangedAt = readBool(r, 'keyChangedAt flag') ? r.u64('keyChangedAt') : undefined;
+      const count = r.u32('previousKeys count');
+      const previousKeys: string[] = [];
+      for (let i = 0; i < count; i++) previousKeys.push(r.hex('previous key', 32));
+      const record: ContactRecord = { identityKey, name, address, verified, addedAt, previousKeys };
+      if (keyChangedAt !== undefined) record.keyChangedAt = keyChangedAt;
+      return record;
+    },
+  },
+  message: {
+    write: (w, v) => {
+      w.hex(checkMessageId(v.id)).hex(checkIdentityHex('contact identity', v.contact));
+      DIRECTIONS.write(w, v.direction);
+      w.u64('timestamp', v.timestamp).text('body', v.body);
+      MESSAGE_STATES.write(w, v.state);
+    },
+    read: (r) => ({
+      id: r.hex('id', 16),
+      contact: r.hex('contact', 32),
+      direction: DIRECTIONS.read(r),
+      timestamp: r.u64('timestamp'),
+      body: r.text('body'),
+      state: MESSAGE_STATES.read(r),
+    }),
+  },
+  'message-index': uint('timestamp'),
+  outbox: {
+    write: (w, v) => {
+      w.hex(checkMessageId(v.id)).hex(checkIdentityHex('recipient', v.recipient)).bytes('ciphertext', v.ciphertext);
+      OUTBOX_STATES.write(w, v.state);
+      w.u32(checkU32('attempts', v.attempts)).u64('nextAttemptAt', v.nextAttemptAt).u64('createdAt', v.createdAt);
+    },
+    read: (r) => ({
+      id: r.hex('id', 16),
+      recipient: r.hex('recipient', 32),
+      ciphertext: r.bytes('ciphertext'),
+      state: OUTBOX_STATES.read(r),
+      attempts: r.u32('attempts'),
+      nextAttemptAt: r.u64('nextAttemptAt'),
+      createdAt: r.u64('createdAt'),
+    }),
+  },
+  seen: uint('seenAt'),
+  'directory-record': {
+    write: (w, v) =>
+      w.hex(checkIdentityHex('identity', v.identity)).bytes('record', v.record).u64('fetchedAt', v.fetchedAt),
+    read: (r) => ({ identity: r.hex('identity', 32), record: r.bytes('record'), fetchedAt: r.u64('fetchedAt') }),
+  },
+  'directory-sequence': uint('sequence'),
+};
+
+/** The binary codec of this file (format version 1). */
+export const binaryCodec: ValueCodec = {
+  encode<K extends ValueKind>(kind: K, value: ValueTypes[K]): Uint8Array {
+    if (value === null || value === undefined) throw new InvalidStoreArgumentError(`missing ${kind} value`);
+    const w = new FieldWriter().u8(FORMAT_VERSION).u8(KIND_TAGS[kind]);
+    (FIELDS[kind] as Fields<ValueTypes[K]>).write(w, value);
+    return w.finish();
+  },
+  decode<K extends ValueKind>(kind: K, bytes: Uint8Array): ValueTypes[K] {
+    const r = new FieldReader(bytes);
+    const version = r.u8('format version');
+    if (version !== FORMAT_VERSION) throw new CodecError(`unknown value format version ${version}`);
+    const tag = r.u8('kind tag');
+    if (tag !== KIND_TAGS[kind]) throw new CodecError(`expected a ${kind} value, found kind tag ${tag}`);
+    const value = (FIELDS[kind] as Fields<ValueTypes[K]>).read(r);
+    r.end();
+    return value;
+  },
+};
+
+/** The codec and the hook together: what the store uses for every value it writes or reads. */
+export class StoreCodec {
+  constructor(
+    readonly codec: ValueCodec = binaryCodec,
+    readonly hook: EncryptionHook = plaintextHook,
+  ) {}
+
+  /** Encodes and seals. Errors (bad input, a failing hook) propagate unchanged. */
+  async toDisk<K extends ValueKind>(at: ValueLocation, kind: K, value: ValueTypes[K]): Promise<Uint8Array> {
+    return this.hook.seal(this.codec.encode(kind, value), at);
+  }
+
+  /** Opens and decodes; any failure becomes StoreCorruptError naming the concern and key. */
+  async fromDisk<K extends ValueKind>(at: ValueLocation, kind: K, bytes: Uint8Array): Promise<ValueTypes[K]> {
+    let plain: Uint8Array;
+    try {
+      plain = await this.hook.open(bytes, at);
+    } catch (err) {
+      throw new StoreCorruptError(at.concern, at.key, 'the encryption hook could not open the value', { cause: err });
+    }
+    try {
+      return this.codec.decode(kind, plain);
+    } catch (err) {
+      const reason = err instanceof CodecError ? err.message : 'undecodable value';
+      throw new StoreCorruptError(at.concern, at.key, reason, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The key layout of the store, in one place. Every concern is one LevelDB sublevel (level's
+ * `db.sublevel(name)`, stored on disk with the prefix `!name!`); keys are ASCII strings built only
+ * by the functions below, so string order equals byte order and fixed-width hex fields sort
+ * numerically. Every value passes through codec.ts (a version byte, a kind tag, binary fields) and
+ * then the encryption hook; the "value" column names the codec kind.
+ *
+ * | sublevel    | key                                          | value (codec kind)   | meaning                                        |
+ * |-------------|----------------------------------------------|----------------------|------------------------------------------------|
+ * | `meta`      | `schema`                                     | `schema`             | schema version of the whole store (schema.ts)  |
+ * | `identity`  | `<name>` (e.g. `default`; [a-z0-9_-]{1,64})  | `identity`           | one of our identity key pairs                  |
+ * | `prekeys`   | `s/<id:8 hex>`                               | `signed-prekey`      | signed X25519 prekey with its private key      |
+ * | `prekeys`   | `k/<id:8 hex>`                               | `kem-prekey`         | signed ML-KEM-768 prekey with its secret key   |
+ * | `prekeys`   | `o/<id:8 hex>`                               | `one-time-prekey`    | unused one-time prekey (deleted once used)     |
+ * | `sessions`  | `s/<remote:64 hex>`                          | `session`            | session snapshot + base key, per remote        |
+ * | `sessions`  | `b/<baseKey:64 hex>`                         | `session-index`      | base key → remote identity (route a handshake) |
+ * | `contacts`  | `<identity:64 hex>`                          | `contact`            | contact record                                 |
+ * | `messages`  | `m/<contact:64 hex>/<ts:16 hex>/<id:32 hex>` | `message`            | history; sorts by contact, time, id            |
+ * | `messages`  | `i/<contact:64 hex>/<id:32 hex>`             | `message-index`      | id → timestamp (find a message by id)          |
+ * | `outbox`    | `<id:32 hex>`                                | `outbox`             | unacknowledged outgoing ciphertext             |
+ * | `dedupe`    | `<sender:64 hex>/<id:32 hex>`                | `seen`               | when a sender's message id was delivered       |
+ * | `directory` | `r/<identity:64 hex>`                        | `directory-record`   | last fetched identity record bytes + fetchedAt |
+ * | `directory` | `q/<identity:64 hex>`                        | `directory-sequence` | highest record sequence seen (rollback guard)  |
+ *
+ * Identities are the lowercase hex of the 32-byte Ed25519 identity key, base keys the hex of the
+ * 32-byte X25519 PQXDH base key, message ids the hex of 16 random bytes; ids and times are
+ * zero-padded lowercase hex (prekey ids u32, times u64 ms). Inputs are checked here: a malformed id
+ * is an InvalidStoreArgumentError, never a key that sorts in the wrong place.
+ */
+import { InvalidStoreArgumentError } from './errors.js';
+
+/** The sublevels, one per concern. */
+export const CONCERNS = [
+  'meta',
+  'identity',
+  'prekeys',
+  'sessions',
+  'contacts',
+  'messages',
+  'outbox',
+  'dedupe',
+  'directory',
+] as const;
+export type Concern = (typeof CONCERNS)[number];
+
+/** A half-open key range [gte, lt) inside one sublevel. */
+export interface KeyRange {
+  gte?: string;
+  lt?: string;
+}
+
+const IDENTITY_HEX = /^[0-9a-f]{64}$/;
+const MESSAGE_ID_HEX = /^[0-9a-f]{32}$/;
+const IDENTITY_NAME = /^[a-z0-9_-]{1,64}$/;
+
+/** Checks a lowercase 64-hex identity (or base key) string. */
+export function checkIdentityHex(what: string, value: string): string {
+  if (typeof value !== 'string' || !IDENTITY_HEX.test(value)) {
+    throw new InvalidStoreArgumentError(`${what} must be 64 lowercase hex characters`);
+  }
+  return value;
+}
+
+/** Checks a lowercase 32-hex message id. */
+export function checkMessageId(value: string): string {
+  if (typeof value !== 'string' || !MESSAGE_ID_HEX.test(value)) {
+    throw new InvalidStoreArgumentError('message id must be 32 lowercase hex characters');
+  }
+  return value;
+}
+
+export function checkIdentityName(value: string): string {
+  if (typeof value !== 'string' || !IDENTITY_NAME.test(value)) {
+    throw new InvalidStoreArgumentError('identity name must match [a-z0-9_-]{1,64}');
+  }
+  return value;
+}
+
+/** A non-negative safe integer (timestamps in ms, counters, sequence numbers). */
+export function checkUint(what: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidStoreArgumentError(`${what} must be a non-negative safe integer`);
+  }
+  return value;
+}
+
+function checkPrekeyId(id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new InvalidStoreArgumentError('prekey id must be an integer 0..4294967295');
+  }
+  return id;
+}
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
+const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
+
+/** The range of every key that starts with `prefix` (keys are ASCII, so bumping the last char bounds it). */
+export function prefixRange(prefix: string): KeyRange {
+  if (prefix === '') return {};
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return { gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(last + 1) };
+}
+
+export const SCHEMA_KEY = 'schema';
+
+export const identityKey = (name: string): string => checkIdentityName(name);
+
+export type PrekeyKind = 'signed' | 'kem' | 'one-time';
+const PREKEY_TAG: Record<PrekeyKind, string> = { signed: 's/', kem: 'k/', 'one-time': 'o/' };
+export const prekeyKey = (kind: PrekeyKind, id: number): string => PREKEY_TAG[kind] + hex8(checkPrekeyId(id));
+export const prekeyPrefix = (kind: PrekeyKind): string => PREKEY_TAG[kind];
+/** The prekey id of a `prekeyKey`. */
+export const prekeyIdOf = (key: string): number => Number.parseInt(key.slice(2), 16);
+
+export const sessionKey = (remote: string): string => `s/${checkIdentityHex('remote identity', remote)}`;
+export const SESSION_PREFIX = 's/';
+export const sessionBaseKeyKey = (baseKey: string): string => `b/${checkIdentityHex('base key', baseKey)}`;
+
+export const contactKey = (identity: string): string => checkIdentityHex('contact identity', identity);
+
+export const messageKey = (contact: string, timestamp: number, id: string): string =>
+  `m/${checkIdentityHex('contact identity', contact)}/${hex16(checkUint('timestamp', timestamp))}/${checkMessageId(id)}`;
+export const messagePrefix = (contact: string): string => `m/${checkIdentityHex('contact identity', contact)}/`;
+export const messageIndexKey = (contact: string, id: string): string =>
+  `i/${checkIdentityHex('contact identity', contact)}/${checkMessageId(id)}`;
+
+export const outboxKey = (id: string): string => checkMessageId(id);
+
+export const dedupeKey = (sender: string, id: string): string =>
+  `${checkIdentityHex('sender identity', sender)}/${checkMessageId(id)}`;
+
+export const directoryRecordKey = (identity: string): string => `r/${checkIdentityHex('identity', identity)}`;
+export const directorySequenceKey = (identity: string): string => `q/${checkIdentityHex('identity', identity)}`;

@@ -1,0 +1,81 @@
+/**
+ * The LevelDB backend (level 10 / classic-level): one sublevel per concern, utf8 keys, byte values,
+ * and `db.batch([...{ sublevel }])` for atomic writes across sublevels.
+ */
+import { Level } from 'level';
+import type { KvBackend, RangeOptions, RawOp } from './backend.js';
+import { StoreOpenError, StoreWriteError } from './errors.js';
+import { CONCERNS, type Concern } from './layout.js';
+
+type Db = Level<string, Uint8Array>;
+type Sub = ReturnType<typeof makeSub>;
+const makeSub = (db: Db, name: string) => db.sublevel<string, Uint8Array>(name, ENCODINGS);
+const ENCODINGS = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
+
+const toBytes = (v: Uint8Array): Uint8Array =>
+  new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+
+export class LevelBackend implements KvBackend {
+  private readonly subs: Map<Concern, Sub>;
+
+  private constructor(private readonly db: Db) {
+    this.subs = new Map(CONCERNS.map((c) => [c, makeSub(db, c)]));
+  }
+
+  /** Opens (creating if missing) the database in `path`. Throws StoreOpenError, e.g. when it is locked. */
+  static async open(path: string): Promise<LevelBackend> {
+    const db = new Level<string, Uint8Array>(path, ENCODINGS);
+    try {
+      await db.open();
+    } catch (err) {
+      throw new StoreOpenError('could not open the store database', { cause: err });
+    }
+    return new LevelBackend(db);
+  }
+
+  private sub(concern: Concern): Sub {
+    return this.subs.get(concern) as Sub;
+  }
+
+  async get(concern: Concern, key: string): Promise<Uint8Array | undefined> {
+    const v = await this.sub(concern).get(key);
+    return v === undefined ? undefined : toBytes(v);
+  }
+
+  async entries(concern: Concern, range: RangeOptions = {}): Promise<Array<[string, Uint8Array]>> {
+    const rows = await this.sub(concern).iterator(levelRange(range)).all();
+    return rows.map(([k, v]) => [k, toBytes(v)]);
+  }
+
+  async keys(concern: Concern, range: RangeOptions = {}): Promise<string[]> {
+    return this.sub(concern).keys(levelRange(range)).all();
+  }
+
+  async batch(ops: readonly RawOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    try {
+      await this.db.batch(
+        ops.map((op) =>
+          op.type === 'put'
+            ? { type: 'put' as const, sublevel: this.sub(op.concern), key: op.key, value: op.value }
+            : { type: 'del' as const, sublevel: this.sub(op.concern), key: op.key },
+        ),
+      );
+    } catch (err) {
+      throw new StoreWriteError({ cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+function levelRange(r: RangeOptions): { gte?: string; lt?: string; reverse?: boolean; limit?: number } {
+  const out: { gte?: string; lt?: string; reverse?: boolean; limit?: number } = {};
+  if (r.gte !== undefined) out.gte = r.gte;
+  if (r.lt !== undefined) out.lt = r.lt;
+  if (r.reverse) out.reverse = true;
+  if (r.limit !== undefined) out.limit = r.limit;
+  return out;
+}

@@ -1,0 +1,272 @@
+/**
+ * The concern stores, written once against StoreEngine (so the memory and LevelDB stores behave
+ * the same). Every write is a one-op StoreBatch; every read decodes through the codec.
+ */
+import type { IdentityKeyPair, KemPrekey, OneTimePrekey, PrekeyLookup, SignedPrekey } from '../crypto/index.js';
+import { StoreBatch } from './batch.js';
+import type { StoreEngine } from './engine.js';
+import { InvalidStoreArgumentError } from './errors.js';
+import {
+  checkIdentityHex,
+  checkMessageId,
+  checkUint,
+  contactKey,
+  dedupeKey,
+  directoryRecordKey,
+  directorySequenceKey,
+  identityKey,
+  messageIndexKey,
+  messageKey,
+  messagePrefix,
+  outboxKey,
+  type PrekeyKind,
+  prefixRange,
+  prekeyIdOf,
+  prekeyKey,
+  prekeyPrefix,
+  SESSION_PREFIX,
+  sessionBaseKeyKey,
+  sessionKey,
+} from './layout.js';
+import type {
+  ContactRecord,
+  ContactStore,
+  DedupeStore,
+  DirectoryCache,
+  DirectoryEntry,
+  IdentityStore,
+  MessageCursor,
+  MessageRecord,
+  MessageState,
+  MessageStore,
+  OutboxEntry,
+  OutboxStore,
+  PrekeyIds,
+  PrekeyStore,
+  PrekeyTypes,
+  SessionRecord,
+  SessionStore,
+} from './types.js';
+
+/** Default and largest page of `MessageStore.list`. */
+export const DEFAULT_MESSAGE_PAGE = 50;
+export const MAX_MESSAGE_PAGE = 1000;
+
+abstract class ConcernStore {
+  constructor(protected readonly engine: StoreEngine) {}
+  protected async write(fn: (b: StoreBatch) => void): Promise<void> {
+    const b = new StoreBatch(this.engine);
+    fn(b);
+    await b.commit();
+  }
+}
+
+export class KvIdentityStore extends ConcernStore implements IdentityStore {
+  async get(name = 'default'): Promise<IdentityKeyPair | undefined> {
+    return this.engine.get('identity', identityKey(name), 'identity');
+  }
+  async put(keyPair: IdentityKeyPair, name = 'default'): Promise<void> {
+    return this.write((b) => b.identity.put(keyPair, name));
+  }
+  async list(): Promise<string[]> {
+    return this.engine.keys('identity');
+  }
+  async remove(name: string): Promise<void> {
+    return this.write((b) => b.identity.remove(name));
+  }
+}
+
+const PREKEY_VALUE_KIND = { signed: 'signed-prekey', kem: 'kem-prekey', 'one-time': 'one-time-prekey' } as const;
+
+export class KvPrekeyStore extends ConcernStore implements PrekeyStore {
+  async put<K extends PrekeyKind>(kind: K, key: PrekeyTypes[K]): Promise<void> {
+    return this.write((b) => b.prekeys.put(kind, key));
+  }
+  async get<K extends PrekeyKind>(kind: K, id: number): Promise<PrekeyTypes[K] | undefined> {
+    const value = await this.engine.get('prekeys', prekeyKey(kind, id), PREKEY_VALUE_KIND[kind]);
+    return value as PrekeyTypes[K] | undefined;
+  }
+  async remove(kind: PrekeyKind, id: number): Promise<boolean> {
+    const key = prekeyKey(kind, id);
+    const existed = (await this.engine.raw.get('prekeys', key)) !== undefined;
+    if (existed) await this.write((b) => b.prekeys.remove(kind, id));
+    return existed;
+  }
+  async count(kind: PrekeyKind): Promise<number> {
+    return (await this.engine.keys('prekeys', prefixRange(prekeyPrefix(kind)))).length;
+  }
+  async ids(kind: PrekeyKind): Promise<number[]> {
+    return (await this.engine.keys('prekeys', prefixRange(prekeyPrefix(kind)))).map(prekeyIdOf);
+  }
+  async loadLookup(ids: Partial<PrekeyIds> = {}): Promise<PrekeyLookup> {
+    const load = async <K extends PrekeyKind>(
+      kind: K,
+      id: number | undefined,
+    ): Promise<Map<number, PrekeyTypes[K]>> => {
+      const out = new Map<number, PrekeyTypes[K]>();
+      if (id !== undefined) {
+        const key = await this.get(kind, id);
+        if (key !== undefined) out.set(id, key);
+        return out;
+      }
+      const rows = await this.engine.entries('prekeys', PREKEY_VALUE_KIND[kind], prefixRange(prekeyPrefix(kind)));
+      for (const { value } of rows) out.set(value.id, value as PrekeyTypes[K]);
+      return out;
+    };
+    const signed = await load('signed', ids.signedPrekeyId);
+    const kem = await load('kem', ids.kemPrekeyId);
+    const oneTime = await load('one-time', ids.oneTimePrekeyId);
+    return {
+      signedPrekey: (id: number): SignedPrekey | undefined => signed.get(id),
+      kemPrekey: (id: number): KemPrekey | undefined => kem.get(id),
+      oneTimePrekey: (id: number): OneTimePrekey | undefined => oneTime.get(id),
+    };
+  }
+}
+
+export class KvSessionStore extends ConcernStore implements SessionStore {
+  async get(remote: string): Promise<SessionRecord | undefined> {
+    return this.engine.get('sessions', sessionKey(remote), 'session');
+  }
+  async put(remote: string, record: SessionRecord): Promise<void> {
+    return this.write((b) => b.sessions.put(remote, record));
+  }
+  async remove(remote: string): Promise<void> {
+    const current = await this.get(remote);
+    if (current !== undefined) await this.write((b) => b.sessions.remove(remote, current.baseKey));
+  }
+  async findByBaseKey(baseKey: string): Promise<string | undefined> {
+    const remote = await this.engine.get('sessions', sessionBaseKeyKey(baseKey), 'session-index');
+    if (remote === undefined) return undefined;
+    const current = await this.get(remote);
+    return current?.baseKey === baseKey ? remote : undefined;
+  }
+  async list(): Promise<string[]> {
+    const keys = await this.engine.keys('sessions', prefixRange(SESSION_PREFIX));
+    return keys.map((k) => k.slice(SESSION_PREFIX.length));
+  }
+}
+
+export class KvContactStore extends ConcernStore implements ContactStore {
+  async get(identity: string): Promise<ContactRecord | undefined> {
+    return this.engine.get('contacts', contactKey(identity), 'contact');
+  }
+  async put(record: ContactRecord): Promise<void> {
+    return this.write((b) => b.contacts.put(record));
+  }
+  async remove(identity: string): Promise<void> {
+    return this.write((b) => b.contacts.remove(identity));
+  }
+  async list(): Promise<ContactRecord[]> {
+    return (await this.engine.entries('contacts', 'contact')).map((r) => r.value);
+  }
+}
+
+export class KvMessageStore extends ConcernStore implements MessageStore {
+  async put(message: MessageRecord): Promise<void> {
+    return this.write((b) => b.messages.put(message));
+  }
+  async get(contact: string, id: string): Promise<MessageRecord | undefined> {
+    const timestamp = await this.engine.get('messages', messageIndexKey(contact, id), 'message-index');
+    if (timestamp === undefined) return undefined;
+    return this.engine.get('messages', messageKey(contact, timestamp, id), 'message');
+  }
+  async list(
+    contact: string,
+    options: { before?: MessageCursor | undefined; limit?: number | undefined } = {},
+  ): Promise<MessageRecord[]> {
+    const limit = options.limit ?? DEFAULT_MESSAGE_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_MESSAGE_PAGE) {
+      throw new InvalidStoreArgumentError(`limit must be an integer 1..${MAX_MESSAGE_PAGE}`);
+    }
+    const range = prefixRange(messagePrefix(contact));
+    if (options.before !== undefined) range.lt = messageKey(contact, options.before.timestamp, options.before.id);
+    const rows = await this.engine.entries('messages', 'message', { ...range, reverse: true, limit });
+    return rows.map((r) => r.value);
+  }
+  async setState(contact: string, id: string, state: MessageState): Promise<boolean> {
+    const message = await this.get(contact, id);
+    if (message === undefined) return false;
+    await this.write((b) => b.messages.put({ ...message, state }));
+    return true;
+  }
+  async remove(contact: string, id: string): Promise<boolean> {
+    const timestamp = await this.engine.get('messages', messageIndexKey(contact, id), 'message-index');
+    if (timestamp === undefined) return false;
+    await this.write((b) => b.messages.remove(contact, id, timestamp));
+    return true;
+  }
+}
+
+export class KvOutboxStore extends ConcernStore implements OutboxStore {
+  async put(entry: OutboxEntry): Promise<void> {
+    return this.write((b) => b.outbox.put(entry));
+  }
+  async get(id: string): Promise<OutboxEntry | undefined> {
+    return this.engine.get('outbox', outboxKey(id), 'outbox');
+  }
+  async remove(id: string): Promise<void> {
+    return this.write((b) => b.outbox.remove(id));
+  }
+  async list(): Promise<OutboxEntry[]> {
+    const entries = (await this.engine.entries('outbox', 'outbox')).map((r) => r.value);
+    return entries.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+  async due(now: number, limit = Number.MAX_SAFE_INTEGER): Promise<OutboxEntry[]> {
+    checkUint('now', now);
+    const entries = (await this.engine.entries('outbox', 'outbox')).map((r) => r.value);
+    return entries
+      .filter((e) => e.state !== 'failed' && e.nextAttemptAt <= now)
+      .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+  }
+}
+
+export class KvDedupeStore extends ConcernStore implements DedupeStore {
+  async has(sender: string, id: string): Promise<boolean> {
+    return (await this.engine.get('dedupe', dedupeKey(sender, id), 'seen')) !== undefined;
+  }
+  async mark(sender: string, id: string, seenAt: number): Promise<void> {
+    return this.write((b) => b.dedupe.mark(sender, id, seenAt));
+  }
+  async prune(before: number): Promise<number> {
+    checkUint('before', before);
+    const rows = await this.engine.entries('dedupe', 'seen');
+    const old = rows.filter((r) => r.value < before);
+    if (old.length > 0) {
+      await this.write((b) => {
+        for (const r of old) {
+          const [sender, id] = r.key.split('/') as [string, string];
+          b.dedupe.remove(sender, checkMessageId(id));
+        }
+      });
+    }
+    return old.length;
+  }
+}
+
+export class KvDirectoryCache extends ConcernStore implements DirectoryCache {
+  async get(identity: string): Promise<DirectoryEntry | undefined> {
+    return this.engine.get('directory', directoryRecordKey(identity), 'directory-record');
+  }
+  async put(entry: DirectoryEntry): Promise<void> {
+    return this.write((b) => b.directory.put(entry));
+  }
+  async remove(identity: string): Promise<void> {
+    return this.write((b) => b.directory.remove(identity));
+  }
+  async highestSequence(identity: string): Promise<number | undefined> {
+    return this.engine.get(
+      'directory',
+      directorySequenceKey(checkIdentityHex('identity', identity)),
+      'directory-sequence',
+    );
+  }
+  async noteSequence(identity: string, sequence: number): Promise<boolean> {
+    checkUint('sequence', sequence);
+    const highest = await this.highestSequence(identity);
+    if (highest !== undefined && sequence < highest) return false;
+    if (highest !== sequence) await this.write((b) => b.directory.setHighestSequence(identity, sequence));
+    return true;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The records the store holds and one small async interface per concern (the shape of libsignal's
+ * `storage/traits.rs`). Identities, base keys and message ids are lowercase hex (see layout.ts).
+ *
+ * Every write method is a one-operation batch; to write several concerns atomically use
+ * `SottoStore.batch()` (batch.ts). Reads see committed data only.
+ */
+import type { IdentityKeyPair, KemPrekey, OneTimePrekey, PrekeyLookup, SignedPrekey } from '../crypto/index.js';
+import type { StoreBatch } from './batch.js';
+import type { PrekeyKind } from './layout.js';
+
+// ── Records ──────────────────────────────────────────────────────────────────────────────────
+
+/** A session as stored: `Session.snapshot()` bytes plus its base key for routing. */
+export interface SessionRecord {
+  /** `session.snapshot()`: secret, versioned bytes; restore with `Session.restore(env, snapshot)`. */
+  snapshot: Uint8Array;
+  /** Hex of `session.baseKey` (the initiator's PQXDH ephemeral key). */
+  baseKey: string;
+}
+
+export interface ContactRecord {
+  /** Hex of the contact's current Ed25519 identity key; the record's storage key. */
+  identityKey: string;
+  /** The name the user gave the contact (UTF-8). */
+  name: string;
+  /** The contact's address string as the user entered or scanned it. */
+  address: string;
+  /** True once the user compared safety numbers; reset by the caller on a key change. */
+  verified: boolean;
+  /** When the contact was added (ms since epoch). */
+  addedAt: number;
+  /** When the identity key last changed (ms since epoch), if it ever did. */
+  keyChangedAt?: number | undefined;
+  /** Earlier identity keys (hex), oldest first. */
+  previousKeys: string[];
+}
+
+export type MessageDirection = 'in' | 'out';
+
+/** Outgoing messages move queued → sent → stored-at-mailbox → delivered → read (or failed); incoming ones are received → read. */
+export type MessageState = 'queued' | 'sent' | 'stored-at-mailbox' | 'delivered' | 'read' | 'received' | 'failed';
+
+export interface MessageRecord {
+  /** 16 random bytes, hex. Unique per conversation; the same id on the wire, in the outbox and in dedupe. */
+  id: string;
+  /** The remote identity (hex) of the conversation. */
+  contact: string;
+  direction: MessageDirection;
+  /** Sort time (ms since epoch). Part of the key: do not change it after the first put. */
+  timestamp: number;
+  /** The message text (UTF-8). */
+  body: string;
+  state: MessageState;
+}
+
+/** Where to continue a newest-first listing: strictly before this (timestamp, id). */
+export interface MessageCursor {
+  timestamp: number;
+  id: string;
+}
+
+export type OutboxState = 'queued' | 'sending' | 'failed';
+
+export interface OutboxEntry {
+  /** The message id (hex), as in MessageRecord. */
+  id: string;
+  /** The recipient identity (hex). */
+  recipient: string;
+  /** The exact envelope bytes to retransmit until acknowledged. */
+  ciphertext: Uint8Array;
+  state: OutboxState;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** Earliest time (ms) of the next attempt. */
+  nextAttemptAt: number;
+  createdAt: number;
+}
+
+export interface DirectoryEntry {
+  /** The identity (hex) the record belongs to. */
+  identity: string;
+  /** The signed identity record as fetched (validated by the directory layer before it is stored). */
+  record: Uint8Array;
+  /** When it was fetched (ms). */
+  fetchedAt: number;
+}
+
+/** Prekey records by kind, as the crypto core defines them (with their secrets). */
+export interface PrekeyTypes {
+  signed: SignedPrekey;
+  kem: KemPrekey;
+  'one-time': OneTimePrekey;
+}
+
+/** The prekey ids a handshake names (the PQXDH header's ids). */
+export interface PrekeyIds {
+  signedPrekeyId: number;
+  kemPrekeyId: number;
+  oneTimePrekeyId?: number | undefined;
+}
+
+// ── Interfaces ───────────────────────────────────────────────────────────────────────────────
+
+/** Our own identity key pairs, one per hosted identity; `"default"` is the node's main identity. */
+export interface IdentityStore {
+  /** The key pair stored under `name` (default `"default"`), or undefined if none was created yet. */
+  get(name?: string): Promise<IdentityKeyPair | undefined>;
+  /** Stores (or replaces) the key pair under `name`. Replacing an identity orphans its sessions: callers should not. */
+  put(keyPair: IdentityKeyPair, name?: string): Promise<void>;
+  /** Names of the stored identities, sorted. */
+  list(): Promise<string[]>;
+  /** Deletes the key pair under `name`; a no-op if absent. */
+  remove(name: string): Promise<void>;
+}
+
+/**
+ * Our secret prekeys. Signed and KEM prekeys live until rotated away with `remove`; a one-time
+ * prekey must be removed in the same batch that stores the session it created (`usedOneTimePrekeyId`).
+ */
+export interface PrekeyStore {
+  /** Stores (or replaces) a prekey under its id. */
+  put<K extends PrekeyKind>(kind: K, key: PrekeyTypes[K]): Promise<void>;
+  get<K extends PrekeyKind>(kind: K, id: number): Promise<PrekeyTypes[K] | undefined>;
+  /** Deletes a prekey; true if it was there. */
+  remove(kind: PrekeyKind, id: number): Promise<boolean>;
+  /** How many prekeys of this kind are stored (refill one-time prekeys when low). */
+  count(kind: PrekeyKind): Promise<number>;
+  /** Stored ids of this kind, ascending. */
+  ids(kind: PrekeyKind): Promise<number[]>;
+  /**
+   * Loads prekeys into a synchronous `PrekeyLookup` for `respondToSession`, which cannot await.
+   * With `ids` (the handshake's ids) only those are loaded; an omitted id field loads every key of
+   * that kind. The lookup is a snapshot: it does not see later writes, and removing the used
+   * one-time prekey is still the caller's job (in the batch that stores the session).
+   */
+  loadLookup(ids?: Partial<PrekeyIds>): Promise<PrekeyLookup>;
+}
+
+/** Our session with each remote identity (one session per remote), and base key → remote routing. */
+export interface SessionStore {
+  /** The current session with `remote`, or undefined. */
+  get(remote: string): Promise<SessionRecord | undefined>;
+  /** Stores the session with `remote` and indexes its base key. The previous session's base key stays indexed. */
+  put(remote: string, record: SessionRecord): Promise<void>;
+  /** Deletes the session with `remote` and its base-key index entry. */
+  remove(remote: string): Promise<void>;
+  /**
+   * The remote identity whose *current* session has this base key, or undefined: lets a repeated
+   * handshake message reach the session it created. Index entries of replaced sessions resolve to undefined.
+   */
+  findByBaseKey(baseKey: string): Promise<string | undefined>;
+  /** Remote identities that have a session, sorted. */
+  list(): Promise<string[]>;
+}
+
+export interface ContactStore {
+  get(identity: string): Promise<ContactRecord | undefined>;
+  /** Stores (or replaces) the record under `record.identityKey`. */
+  put(record: ContactRecord): Promise<void>;
+  remove(identity: string): Promise<void>;
+  /** Every contact, by identity key order. */
+  list(): Promise<ContactRecord[]>;
+}
+
+/** Conversation history per remote identity. */
+export interface MessageStore {
+  /** Stores (or replaces) a message in `message.contact`'s conversation. */
+  put(message: MessageRecord): Promise<void>;
+  get(contact: string, id: string): Promise<MessageRecord | undefined>;
+  /** Newest first (by timestamp, then id), strictly before `before` if given; `limit` defaults to 50. */
+  list(
+    contact: string,
+    options?: { before?: MessageCursor | undefined; limit?: number | undefined },
+  ): Promise<MessageRecord[]>;
+  /** Changes a message's state; false if there is no such message. */
+  setState(contact: string, id: string, state: MessageState): Promise<boolean>;
+  /** Deletes a message; false if there was none. */
+  remove(contact: string, id: string): Promise<boolean>;
+}
+
+/** Outgoing envelopes not yet acknowledged; an entry is removed when its ack arrives. */
+export interface OutboxStore {
+  /** Stores (or replaces: reschedule, new state) an entry. */
+  put(entry: OutboxEntry): Promise<void>;
+  get(id: string): Promise<OutboxEntry | undefined>;
+  /** Deletes the entry (the ack arrived, or the user cancelled); a no-op if absent. */
+  remove(id: string): Promise<void>;
+  /** Every entry, oldest `createdAt` first. */
+  list(): Promise<OutboxEntry[]>;
+  /** Entries not `failed` whose `nextAttemptAt <= now`, soonest first, at most `limit`. Scans the outbox. */
+  due(now: number, limit?: number): Promise<OutboxEntry[]>;
+}
+
+/** Message ids already delivered to the app, per sender: the "exactly once" half of delivery. */
+export interface DedupeStore {
+  /** True if this sender's message id was marked. */
+  has(sender: string, id: string): Promise<boolean>;
+  /** Marks the id as delivered at `seenAt`. On the receive path do this in the message's batch. */
+  mark(sender: string, id: string, seenAt: number): Promise<void>;
+  /** Forgets marks older than `before`; returns how many. Scans the whole concern. */
+  prune(before: number): Promise<number>;
+}
+
+/** Identity records fetched from the DHT, and the highest sequence ever seen per identity. */
+export interface DirectoryCache {
+  get(identity: string): Promise<DirectoryEntry | undefined>;
+  put(entry: DirectoryEntry): Promise<void>;
+  remove(identity: string): Promise<void>;
+  /** Highest record sequence seen for the identity, or undefined. Survives `remove`. */
+  highestSequence(identity: string): Promise<number | undefined>;
+  /**
+   * Rollback protection: true (and remembered) when `sequence` is at least the highest seen; false
+   * when it is lower, i.e. an old record replayed. Read-then-write: one writer per identity at a time.
+   */
+  noteSequence(identity: string, sequence: number): Promise<boolean>;
+}
+
+/** The node's whole persistent state. */
+export interface SottoStore {
+  readonly identity: IdentityStore;
+  readonly prekeys: PrekeyStore;
+  readonly sessions: SessionStore;
+  readonly contacts: ContactStore;
+  readonly messages: MessageStore;
+  readonly outbox: OutboxStore;
+  readonly dedupe: DedupeStore;
+  readonly directory: DirectoryCache;
+  /** The schema version the store is at (after migrations). */
+  readonly schemaVersion: number;
+  /** A new atomic batch across concerns; nothing is written until `commit()`. */
+  batch(): StoreBatch;
+  /** Releases the database (lock, file handles). Idempotent; later calls throw StoreClosedError. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,138 @@
+/** The value codec on its own (every kind, every truncation) and the key layout's ordering. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  binaryCodec,
+  CodecError,
+  FORMAT_VERSION,
+  InvalidStoreArgumentError,
+  KIND_TAGS,
+  messageKey,
+  prefixRange,
+  prekeyIdOf,
+  prekeyKey,
+  StoreCodec,
+  StoreCorruptError,
+  type ValueKind,
+  type ValueTypes,
+} from '../../src/store/index.js';
+import { ALICE, BOB, contact, directoryEntry, hexOf, keyFixtures, message, outboxEntry } from './fixtures.js';
+
+function samples(): { [K in ValueKind]: ValueTypes[K] } {
+  const k = keyFixtures();
+  return {
+    schema: 3,
+    identity: k.alice,
+    'signed-prekey': k.signed,
+    'kem-prekey': k.kem,
+    'one-time-prekey': k.oneTime[0]!,
+    session: { snapshot: Uint8Array.of(1, 2, 3, 4), baseKey: hexOf('base') },
+    'session-index': ALICE,
+    contact: contact(BOB, { keyChangedAt: 9, previousKeys: [ALICE], verified: true }),
+    message: message(ALICE, 3, 1_700_000_000_123),
+    'message-index': 1_700_000_000_123,
+    outbox: outboxEntry(2, { state: 'sending', attempts: 4 }),
+    seen: Number.MAX_SAFE_INTEGER,
+    'directory-record': directoryEntry(ALICE),
+    'directory-sequence': 12,
+  };
+}
+
+describe('binary codec', () => {
+  it('round-trips every kind; every truncation, trailing byte, wrong tag or version is a CodecError', () => {
+    const all = samples();
+    for (const kind of Object.keys(all) as ValueKind[]) {
+      const value = all[kind];
+      const bytes = binaryCodec.encode(kind, value as never);
+      assert.equal(bytes[0], FORMAT_VERSION);
+      assert.equal(bytes[1], KIND_TAGS[kind]);
+      const back = binaryCodec.decode(kind, bytes);
+      if (kind === 'identity') {
+        for (const f of ['signingKey', 'signingSeed', 'dhKey', 'dhPrivateKey', 'dhSignature'] as const) {
+          assert.deepEqual((back as ValueTypes['identity'])[f], (value as ValueTypes['identity'])[f]);
+        }
+      } else {
+        assert.deepEqual(back, value, kind);
+      }
+      for (let n = 0; n < bytes.length; n++) {
+        assert.throws(() => binaryCodec.decode(kind, bytes.subarray(0, n)), CodecError, `${kind} cut at ${n}`);
+      }
+      assert.throws(() => binaryCodec.decode(kind, Uint8Array.of(...bytes, 0)), CodecError);
+      assert.throws(
+        () => binaryCodec.decode(kind, Uint8Array.of(FORMAT_VERSION + 1, ...bytes.subarray(1))),
+        CodecError,
+      );
+      const other = kind === 'schema' ? 'seen' : 'schema';
+      assert.throws(() => binaryCodec.decode(other, bytes), CodecError);
+    }
+  });
+
+  it('rejects bad input at encode time with InvalidStoreArgumentError', () => {
+    assert.throws(
+      () => binaryCodec.encode('message', { ...message(ALICE, 1, 1), id: 'XYZ' }),
+      InvalidStoreArgumentError,
+    );
+    assert.throws(() => binaryCodec.encode('message', message(ALICE, 1, 1.5)), InvalidStoreArgumentError);
+    assert.throws(
+      () => binaryCodec.encode('contact', { ...contact(ALICE), verified: 1 as never }),
+      InvalidStoreArgumentError,
+    );
+    assert.throws(
+      () => binaryCodec.encode('outbox', { ...outboxEntry(1), state: 'nope' as never }),
+      InvalidStoreArgumentError,
+    );
+    assert.throws(() => binaryCodec.encode('session', undefined as never), InvalidStoreArgumentError);
+  });
+
+  it('rejects invalid UTF-8, enum values and flags on decode', () => {
+    const bytes = binaryCodec.encode('message', message(ALICE, 1, 1, { body: 'ab' }));
+    const badUtf8 = bytes.slice();
+    badUtf8[badUtf8.length - 3] = 0xff; // first byte of the 2-byte body
+    assert.throws(() => binaryCodec.decode('message', badUtf8), /not UTF-8/);
+    const badState = bytes.slice();
+    badState[badState.length - 1] = 200;
+    assert.throws(() => binaryCodec.decode('message', badState), /unknown message state/);
+  });
+
+  it('StoreCodec turns decode and hook failures into StoreCorruptError with concern and key', async () => {
+    const codec = new StoreCodec();
+    const at = { concern: 'sessions' as const, key: `s/${ALICE}` };
+    const err = await codec.fromDisk(at, 'session', Uint8Array.of(7)).catch((e: unknown) => e);
+    assert.ok(err instanceof StoreCorruptError);
+    assert.equal(err.concern, 'sessions');
+    assert.equal(err.key, at.key);
+    assert.ok(!err.message.includes(ALICE), 'the key stays out of the message');
+    const refusing = new StoreCodec(binaryCodec, {
+      seal: (p) => p,
+      open: () => {
+        throw new Error('wrong key');
+      },
+    });
+    const sealed = await refusing.toDisk(at, 'session-index', BOB);
+    await assert.rejects(refusing.fromDisk(at, 'session-index', sealed), StoreCorruptError);
+  });
+});
+
+const ID1 = '01'.padStart(32, '0');
+const ID2 = '02'.padStart(32, '0');
+
+describe('key layout', () => {
+  it('message keys sort by time numerically, then id', () => {
+    const keys = [
+      messageKey(ALICE, 0x100, ID1),
+      messageKey(ALICE, 0xff, ID2),
+      messageKey(ALICE, 2 ** 40, ID1),
+      messageKey(ALICE, 0xff, ID1),
+    ];
+    assert.deepEqual([...keys].sort(), [keys[3], keys[1], keys[0], keys[2]]);
+  });
+
+  it('prekey ids are fixed-width and parse back; ranges bound a prefix', () => {
+    assert.equal(prekeyKey('one-time', 0xffffffff), 'o/ffffffff');
+    assert.equal(prekeyIdOf(prekeyKey('signed', 42)), 42);
+    assert.ok(prekeyKey('one-time', 9) < prekeyKey('one-time', 10));
+    assert.deepEqual(prefixRange('m/ab/'), { gte: 'm/ab/', lt: 'm/ab0' });
+    assert.throws(() => prekeyKey('kem', 2 ** 32), InvalidStoreArgumentError);
+    assert.throws(() => messageKey(ALICE.toUpperCase(), 1, hexOf('a', 16)), InvalidStoreArgumentError);
+  });
+});

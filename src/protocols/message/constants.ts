@@ -1,0 +1,54 @@
+/**
+ * Protocol constants for `/sotto/msg/1.0.0`. Each limit quotes the rule of
+ * `protocols/message/SPEC.md` that it enforces; change the SPEC first, then the constant.
+ */
+
+/** SPEC §1 "Protocol id": the multistream-select id of this protocol. */
+export const PROTOCOL_ID = '/sotto/msg/1.0.0';
+
+/** SPEC §4 "Envelope.id: exactly 16 bytes". */
+export const ID_BYTES = 16;
+
+/** SPEC §4 "Envelope.sender / Envelope.recipient: exactly 32 bytes (Ed25519 public key)". */
+export const IDENTITY_KEY_BYTES = 32;
+
+/** SPEC §4 "Envelope.body: 1 ..= MAX_BODY_BYTES (65 536) bytes". */
+export const MAX_BODY_BYTES = 65_536;
+
+/**
+ * SPEC §2 "An Envelope frame's length prefix must not exceed MAX_FRAME_BYTES (66 560 = MAX_BODY_BYTES
+ * + 1 KiB for the other fields and future optional fields); a larger prefix is reset before the
+ * payload is read".
+ */
+export const MAX_FRAME_BYTES = MAX_BODY_BYTES + 1024;
+
+/** SPEC §2 "An Ack frame's length prefix must not exceed MAX_ACK_FRAME_BYTES (256)". */
+export const MAX_ACK_FRAME_BYTES = 256;
+
+/** SPEC §4 "Ack.reason: at most 64 bytes of [a-z0-9-]". */
+export const MAX_REASON_BYTES = 64;
+
+/** SPEC §4 "Envelope.timestamp: 1 ..= 2^53 - 1 (ms since the Unix epoch)". */
+export const MAX_TIMESTAMP = Number.MAX_SAFE_INTEGER;
+
+/** SPEC §3 "At most MAX_ENVELOPES_PER_STREAM (64) envelopes per stream; the next frame is reset". */
+export const MAX_ENVELOPES_PER_STREAM = 64;
+
+/**
+ * SPEC §5 "Read timeout: the receiver resets a stream when the next complete Envelope frame has not
+ * arrived READ_TIMEOUT_MS (10 s) after it started waiting for it (stream opened or previous Ack
+ * written)". Covers both an idle stream and a frame that never completes (slow-loris).
+ */
+export const READ_TIMEOUT_MS = 10_000;
+
+/**
+ * SPEC §5 "Send timeout: a sender gives up on an envelope that has no Ack SEND_TIMEOUT_MS (15 s) after
+ * it started sending (dial + stream + write + ack) and resets the stream".
+ */
+export const SEND_TIMEOUT_MS = 15_000;
+
+/** SPEC §3 "A receiver accepts at most MAX_INBOUND_STREAMS (8) concurrent streams per connection". */
+export const MAX_INBOUND_STREAMS = 8;
+
+/** SPEC §3 "A sender opens at most MAX_OUTBOUND_STREAMS (8) concurrent streams per connection". */
+export const MAX_OUTBOUND_STREAMS = 8;

@@ -1,0 +1,289 @@
+/**
+ * The receiving side of `/sotto/msg/1.0.0` (SPEC §3, §5, §6): reads Envelope frames from each inbound
+ * stream, validates them, asks the node what to do (`onEnvelope`) and writes one Ack per envelope.
+ * Anything that is not a well-formed, valid envelope resets the stream; the node never crashes.
+ */
+import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface';
+import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
+import type { Uint8ArrayList } from 'uint8arraylist';
+import {
+  MAX_ENVELOPES_PER_STREAM,
+  MAX_FRAME_BYTES,
+  MAX_INBOUND_STREAMS,
+  MAX_OUTBOUND_STREAMS,
+  PROTOCOL_ID,
+  READ_TIMEOUT_MS,
+} from './constants.js';
+import {
+  FrameTooLargeError,
+  HandlerStoppedError,
+  MalformedFrameError,
+  ReadTimeoutError,
+  TooManyEnvelopesError,
+  TruncatedFrameError,
+} from './errors.js';
+import {
+  type AckStatus,
+  decodeEnvelope,
+  type Envelope,
+  encodeAck,
+  isValidReason,
+  AckStatus as Status,
+} from './validate.js';
+
+/** What the node answers for one envelope: a status, optionally with a short reason code. */
+export type EnvelopeDecision = AckStatus | { status: AckStatus; reason?: string };
+
+/** Context passed to `onEnvelope`. */
+export interface EnvelopeContext {
+  /** The Noise-authenticated peer id of the node that sent the envelope (not the sender identity). */
+  remotePeer: PeerId;
+  /** Aborted when the stream closes or resets or the service stops; the store may stop early. */
+  signal: AbortSignal;
+}
+
+/**
+ * Decides the fate of a validated envelope. Resolve with STORED/DUPLICATE only once the envelope is
+ * durable. A rejection is answered with UNAVAILABLE (`reason: 'internal'`), never a crash.
+ */
+export type OnEnvelope = (envelope: Envelope, context: EnvelopeContext) => Promise<EnvelopeDecision>;
+
+/** Emitted (as `CustomEvent<StreamResetDetail>` named `'reset'`) each time the handler resets a stream. */
+export interface StreamResetDetail {
+  /** The `code` of the error class that caused the reset, e.g. `ERR_FRAME_TOO_LARGE`. */
+  code: string;
+  remotePeer: PeerId;
+}
+
+/** Counters, for metrics and tests. */
+export interface MessageHandlerStats {
+  streams: number;
+  envelopes: number;
+  acks: number;
+  resets: Record<string, number>;
+}
+
+export interface MessageHandlerInit {
+  onEnvelope: OnEnvelope;
+  /** Defaults to READ_TIMEOUT_MS; lower it only in tests. */
+  readTimeout?: number;
+  maxInboundStreams?: number;
+  maxOutboundStreams?: number;
+  maxEnvelopesPerStream?: number;
+}
+
+/** The part of libp2p's registrar this service uses. */
+export interface MessageRegistrar {
+  handle(
+    protocol: string,
+    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
+    options?: { maxInboundStreams?: number; maxOutboundStreams?: number },
+  ): Promise<void>;
+  unhandle(protocol: string): Promise<void>;
+}
+
+export interface MessageHandlerComponents {
+  registrar: MessageRegistrar;
+  logger?: ComponentLogger;
+}
+
+const noopLog: Logger = Object.assign(() => {}, {
+  enabled: false,
+  error: () => {},
+  trace: () => {},
+  newScope: () => noopLog,
+});
+
+/** Bytes of the unsigned-varint encoding of `n`. */
+function varintLength(n: number): number {
+  let len = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) len++;
+  return len;
+}
+
+/** Longest prefix an Envelope frame may have (SPEC §2: 3 bytes for MAX_FRAME_BYTES). */
+const MAX_PREFIX_BYTES = varintLength(MAX_FRAME_BYTES);
+
+/**
+ * Length decoder for lpStream that also rejects an unterminated prefix as soon as it is longer than
+ * MAX_PREFIX_BYTES (lpStream's own check only runs once a varint is complete). RangeError = "need more".
+ */
+function decodeLength(data: Uint8ArrayList): number {
+  let value = 0;
+  for (let i = 0; i < data.byteLength && i < MAX_PREFIX_BYTES; i++) {
+    const b = data.get(i);
+    value += (b & 0x7f) * 2 ** (7 * i);
+    if ((b & 0x80) === 0) return value;
+  }
+  if (data.byteLength >= MAX_PREFIX_BYTES) throw new FrameTooLargeError('length prefix above MAX_FRAME_BYTES');
+  throw new RangeError('incomplete varint');
+}
+
+export class MessageHandler extends EventTarget {
+  readonly protocol = PROTOCOL_ID;
+  readonly stats: MessageHandlerStats = { streams: 0, envelopes: 0, acks: 0, resets: {} };
+  private readonly registrar: MessageRegistrar;
+  private readonly log: Logger;
+  private readonly onEnvelope: OnEnvelope;
+  private readonly readTimeout: number;
+  private readonly maxInboundStreams: number;
+  private readonly maxOutboundStreams: number;
+  private readonly maxEnvelopesPerStream: number;
+  private readonly active = new Set<AbortController>();
+  private started = false;
+
+  constructor(components: MessageHandlerComponents, init: MessageHandlerInit) {
+    super();
+    if (components.registrar == null) throw new TypeError('messageProtocol needs components.registrar');
+    if (typeof init.onEnvelope !== 'function') throw new TypeError('messageProtocol needs init.onEnvelope');
+    this.registrar = components.registrar;
+    this.log = components.logger?.forComponent('sotto:msg') ?? noopLog;
+    this.onEnvelope = init.onEnvelope;
+    this.readTimeout = init.readTimeout ?? READ_TIMEOUT_MS;
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS;
+    this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS;
+    this.maxEnvelopesPerStream = init.maxEnvelopesPerStream ?? MAX_ENVELOPES_PER_STREAM;
+    this.handleStream = this.handleStream.bind(this);
+  }
+
+  readonly [Symbol.toStringTag] = 'sotto:msg';
+
+  async start(): Promise<void> {
+    await this.registrar.handle(this.protocol, this.handleStream, {
+      maxInboundStreams: this.maxInboundStreams,
+      maxOutboundStreams: this.maxOutboundStreams,
+    });
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    await this.registrar.unhandle(this.protocol);
+    this.started = false;
+    for (const controller of this.active) controller.abort(new HandlerStoppedError('service stopped'));
+    this.active.clear();
+  }
+
+  isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Serves one inbound stream until the sender closes it or it is reset. Never throws. */
+  async handleStream(stream: Stream, connection: Connection): Promise<void> {
+    this.stats.streams++;
+    const remotePeer = connection.remotePeer;
+    const controller = new AbortController();
+    this.active.add(controller);
+    const onClose = (): void => controller.abort(new HandlerStoppedError('stream closed'));
+    stream.addEventListener('close', onClose, { once: true });
+    // Count what arrives and what complete frames consumed, so that an EOF exactly at a frame
+    // boundary (clean end) can be told from an EOF inside a frame (truncated).
+    let received = 0;
+    let consumed = 0;
+    const onMessage = (evt: { data: { byteLength: number } }): void => {
+      received += evt.data.byteLength;
+    };
+    stream.addEventListener('message', onMessage);
+    const lp = lpStream(stream, {
+      maxDataLength: MAX_FRAME_BYTES,
+      lengthDecoder: decodeLength,
+      // lock-step exchange: at most one frame (plus its prefix) is ever legitimately buffered
+      maxBufferSize: MAX_FRAME_BYTES + varintLength(MAX_FRAME_BYTES),
+    });
+    let count = 0;
+    try {
+      while (true) {
+        const frame = await this.readFrame(lp, controller.signal, () => received === consumed);
+        if (frame == null) break; // clean end at a frame boundary
+        consumed += varintLength(frame.byteLength) + frame.byteLength;
+        if (++count > this.maxEnvelopesPerStream) throw new TooManyEnvelopesError('too many envelopes on one stream');
+        const envelope = decodeEnvelope(frame);
+        this.stats.envelopes++;
+        const { status, reason } = await this.decide(envelope, remotePeer, controller.signal);
+        await lp.write(encodeAck({ id: envelope.id, status, reason }), { signal: controller.signal });
+        this.stats.acks++;
+      }
+      await stream.close({ signal: AbortSignal.timeout(this.readTimeout) });
+    } catch (err) {
+      this.reset(stream, remotePeer, err);
+    } finally {
+      stream.removeEventListener('close', onClose);
+      stream.removeEventListener('message', onMessage);
+      this.active.delete(controller);
+    }
+  }
+
+  /** Reads one frame; null on a clean end; throws a typed error on anything else. */
+  private async readFrame(
+    lp: ReturnType<typeof lpStream<Stream>>,
+    signal: AbortSignal,
+    atBoundary: () => boolean,
+  ): Promise<Uint8Array | null> {
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(new ReadTimeoutError('no complete frame in time')), this.readTimeout);
+    try {
+      const list = await lp.read({ signal: AbortSignal.any([signal, timer.signal]) });
+      return list.subarray();
+    } catch (err) {
+      if (timer.signal.aborted) throw timer.signal.reason;
+      if (signal.aborted) throw signal.reason;
+      if (err instanceof FrameTooLargeError) throw err;
+      if (err instanceof InvalidDataLengthError || err instanceof InvalidDataLengthLengthError) {
+        throw new FrameTooLargeError('length prefix above MAX_FRAME_BYTES', { cause: err });
+      }
+      if ((err as Error | undefined)?.name === 'UnexpectedEOFError') {
+        if (atBoundary()) return null;
+        throw new TruncatedFrameError('stream ended inside a frame', { cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  private async decide(
+    envelope: Envelope,
+    remotePeer: PeerId,
+    signal: AbortSignal,
+  ): Promise<{ status: AckStatus; reason: string }> {
+    let decision: EnvelopeDecision;
+    try {
+      decision = await raceSignal(this.onEnvelope(envelope, { remotePeer, signal }), signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      this.log.error('onEnvelope failed: %s', (err as Error | undefined)?.name ?? 'unknown');
+      return { status: Status.UNAVAILABLE, reason: 'internal' };
+    }
+    const { status, reason = '' } = typeof decision === 'string' ? { status: decision } : decision;
+    if (!Object.values(Status).includes(status)) {
+      this.log.error('onEnvelope returned an invalid status');
+      return { status: Status.UNAVAILABLE, reason: 'internal' };
+    }
+    return { status, reason: isValidReason(reason) ? reason : '' };
+  }
+
+  private reset(stream: Stream, remotePeer: PeerId, err: unknown): void {
+    const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_STREAM';
+    this.stats.resets[code] = (this.stats.resets[code] ?? 0) + 1;
+    this.log('reset stream from %p: %s', remotePeer, code);
+    stream.abort(err instanceof Error ? err : new MalformedFrameError(code));
+    this.dispatchEvent(new CustomEvent<StreamResetDetail>('reset', { detail: { code, remotePeer } }));
+  }
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

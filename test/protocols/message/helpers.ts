@@ -1,0 +1,71 @@
+// Two-node harness for /sotto/msg/1.0.0: real libp2p 3 (TCP on 127.0.0.1 + Noise + Yamux), no DHT.
+import '../../../src/net/shim.js';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import type { Libp2p, Stream } from '@libp2p/interface';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+import {
+  AckStatus,
+  type Envelope,
+  type MessageProtocol,
+  type MessageProtocolInit,
+  messageProtocol,
+} from '../../../src/protocols/message/index.js';
+
+export type MsgNode = Libp2p<{ message: MessageProtocol }>;
+
+export async function createNode(init: MessageProtocolInit): Promise<MsgNode> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: 1000 },
+    services: { message: messageProtocol(init) },
+  });
+}
+
+let counter = 0;
+/** A valid envelope with distinct, recognisable bytes. */
+export function makeEnvelope(overrides: Partial<Envelope> = {}): Envelope {
+  counter++;
+  return {
+    id: new Uint8Array(16).fill(counter & 0xff),
+    sender: new Uint8Array(32).fill(0xa1),
+    recipient: new Uint8Array(32).fill(0xb2),
+    timestamp: 1_700_000_000_000 + counter,
+    body: new TextEncoder().encode(`ciphertext #${counter}`),
+    ...overrides,
+  };
+}
+
+/** Resolves when `stream` emits 'close'; rejects loudly after `ms`. */
+export function waitForClose(stream: Stream, ms: number): Promise<{ error?: Error; elapsed: number }> {
+  const start = performance.now();
+  if (stream.status === 'closed' || stream.status === 'reset' || stream.status === 'aborted') {
+    return Promise.resolve({ elapsed: 0, error: stream.status === 'closed' ? undefined : new Error(stream.status) });
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stream did not close within ${ms} ms`)), ms);
+    stream.addEventListener(
+      'close',
+      (evt) => {
+        clearTimeout(timer);
+        resolve({ error: evt.error, elapsed: performance.now() - start });
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Polls `predicate` every 5 ms; rejects loudly after `ms`. */
+export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const start = performance.now();
+  while (!predicate()) {
+    if (performance.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export { AckStatus };

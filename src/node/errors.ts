@@ -1,0 +1,42 @@
+/** Typed errors of the node API (house style: src/crypto/errors.ts). */
+
+export type NodeErrorCode = 'NODE_NOT_STARTED' | 'NODE_ALREADY_STARTED' | 'RECIPIENT_NOT_FOUND' | 'INVALID_MESSAGE';
+
+export class NodeError extends Error {
+  readonly code: NodeErrorCode;
+  constructor(code: NodeErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'NodeError';
+  }
+}
+
+export class NodeNotStartedError extends NodeError {
+  constructor() {
+    super('NODE_NOT_STARTED', 'the node is not running: call start() first');
+    this.name = 'NodeNotStartedError';
+  }
+}
+
+export class NodeAlreadyStartedError extends NodeError {
+  constructor() {
+    super('NODE_ALREADY_STARTED', 'the node is already running');
+    this.name = 'NodeAlreadyStartedError';
+  }
+}
+
+/** No valid identity record for the address could be found in the directory. */
+export class RecipientNotFoundError extends NodeError {
+  constructor() {
+    super('RECIPIENT_NOT_FOUND', 'no identity record found for this address');
+    this.name = 'RecipientNotFoundError';
+  }
+}
+
+/** The text to send is empty or too long. */
+export class InvalidMessageError extends NodeError {
+  constructor(message: string) {
+    super('INVALID_MESSAGE', message);
+    this.name = 'InvalidMessageError';
+  }
+}

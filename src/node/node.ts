@@ -1,0 +1,499 @@
+/**
+ * `createNode`: one sotto node — an identity, its keys and sessions in a LevelDB store, a libp2p
+ * host with the private DHT, and the message protocol — behind a small API with typed events.
+ *
+ * Send: address → identity record (DHT, validated, rollback-checked, cached) → session (stored, or a
+ * new PQXDH handshake) → encrypt → ONE batch {advanced session, outbox entry, message} → envelope to
+ * the recipient's node → on an ack of STORED/DUPLICATE, ONE batch {outbox removed, message delivered}.
+ * Receive: envelope → our identity? already seen? → the sender's node must be bound to the sender
+ * identity (device binding in its record) → decrypt (or answer the handshake) → ONE batch {session,
+ * message, dedupe mark[, used one-time prekey removed]} → ack STORED → 'message' event. An ack is
+ * sent only after that batch is durable, and a message reaches the app exactly once.
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromMultihash } from '@libp2p/peer-id';
+import { decode as decodeMultihash } from 'multiformats/hashes/digest';
+import { equalBytes, fromHex, toHex } from '../crypto/bytes.js';
+import { type CryptoEnv, createEnv } from '../crypto/env.js';
+import { SottoCryptoError } from '../crypto/errors.js';
+import {
+  generateIdentity,
+  generateKemPrekey,
+  generateOneTimePrekey,
+  generateSignedPrekey,
+  type IdentityKeyPair,
+} from '../crypto/keys.js';
+import { initiateSession, peekMessage, respondToSession } from '../crypto/pqxdh.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { nodeProviderReady } from '../crypto/provider-node.js';
+import { safetyNumber } from '../crypto/safety-number.js';
+import { Session } from '../crypto/session.js';
+import { DirectoryError } from '../directory/errors.js';
+import {
+  bundleFromRecord,
+  createIdentityRecord,
+  encodeIdentityRecord,
+  type IdentityRecord,
+  recordKey,
+  selectIdentityRecord,
+  validateRecordBytes,
+} from '../directory/record.js';
+import { decodeAddress, encodeAddress } from '../identity/address.js';
+import { createDeviceBinding } from '../identity/device-binding.js';
+import {
+  createHost,
+  DHT_NAMESPACE,
+  getRecord,
+  loadOrCreatePeerKey,
+  type NetLogger,
+  parseNetConfig,
+  putRecord,
+  type SottoHost,
+} from '../net/index.js';
+import {
+  AckStatus,
+  type Envelope,
+  type EnvelopeDecision,
+  MessageHandler,
+  sendEnvelope,
+} from '../protocols/message/index.js';
+import { openStore } from '../store/store.js';
+import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
+import { InvalidMessageError, NodeAlreadyStartedError, NodeNotStartedError, RecipientNotFoundError } from './errors.js';
+
+/** How many one-time prekeys the node keeps ready for first contacts. */
+export const ONE_TIME_PREKEY_POOL = 20;
+/** Lifetime of a published identity record; republished at half of it. */
+export const RECORD_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** Longest message text accepted by `send` (UTF-8 bytes); the wire body limit is larger. */
+export const MAX_TEXT_BYTES = 32 * 1024;
+/** How long `send` waits for the recipient's ack before reporting the message as queued. */
+export const SEND_ATTEMPT_TIMEOUT_MS = 15_000;
+/** How long a directory lookup may take. */
+export const LOOKUP_TIMEOUT_MS = 20_000;
+/** A cached identity record is used without a new lookup for this long. */
+export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
+
+const SIGNED_PREKEY_ID = 1;
+const KEM_PREKEY_ID = 1;
+
+export interface CreateNodeOptions {
+  /** Directory holding the store and the peer key (created, mode 0700). */
+  dataDir: string;
+  /** Network configuration (see src/net/config.ts); validated at start. */
+  net?: unknown;
+  /** Crypto provider; default: the node:crypto provider. */
+  provider?: CryptoProvider;
+  logger?: NetLogger;
+}
+
+export interface IncomingMessage {
+  id: string;
+  /** The sender's address. */
+  from: string;
+  text: string;
+  timestamp: number;
+}
+
+export interface DeliveryUpdate {
+  id: string;
+  to: string;
+  state: MessageState;
+}
+
+export interface SendResult {
+  id: string;
+  /** `delivered`: the recipient's node stored it; `queued`: kept in the outbox to retry. */
+  state: 'delivered' | 'queued';
+}
+
+export interface SottoNodeEvents {
+  message: [IncomingMessage];
+  delivery: [DeliveryUpdate];
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+function peerIdFromBytes(bytes: Uint8Array): PeerId {
+  return peerIdFromMultihash(decodeMultihash(bytes));
+}
+
+export class SottoNode extends EventEmitter<SottoNodeEvents> {
+  private readonly options: CreateNodeOptions;
+  private readonly env: CryptoEnv;
+  private store?: SottoStore;
+  private host?: SottoHost;
+  private handler?: MessageHandler;
+  private identityKeys?: IdentityKeyPair;
+  private republishTimer?: NodeJS.Timeout;
+  /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: CreateNodeOptions) {
+    super();
+    this.options = options;
+    this.env = createEnv({ provider: options.provider });
+  }
+
+  /** This node's identity, as an address others paste. */
+  get address(): string {
+    return encodeAddress(this.identity.signingKey);
+  }
+
+  get peerId(): string {
+    return this.running.host.peerId.toString();
+  }
+
+  multiaddrs(): string[] {
+    return this.running.host.getMultiaddrs().map((m) => m.toString());
+  }
+
+  private get identity(): IdentityKeyPair {
+    if (!this.identityKeys) throw new NodeNotStartedError();
+    return this.identityKeys;
+  }
+
+  private get running(): { store: SottoStore; host: SottoHost } {
+    if (!this.store || !this.host) throw new NodeNotStartedError();
+    return { store: this.store, host: this.host };
+  }
+
+  async start(): Promise<void> {
+    if (this.store) throw new NodeAlreadyStartedError();
+    const config = parseNetConfig(this.options.net ?? {});
+    await nodeProviderReady;
+    const store = await openStore({ path: join(this.options.dataDir, 'store') });
+    try {
+      this.identityKeys = await this.loadOrCreateKeys(store);
+      const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
+      const now = () => this.env.now();
+      const provider = this.env.provider;
+      const host = await createHost({
+        privateKey,
+        config,
+        logger: this.options.logger,
+        start: false,
+        dht: {
+          validators: {
+            [DHT_NAMESPACE]: async (key, value) => {
+              validateRecordBytes(provider, key, value, now());
+            },
+          },
+          selectors: { [DHT_NAMESPACE]: (key, values) => selectIdentityRecord(provider, key, values, now()) },
+        },
+      });
+      this.handler = new MessageHandler(
+        { registrar: host },
+        { onEnvelope: (envelope, ctx) => this.receive(envelope, ctx.remotePeer) },
+      );
+      await this.handler.start();
+      await host.start();
+      this.store = store;
+      this.host = host;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    await this.publishRecord();
+    this.republishTimer = setInterval(() => {
+      this.publishRecord().catch((err: unknown) => this.options.logger?.warn?.(`republish failed: ${String(err)}`));
+    }, RECORD_LIFETIME_MS / 2);
+    this.republishTimer.unref();
+  }
+
+  /** Stops the host and closes the store; afterwards the process can exit. */
+  async stop(): Promise<void> {
+    if (this.republishTimer) clearInterval(this.republishTimer);
+    this.republishTimer = undefined;
+    await Promise.allSettled([...this.locks.values()]);
+    await this.handler?.stop();
+    await this.host?.stop();
+    await this.store?.close();
+    this.handler = undefined;
+    this.host = undefined;
+    this.store = undefined;
+  }
+
+  private async loadOrCreateKeys(store: SottoStore): Promise<IdentityKeyPair> {
+    let identity = await store.identity.get();
+    const batch = store.batch();
+    if (!identity) {
+      identity = generateIdentity(this.env);
+      batch.identity.put(identity);
+    }
+    if (!(await store.prekeys.get('signed', SIGNED_PREKEY_ID))) {
+      batch.prekeys.put('signed', generateSignedPrekey(this.env, identity, SIGNED_PREKEY_ID));
+    }
+    if (!(await store.prekeys.get('kem', KEM_PREKEY_ID))) {
+      batch.prekeys.put('kem', generateKemPrekey(this.env, identity, KEM_PREKEY_ID));
+    }
+    const have = await store.prekeys.ids('one-time');
+    let next = have.length > 0 ? Math.max(...have) + 1 : 1;
+    for (let i = have.length; i < ONE_TIME_PREKEY_POOL; i++)
+      batch.prekeys.put('one-time', generateOneTimePrekey(this.env, next++));
+    await batch.commit();
+    return identity;
+  }
+
+  /** Signs and publishes our identity record (sequence = time, so it only grows). */
+  async publishRecord(): Promise<{ peersStored: number }> {
+    const { store, host } = this.running;
+    const identity = this.identity;
+    const signedPrekey = await store.prekeys.get('signed', SIGNED_PREKEY_ID);
+    const kemPrekey = await store.prekeys.get('kem', KEM_PREKEY_ID);
+    if (!signedPrekey || !kemPrekey) throw new NodeNotStartedError();
+    const now = this.env.now();
+    const previous = (await store.directory.highestSequence(toHex(identity.signingKey))) ?? 0;
+    const record = createIdentityRecord(this.env, identity, {
+      signedPrekey: { id: signedPrekey.id, publicKey: signedPrekey.publicKey, signature: signedPrekey.signature },
+      kemPrekey: { id: kemPrekey.id, publicKey: kemPrekey.publicKey, signature: kemPrekey.signature },
+      devices: [createDeviceBinding(this.env.provider, identity, host.peerId.toMultihash().bytes, now)],
+      mailboxes: [],
+      sequence: Math.max(now, previous + 1),
+      expiresAt: now + RECORD_LIFETIME_MS,
+    });
+    const bytes = encodeIdentityRecord(record);
+    await store.directory.noteSequence(toHex(identity.signingKey), record.sequence);
+    await store.directory.put({ identity: toHex(identity.signingKey), record: bytes, fetchedAt: now });
+    const result = await putRecord(host, recordKey(identity.signingKey), bytes);
+    return { peersStored: result.accepted };
+  }
+
+  /** Non-secret facts for status pages: connected peers, DHT routing table size, outbox depth. */
+  async status(): Promise<{ peers: number; routingTable: number; outbox: number }> {
+    const { store, host } = this.running;
+    const dht = host.services.dht as unknown as { routingTable?: { size?: number } };
+    return {
+      peers: host.getPeers().length,
+      routingTable: dht.routingTable?.size ?? 0,
+      outbox: (await store.outbox.list()).length,
+    };
+  }
+
+  /** Safety number with a contact's address, the same on both sides. */
+  safetyNumber(address: string): string {
+    return safetyNumber(this.env.provider, this.identity.signingKey, decodeAddress(address));
+  }
+
+  // ── Contacts and history ───────────────────────────────────────────────────────────────────
+
+  async addContact(name: string, address: string): Promise<ContactRecord> {
+    const { store } = this.running;
+    const key = toHex(decodeAddress(address));
+    const existing = await store.contacts.get(key);
+    const record: ContactRecord = existing
+      ? { ...existing, name }
+      : { identityKey: key, name, address, verified: false, addedAt: this.env.now(), previousKeys: [] };
+    await store.contacts.put(record);
+    return record;
+  }
+
+  async contacts(): Promise<ContactRecord[]> {
+    return this.running.store.contacts.list();
+  }
+
+  /** A conversation's history, newest first. */
+  async conversation(address: string, options: { limit?: number; before?: { timestamp: number; id: string } } = {}) {
+    return this.running.store.messages.list(toHex(decodeAddress(address)), options);
+  }
+
+  // ── Sending ─────────────────────────────────────────────────────────────────────────────────
+
+  async send(address: string, text: string): Promise<SendResult> {
+    const { store, host } = this.running;
+    const recipient = decodeAddress(address);
+    const body = enc.encode(text);
+    if (body.length === 0 || body.length > MAX_TEXT_BYTES) {
+      throw new InvalidMessageError(`a message is 1..${MAX_TEXT_BYTES} bytes of UTF-8`);
+    }
+    const remote = toHex(recipient);
+    const record = await this.lookup(recipient);
+    const device = record.devices[0];
+    if (!device) throw new RecipientNotFoundError();
+    const devicePeer = peerIdFromBytes(device.peerId);
+    const id = toHex(this.env.rng(16));
+    const timestamp = this.env.now();
+
+    const ciphertext = await this.withLock(remote, async () => {
+      const stored = await store.sessions.get(remote);
+      const session = stored
+        ? Session.restore(this.env, stored.snapshot)
+        : initiateSession(this.env, {
+            identity: this.identity,
+            bundle: bundleFromRecord(record),
+            context: { initiator: host.peerId.toString(), responder: devicePeer.toString() },
+          });
+      const ct = session.encrypt(body);
+      // The advanced chain, the ciphertext and the message are stored before the frame leaves.
+      const batch = store.batch();
+      batch.sessions.put(remote, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
+      batch.outbox.put({
+        id,
+        recipient: remote,
+        ciphertext: ct,
+        state: 'queued',
+        attempts: 0,
+        nextAttemptAt: timestamp,
+        createdAt: timestamp,
+      });
+      batch.messages.put({ id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' });
+      await batch.commit();
+      return ct;
+    });
+
+    const envelope: Envelope = {
+      id: fromHex(id),
+      sender: this.identity.signingKey,
+      recipient,
+      timestamp,
+      body: ciphertext,
+    };
+    try {
+      const ack = await sendEnvelope(host, devicePeer, envelope, { timeout: SEND_ATTEMPT_TIMEOUT_MS });
+      if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
+        const batch = store.batch();
+        batch.outbox.remove(id);
+        batch.messages.put({ id, contact: remote, direction: 'out', timestamp, body: text, state: 'delivered' });
+        await batch.commit();
+        this.emit('delivery', { id, to: address, state: 'delivered' });
+        return { id, state: 'delivered' };
+      }
+    } catch {
+      // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
+    }
+    return { id, state: 'queued' };
+  }
+
+  /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
+  private async lookup(identityKey: Uint8Array): Promise<IdentityRecord> {
+    const { store, host } = this.running;
+    const hex = toHex(identityKey);
+    const now = this.env.now();
+    const cached = await store.directory.get(hex);
+    if (cached && now - cached.fetchedAt < DIRECTORY_CACHE_TTL_MS) {
+      try {
+        return validateRecordBytes(this.env.provider, recordKey(identityKey), cached.record, now);
+      } catch {
+        // expired or no longer valid: look it up again
+      }
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = (await getRecord(host, recordKey(identityKey), { timeoutMs: LOOKUP_TIMEOUT_MS })).value;
+    } catch {
+      throw new RecipientNotFoundError();
+    }
+    const record = validateRecordBytes(this.env.provider, recordKey(identityKey), bytes, now);
+    if (!(await store.directory.noteSequence(hex, record.sequence))) {
+      throw new DirectoryError('RECORD_ROLLBACK', 'the directory returned an older record than one already seen');
+    }
+    await store.directory.put({ identity: hex, record: bytes, fetchedAt: now });
+    return record;
+  }
+
+  // ── Receiving ───────────────────────────────────────────────────────────────────────────────
+
+  private async receive(envelope: Envelope, remotePeer: PeerId): Promise<EnvelopeDecision> {
+    const { store } = this.running;
+    if (!equalBytes(envelope.recipient, this.identity.signingKey)) return AckStatus.UNKNOWN_RECIPIENT;
+    const sender = toHex(envelope.sender);
+    const id = toHex(envelope.id);
+    if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
+
+    // The sending node must be one the sender identity has bound to itself.
+    let record: IdentityRecord;
+    try {
+      record = await this.lookup(envelope.sender);
+    } catch {
+      return { status: AckStatus.REJECTED, reason: 'unknown-sender' };
+    }
+    const peerBytes = remotePeer.toMultihash().bytes;
+    if (!record.devices.some((d) => equalBytes(d.peerId, peerBytes))) {
+      return { status: AckStatus.REJECTED, reason: 'device-not-bound' };
+    }
+
+    return this.withLock(sender, async () => {
+      if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
+      let plaintext: Uint8Array;
+      let session: Session;
+      let usedOneTime: number | undefined;
+      try {
+        const kind = peekMessage(envelope.body);
+        const stored = await store.sessions.get(sender);
+        const sameHandshake = kind.type === 'prekey' && stored?.baseKey === toHex(kind.baseKey);
+        if (kind.type === 'prekey' && !sameHandshake) {
+          const prekeys = await store.prekeys.loadLookup({
+            signedPrekeyId: kind.signedPrekeyId,
+            kemPrekeyId: kind.kemPrekeyId,
+            oneTimePrekeyId: kind.oneTimePrekeyId,
+          });
+          const r = respondToSession(this.env, {
+            identity: this.identity,
+            prekeys,
+            message: envelope.body,
+            context: { initiator: remotePeer.toString(), responder: this.running.host.peerId.toString() },
+          });
+          if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
+            return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };
+          }
+          session = r.session;
+          plaintext = r.plaintext;
+          usedOneTime = r.usedOneTimePrekeyId;
+        } else {
+          if (!stored) return { status: AckStatus.REJECTED, reason: 'no-session' };
+          session = Session.restore(this.env, stored.snapshot);
+          plaintext = session.decrypt(envelope.body);
+        }
+      } catch (err) {
+        const reason = err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
+        return { status: AckStatus.REJECTED, reason };
+      }
+      let text: string;
+      try {
+        text = dec.decode(plaintext);
+      } catch {
+        return { status: AckStatus.REJECTED, reason: 'not-utf8' };
+      }
+      const now = this.env.now();
+      const message: MessageRecord = {
+        id,
+        contact: sender,
+        direction: 'in',
+        timestamp: envelope.timestamp,
+        body: text,
+        state: 'received',
+      };
+      const batch = store.batch();
+      batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
+      batch.messages.put(message);
+      batch.dedupe.mark(sender, id, now);
+      if (usedOneTime !== undefined) batch.prekeys.remove('one-time', usedOneTime);
+      await batch.commit();
+      this.emit('message', { id, from: encodeAddress(envelope.sender), text, timestamp: envelope.timestamp });
+      return AckStatus.STORED;
+    });
+  }
+
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
+  }
+}
+
+/** Creates a node; call `start()` to open its store and join the network. */
+export function createNode(options: CreateNodeOptions): SottoNode {
+  return new SottoNode(options);
+}

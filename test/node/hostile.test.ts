@@ -1,0 +1,180 @@
+/**
+ * Hostile input at the node: each case gets a typed ack status, nothing stored changes, and the
+ * app sees a message at most once. Mallory is a hand-built client (a libp2p host with the same DHT
+ * rules, her own identity record and session), so she can produce valid ciphertexts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromString } from '@libp2p/peer-id';
+import {
+  createEnv,
+  generateIdentity,
+  generateKemPrekey,
+  generateSignedPrekey,
+  initiateSession,
+  type Session,
+} from '../../src/crypto/index.js';
+import {
+  bundleFromRecord,
+  createIdentityRecord,
+  encodeIdentityRecord,
+  recordKey,
+  selectIdentityRecord,
+  validateRecordBytes,
+} from '../../src/directory/record.js';
+import { encodeAddress as addressOf, decodeAddress } from '../../src/identity/address.js';
+import { createDeviceBinding } from '../../src/identity/device-binding.js';
+import { createNode, type SottoNode } from '../../src/index.js';
+import {
+  createHost,
+  DHT_NAMESPACE,
+  getRecord,
+  parseNetConfig,
+  putRecord,
+  type SottoHost,
+} from '../../src/net/index.js';
+import { AckStatus, type Envelope, sendEnvelope } from '../../src/protocols/message/index.js';
+import { routingTableSize, waitFor } from '../net/helpers.js';
+
+const env = createEnv();
+const p = env.provider;
+const dirs: string[] = [];
+let bob: SottoNode;
+let mallory: SottoHost;
+let eve: SottoHost;
+const malloryId = generateIdentity(env);
+let received = 0;
+
+const rules = {
+  validators: {
+    [DHT_NAMESPACE]: async (k: Uint8Array, v: Uint8Array) => void validateRecordBytes(p, k, v, Date.now()),
+  },
+  selectors: { [DHT_NAMESPACE]: (k: Uint8Array, vs: Uint8Array[]) => selectIdentityRecord(p, k, vs, Date.now()) },
+};
+
+async function rawHost(bootstrap: string): Promise<SottoHost> {
+  return createHost({
+    privateKey: await generateKeyPair('Ed25519'),
+    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrap] }),
+    dht: rules,
+  });
+}
+
+let bobPeer: ReturnType<typeof peerIdFromString>;
+let session: Session;
+let counter = 0;
+
+function envelope(body: Uint8Array, overrides: Partial<Envelope> = {}): Envelope {
+  counter++;
+  const id = new Uint8Array(16);
+  id[15] = counter;
+  id[0] = 0xee;
+  return {
+    id,
+    sender: malloryId.signingKey,
+    recipient: decodeAddress(bob.address),
+    timestamp: Date.now(),
+    body,
+    ...overrides,
+  };
+}
+
+before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sotto-hostile-'));
+  dirs.push(dir);
+  bob = createNode({ dataDir: dir, net: { listen: ['/ip4/127.0.0.1/tcp/0'] } });
+  await bob.start();
+  bob.on('message', () => {
+    received++;
+  });
+  const ma = bob.multiaddrs()[0] as string;
+  const addr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${bob.peerId}`;
+  bobPeer = peerIdFromString(bob.peerId);
+  mallory = await rawHost(addr);
+  eve = await rawHost(addr);
+  await waitFor(
+    'mallory and eve know bob in the DHT',
+    () => routingTableSize(mallory) > 0 && routingTableSize(eve) > 0,
+    15_000,
+  );
+  await waitFor('bob knows mallory in the DHT', async () => (await bob.status()).routingTable >= 2, 15_000);
+  // Mallory publishes a proper identity record binding her host.
+  const spk = generateSignedPrekey(env, malloryId, 1);
+  const kem = generateKemPrekey(env, malloryId, 1);
+  const record = createIdentityRecord(env, malloryId, {
+    signedPrekey: { id: 1, publicKey: spk.publicKey, signature: spk.signature },
+    kemPrekey: { id: 1, publicKey: kem.publicKey, signature: kem.signature },
+    devices: [createDeviceBinding(p, malloryId, mallory.peerId.toMultihash().bytes, Date.now())],
+    mailboxes: [],
+    sequence: 1,
+    expiresAt: Date.now() + 3_600_000,
+  });
+  const put = await putRecord(mallory, recordKey(malloryId.signingKey), encodeIdentityRecord(record));
+  assert.ok(put.accepted >= 1, 'bob stored mallory’s record');
+  await bob.publishRecord();
+  const bobRecord = validateRecordBytes(
+    p,
+    recordKey(decodeAddress(bob.address)),
+    (await getRecord(mallory, recordKey(decodeAddress(bob.address)))).value,
+    Date.now(),
+  );
+  session = initiateSession(env, {
+    identity: malloryId,
+    bundle: bundleFromRecord(bobRecord),
+    context: { initiator: mallory.peerId.toString(), responder: bob.peerId },
+  });
+});
+
+after(async () => {
+  await Promise.allSettled([bob?.stop(), mallory?.stop(), eve?.stop()]);
+  await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('hostile input at the node', () => {
+  it('a valid envelope is stored once; its replay is DUPLICATE and not delivered again', async () => {
+    const e = envelope(session.encrypt(new TextEncoder().encode('hi bob')));
+    assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.STORED);
+    assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.DUPLICATE);
+    assert.equal(received, 1);
+    assert.equal((await bob.conversation(encodeAddr())).length, 1);
+  });
+
+  it('an envelope for an identity the node does not host is UNKNOWN_RECIPIENT', async () => {
+    const e = envelope(session.encrypt(new TextEncoder().encode('x')), { recipient: generateIdentity(env).signingKey });
+    assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.UNKNOWN_RECIPIENT);
+    assert.equal(received, 1);
+  });
+
+  it('a valid envelope relayed by a node the sender never bound is REJECTED (device-not-bound)', async () => {
+    const e = envelope(session.encrypt(new TextEncoder().encode('relayed')));
+    const ack = await sendEnvelope(eve, bobPeer, e);
+    assert.equal(ack.status, AckStatus.REJECTED);
+    assert.equal(ack.reason, 'device-not-bound');
+    assert.equal(received, 1);
+  });
+
+  it('garbage ciphertext and an unknown sender are REJECTED with a reason, nothing stored', async () => {
+    const before = (await bob.conversation(encodeAddr())).length;
+    const garbage = await sendEnvelope(mallory, bobPeer, envelope(Uint8Array.of(0x11, 1, 2, 3)));
+    assert.equal(garbage.status, AckStatus.REJECTED);
+    assert.equal(garbage.reason, 'malformed-message');
+    const stranger = await sendEnvelope(
+      mallory,
+      bobPeer,
+      envelope(Uint8Array.of(1), { sender: generateIdentity(env).signingKey }),
+    );
+    assert.equal(stranger.status, AckStatus.REJECTED);
+    assert.equal(stranger.reason, 'unknown-sender');
+    assert.equal((await bob.conversation(encodeAddr())).length, before);
+    assert.equal(received, 1);
+  });
+});
+
+function encodeAddr(): string {
+  // Mallory's address, as Bob's history is keyed by it.
+  return addressOf(malloryId.signingKey);
+}

@@ -59,6 +59,7 @@ import {
   MessageHandler,
   sendEnvelope,
 } from '../protocols/message/index.js';
+import { type ClaimResult, claimPrekey, PrekeyHandler } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
 import { InvalidMessageError, NodeAlreadyStartedError, NodeNotStartedError, RecipientNotFoundError } from './errors.js';
@@ -73,6 +74,8 @@ export const MAX_TEXT_BYTES = 32 * 1024;
 export const SEND_ATTEMPT_TIMEOUT_MS = 15_000;
 /** How long a directory lookup may take. */
 export const LOOKUP_TIMEOUT_MS = 20_000;
+/** How long a send waits for a one-time prekey before handshaking without one. */
+export const CLAIM_TIMEOUT_MS = 5_000;
 /** A cached identity record is used without a new lookup for this long. */
 export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
 
@@ -127,6 +130,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private store?: SottoStore;
   private host?: SottoHost;
   private handler?: MessageHandler;
+  private prekeyHandler?: PrekeyHandler;
   private identityKeys?: IdentityKeyPair;
   private republishTimer?: NodeJS.Timeout;
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
@@ -190,6 +194,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         { onEnvelope: (envelope, ctx) => this.receive(envelope, ctx.remotePeer) },
       );
       await this.handler.start();
+      this.prekeyHandler = new PrekeyHandler({ registrar: host }, { claim: (identity) => this.serveClaim(identity) });
+      await this.prekeyHandler.start();
       await host.start();
       this.store = store;
       this.host = host;
@@ -210,9 +216,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.republishTimer = undefined;
     await Promise.allSettled([...this.locks.values()]);
     await this.handler?.stop();
+    await this.prekeyHandler?.stop();
     await this.host?.stop();
     await this.store?.close();
     this.handler = undefined;
+    this.prekeyHandler = undefined;
     this.host = undefined;
     this.store = undefined;
   }
@@ -230,12 +238,45 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     if (!(await store.prekeys.get('kem', KEM_PREKEY_ID))) {
       batch.prekeys.put('kem', generateKemPrekey(this.env, identity, KEM_PREKEY_ID));
     }
-    const have = await store.prekeys.ids('one-time');
-    let next = have.length > 0 ? Math.max(...have) + 1 : 1;
-    for (let i = have.length; i < ONE_TIME_PREKEY_POOL; i++)
-      batch.prekeys.put('one-time', generateOneTimePrekey(this.env, next++));
+    await this.replenishOneTimePrekeys(store, batch);
     await batch.commit();
     return identity;
+  }
+
+  /** Tops the pool of unclaimed one-time prekeys up to ONE_TIME_PREKEY_POOL (in `batch`). */
+  private async replenishOneTimePrekeys(
+    store: SottoStore,
+    batch: ReturnType<SottoStore['batch']>,
+    claimingNow = 0,
+  ): Promise<void> {
+    const ids = await store.prekeys.ids('one-time');
+    let unclaimed = -claimingNow;
+    for (const id of ids) if (!(await store.prekeys.isClaimed(id))) unclaimed++;
+    let next = ids.length > 0 ? Math.max(...ids) + 1 : 1;
+    for (let i = unclaimed; i < ONE_TIME_PREKEY_POOL; i++) {
+      batch.prekeys.put('one-time', generateOneTimePrekey(this.env, next++));
+    }
+  }
+
+  /**
+   * The prekey claim protocol's callback: hands out one unclaimed one-time prekey and marks it
+   * claimed in a durable write before answering, so it is never handed out twice; its private half
+   * stays until a handshake uses it. The pool is topped up in the same write when it runs low.
+   */
+  private async serveClaim(identity: Uint8Array): Promise<ClaimResult> {
+    const { store } = this.running;
+    if (!equalBytes(identity, this.identity.signingKey)) return 'unknown';
+    for (const id of await store.prekeys.ids('one-time')) {
+      if (await store.prekeys.isClaimed(id)) continue;
+      const prekey = await store.prekeys.get('one-time', id);
+      if (!prekey) continue;
+      const batch = store.batch();
+      batch.prekeys.markClaimed(id, this.env.now());
+      await this.replenishOneTimePrekeys(store, batch, 1);
+      await batch.commit();
+      return { id, publicKey: prekey.publicKey };
+    }
+    return 'empty';
   }
 
   /** Signs and publishes our identity record (sequence = time, so it only grows). */
@@ -263,13 +304,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   /** Non-secret facts for status pages: connected peers, DHT routing table size, outbox depth. */
-  async status(): Promise<{ peers: number; routingTable: number; outbox: number }> {
+  async status(): Promise<{
+    peers: number;
+    routingTable: number;
+    outbox: number;
+    /** Unclaimed and claimed-but-unused one-time prekeys, and claims served since start. */
+    oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+  }> {
     const { store, host } = this.running;
     const dht = host.services.dht as unknown as { routingTable?: { size?: number } };
+    let claimed = 0;
+    const ids = await store.prekeys.ids('one-time');
+    for (const id of ids) if (await store.prekeys.isClaimed(id)) claimed++;
     return {
       peers: host.getPeers().length,
       routingTable: dht.routingTable?.size ?? 0,
       outbox: (await store.outbox.list()).length,
+      oneTimePrekeys: { available: ids.length - claimed, claimed, claimsServed: this.prekeyHandler?.stats.claims ?? 0 },
     };
   }
 
@@ -323,7 +374,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         ? Session.restore(this.env, stored.snapshot)
         : initiateSession(this.env, {
             identity: this.identity,
-            bundle: bundleFromRecord(record),
+            bundle: bundleFromRecord(record, await this.claimOneTimePrekey(devicePeer, recipient)),
             context: { initiator: host.peerId.toString(), responder: devicePeer.toString() },
           });
       const ct = session.encrypt(body);
@@ -365,6 +416,19 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
     }
     return { id, state: 'queued' };
+  }
+
+  /** A one-time prekey from the recipient's node, or none (the handshake then goes ahead without). */
+  private async claimOneTimePrekey(
+    devicePeer: PeerId,
+    identity: Uint8Array,
+  ): Promise<{ id: number; publicKey: Uint8Array } | undefined> {
+    try {
+      const claimed = await claimPrekey(this.running.host, devicePeer, identity, { timeout: CLAIM_TIMEOUT_MS });
+      return claimed ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
@@ -470,7 +534,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
       batch.messages.put(message);
       batch.dedupe.mark(sender, id, now);
-      if (usedOneTime !== undefined) batch.prekeys.remove('one-time', usedOneTime);
+      if (usedOneTime !== undefined) {
+        batch.prekeys.remove('one-time', usedOneTime);
+        batch.prekeys.unmarkClaimed(usedOneTime);
+      }
       await batch.commit();
       this.emit('message', { id, from: encodeAddress(envelope.sender), text, timestamp: envelope.timestamp });
       return AckStatus.STORED;

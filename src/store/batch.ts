@@ -26,6 +26,7 @@ import {
   type Concern,
   checkIdentityHex,
   checkUint,
+  claimedPrekeyKey,
   contactKey,
   dedupeKey,
   directoryRecordKey,
@@ -71,6 +72,11 @@ export class StoreBatch {
       ),
     /** E.g. the one-time prekey a handshake used, in the batch that stores the new session. */
     remove: (kind: PrekeyKind, id: number): void => this.step(() => this.del('prekeys', prekeyKey(kind, id))),
+    /** Records that one-time prekey `id` was handed out by a claim, so it is never handed out again. */
+    markClaimed: (id: number, at: number): void =>
+      this.step(() => this.put('prekeys', claimedPrekeyKey(id), 'seen', at)),
+    /** Drops the claim marker (with the prekey itself, once a handshake used it). */
+    unmarkClaimed: (id: number): void => this.step(() => this.del('prekeys', claimedPrekeyKey(id))),
   };
 
   readonly sessions = {

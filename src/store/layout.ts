@@ -12,6 +12,7 @@
  * | `prekeys`   | `s/<id:8 hex>`                               | `signed-prekey`      | signed X25519 prekey with its private key      |
  * | `prekeys`   | `k/<id:8 hex>`                               | `kem-prekey`         | signed ML-KEM-768 prekey with its secret key   |
  * | `prekeys`   | `o/<id:8 hex>`                               | `one-time-prekey`    | unused one-time prekey (deleted once used)     |
+ * | `prekeys`   | `c/<id:8 hex>`                               | `seen`               | one-time prekey handed out by a claim (time)   |
  * | `sessions`  | `s/<remote:64 hex>`                          | `session`            | session snapshot + base key, per remote        |
  * | `sessions`  | `b/<baseKey:64 hex>`                         | `session-index`      | base key → remote identity (route a handshake) |
  * | `contacts`  | `<identity:64 hex>`                          | `contact`            | contact record                                 |
@@ -109,6 +110,8 @@ export type PrekeyKind = 'signed' | 'kem' | 'one-time';
 const PREKEY_TAG: Record<PrekeyKind, string> = { signed: 's/', kem: 'k/', 'one-time': 'o/' };
 export const prekeyKey = (kind: PrekeyKind, id: number): string => PREKEY_TAG[kind] + hex8(checkPrekeyId(id));
 export const prekeyPrefix = (kind: PrekeyKind): string => PREKEY_TAG[kind];
+/** Marker of a one-time prekey handed out by the claim protocol (never handed out again). */
+export const claimedPrekeyKey = (id: number): string => `c/${hex8(checkPrekeyId(id))}`;
 /** The prekey id of a `prekeyKey`. */
 export const prekeyIdOf = (key: string): number => Number.parseInt(key.slice(2), 16);
 

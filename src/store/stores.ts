@@ -10,6 +10,7 @@ import {
   checkIdentityHex,
   checkMessageId,
   checkUint,
+  claimedPrekeyKey,
   contactKey,
   dedupeKey,
   directoryRecordKey,
@@ -94,6 +95,12 @@ export class KvPrekeyStore extends ConcernStore implements PrekeyStore {
   }
   async count(kind: PrekeyKind): Promise<number> {
     return (await this.engine.keys('prekeys', prefixRange(prekeyPrefix(kind)))).length;
+  }
+  async isClaimed(id: number): Promise<boolean> {
+    return (await this.engine.get('prekeys', claimedPrekeyKey(id), 'seen')) !== undefined;
+  }
+  async markClaimed(id: number, at: number): Promise<void> {
+    return this.write((b) => b.prekeys.markClaimed(id, at));
   }
   async ids(kind: PrekeyKind): Promise<number[]> {
     return (await this.engine.keys('prekeys', prefixRange(prekeyPrefix(kind)))).map(prekeyIdOf);

@@ -135,6 +135,10 @@ export interface PrekeyStore {
    * one-time prekey is still the caller's job (in the batch that stores the session).
    */
   loadLookup(ids?: Partial<PrekeyIds>): Promise<PrekeyLookup>;
+  /** Whether one-time prekey `id` was handed out by the claim protocol (it stays until used). */
+  isClaimed(id: number): Promise<boolean>;
+  /** Marks one-time prekey `id` as handed out; it is never handed out again. */
+  markClaimed(id: number, at: number): Promise<void>;
 }
 
 /** Our session with each remote identity (one session per remote), and base key → remote routing. */

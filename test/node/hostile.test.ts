@@ -28,7 +28,7 @@ import {
 } from '../../src/directory/record.js';
 import { encodeAddress as addressOf, decodeAddress } from '../../src/identity/address.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
-import { createNode, type SottoNode } from '../../src/index.js';
+import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
 import {
   createHost,
   DHT_NAMESPACE,
@@ -38,6 +38,7 @@ import {
   type SottoHost,
 } from '../../src/net/index.js';
 import { AckStatus, type Envelope, sendEnvelope } from '../../src/protocols/message/index.js';
+import { claimPrekey } from '../../src/protocols/prekeys/index.js';
 import { routingTableSize, waitFor } from '../net/helpers.js';
 
 const env = createEnv();
@@ -132,6 +133,20 @@ before(async () => {
 after(async () => {
   await Promise.allSettled([bob?.stop(), mallory?.stop(), eve?.stop()]);
   await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('one-time prekeys served by the node', () => {
+  it('a claim hands out an unused prekey once, the pool refills, and a handshake with it consumes it', async () => {
+    const before = (await bob.status()).oneTimePrekeys;
+    assert.equal(before.available, ONE_TIME_PREKEY_POOL);
+    const first = await claimPrekey(eve, bobPeer, decodeAddress(bob.address));
+    const second = await claimPrekey(eve, bobPeer, decodeAddress(bob.address));
+    assert.ok(first && second);
+    assert.notEqual(first.id, second.id);
+    const after = (await bob.status()).oneTimePrekeys;
+    assert.equal(after.available, ONE_TIME_PREKEY_POOL);
+    assert.equal(after.claimed, 2);
+  });
 });
 
 describe('hostile input at the node', () => {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createNode, type IncomingMessage, type SottoNode } from '../../src/index.js';
+import { createNode, type IncomingMessage, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
 import { waitFor } from '../net/helpers.js';
 
 const dirs: string[] = [];
@@ -65,6 +65,11 @@ describe('sotto nodes', () => {
     const got = nextMessage(b);
     const sent = await a.send(addrB, 'hello bob');
     assert.equal(sent.state, 'delivered');
+    // The first contact claimed one of Bob's one-time prekeys and the handshake used (deleted) it.
+    const pool = (await b.status()).oneTimePrekeys;
+    assert.equal(pool.claimsServed, 1);
+    assert.equal(pool.claimed, 0);
+    assert.equal(pool.available, ONE_TIME_PREKEY_POOL);
     const m1 = await got;
     assert.equal(m1.text, 'hello bob');
     assert.equal(m1.from, addrA);

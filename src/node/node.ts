@@ -74,6 +74,16 @@ export const MAX_TEXT_BYTES = 32 * 1024;
 export const SEND_ATTEMPT_TIMEOUT_MS = 15_000;
 /** How long a directory lookup may take. */
 export const LOOKUP_TIMEOUT_MS = 20_000;
+/** First retry delay of an undelivered message; doubles per attempt up to RETRY_MAX_MS. */
+export const RETRY_BASE_MS = 5_000;
+/** Longest delay between two attempts of one message. */
+export const RETRY_MAX_MS = 30 * 60 * 1000;
+/** Up to this fraction of the delay is added at random, so retries of many nodes spread out. */
+export const RETRY_JITTER = 0.2;
+/** How often the outbox is checked for due messages. */
+export const RETRY_INTERVAL_MS = 5_000;
+/** Most messages one outbox pass tries. */
+export const RETRY_BATCH = 50;
 /** How long a send waits for a one-time prekey before handshaking without one. */
 export const CLAIM_TIMEOUT_MS = 5_000;
 /** A cached identity record is used without a new lookup for this long. */
@@ -133,6 +143,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private prekeyHandler?: PrekeyHandler;
   private identityKeys?: IdentityKeyPair;
   private republishTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private retrying?: Promise<number>;
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -208,12 +220,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       this.publishRecord().catch((err: unknown) => this.options.logger?.warn?.(`republish failed: ${String(err)}`));
     }, RECORD_LIFETIME_MS / 2);
     this.republishTimer.unref();
+    this.retryTimer = setInterval(() => {
+      if (this.retrying) return;
+      this.retrying = this.retryOutbox().finally(() => {
+        this.retrying = undefined;
+      });
+      this.retrying.catch((err: unknown) => this.options.logger?.warn?.(`outbox retry failed: ${String(err)}`));
+    }, RETRY_INTERVAL_MS);
+    this.retryTimer.unref();
   }
 
   /** Stops the host and closes the store; afterwards the process can exit. */
   async stop(): Promise<void> {
     if (this.republishTimer) clearInterval(this.republishTimer);
+    if (this.retryTimer) clearInterval(this.retryTimer);
     this.republishTimer = undefined;
+    this.retryTimer = undefined;
+    await this.retrying?.catch(() => undefined);
     await Promise.allSettled([...this.locks.values()]);
     await this.handler?.stop();
     await this.prekeyHandler?.stop();
@@ -395,27 +418,72 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       return ct;
     });
 
+    const delivered = await this.deliver({ id, recipient: remote, ciphertext, createdAt: timestamp }, devicePeer);
+    return { id, state: delivered ? 'delivered' : 'queued' };
+  }
+
+  /**
+   * One delivery attempt of an outbox entry: the exact stored ciphertext, same id. On an ack of
+   * STORED/DUPLICATE, one batch removes the entry and marks the message delivered; otherwise the
+   * entry gets its next attempt time (exponential backoff with jitter).
+   */
+  private async deliver(
+    entry: { id: string; recipient: string; ciphertext: Uint8Array; createdAt: number },
+    devicePeer: PeerId,
+  ): Promise<boolean> {
+    const { store, host } = this.running;
+    const recipient = fromHex(entry.recipient);
     const envelope: Envelope = {
-      id: fromHex(id),
+      id: fromHex(entry.id),
       sender: this.identity.signingKey,
       recipient,
-      timestamp,
-      body: ciphertext,
+      timestamp: entry.createdAt,
+      body: entry.ciphertext,
     };
     try {
       const ack = await sendEnvelope(host, devicePeer, envelope, { timeout: SEND_ATTEMPT_TIMEOUT_MS });
       if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
+        const message = await store.messages.get(entry.recipient, entry.id);
         const batch = store.batch();
-        batch.outbox.remove(id);
-        batch.messages.put({ id, contact: remote, direction: 'out', timestamp, body: text, state: 'delivered' });
+        batch.outbox.remove(entry.id);
+        if (message) batch.messages.put({ ...message, state: 'delivered' });
         await batch.commit();
-        this.emit('delivery', { id, to: address, state: 'delivered' });
-        return { id, state: 'delivered' };
+        this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'delivered' });
+        return true;
       }
     } catch {
       // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
     }
-    return { id, state: 'queued' };
+    const current = await store.outbox.get(entry.id);
+    if (current) {
+      const attempts = current.attempts + 1;
+      const backoff = Math.min(RETRY_BASE_MS * 2 ** Math.min(attempts, 20), RETRY_MAX_MS);
+      const jitter = Math.floor((backoff * RETRY_JITTER * (this.env.rng(1)[0] as number)) / 255);
+      await store.outbox.put({ ...current, attempts, nextAttemptAt: this.env.now() + backoff + jitter });
+    }
+    return false;
+  }
+
+  /**
+   * Retries every outbox entry that is due (all of them with `force`): runs at start, every
+   * RETRY_INTERVAL_MS, and on demand. Returns how many were delivered.
+   */
+  async retryOutbox(options: { force?: boolean } = {}): Promise<number> {
+    const { store } = this.running;
+    const now = this.env.now();
+    const due = options.force ? await store.outbox.list() : await store.outbox.due(now, RETRY_BATCH);
+    let delivered = 0;
+    for (const entry of due.slice(0, RETRY_BATCH)) {
+      let record: IdentityRecord;
+      try {
+        record = await this.lookup(fromHex(entry.recipient));
+      } catch {
+        continue;
+      }
+      const device = record.devices[0];
+      if (device && (await this.deliver(entry, peerIdFromBytes(device.peerId)))) delivered++;
+    }
+    return delivered;
   }
 
   /** A one-time prekey from the recipient's node, or none (the handshake then goes ahead without). */

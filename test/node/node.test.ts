@@ -127,4 +127,38 @@ describe('sotto nodes', () => {
     assert.equal(result.state, 'delivered');
     assert.equal((await got).text, 'found you through the DHT');
   });
+
+  it('a message to a stopped node is queued, then delivered exactly once when it is back', async () => {
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const a = await start(dirA);
+    let b = await start(dirB, [bootstrapAddr(a)]);
+    await publishAll([a, b]);
+    const first = nextMessage(b);
+    assert.equal((await a.send(b.address, 'first')).state, 'delivered');
+    await first;
+    await b.stop();
+    const queued = await a.send(b.address, 'while you were away');
+    assert.equal(queued.state, 'queued');
+    assert.equal((await a.status()).outbox, 1);
+
+    b = await start(dirB, [bootstrapAddr(a)]);
+    await b.publishRecord();
+    let count = 0;
+    const arrived = new Promise<IncomingMessage>((resolve) => {
+      b.on('message', (m) => {
+        count++;
+        resolve(m);
+      });
+    });
+    const delivered = new Promise<void>((resolve) => a.once('delivery', () => resolve()));
+    assert.equal(await a.retryOutbox({ force: true }), 1);
+    assert.equal((await arrived).text, 'while you were away');
+    await delivered;
+    assert.equal(await a.retryOutbox({ force: true }), 0);
+    assert.equal((await a.status()).outbox, 0);
+    assert.equal(count, 1);
+    const history = await a.conversation(b.address);
+    assert.equal(history[0]?.state, 'delivered');
+  });
 });

@@ -25,6 +25,7 @@ export {
   generateOneTimePrekey,
   generatePrekeys,
   generateSignedPrekey,
+  generateX25519KeyPair,
   IdentityKeyPair,
   type IdentityKeys,
   identityDhSignedMessage,

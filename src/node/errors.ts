@@ -1,6 +1,11 @@
 /** Typed errors of the node API (house style: src/crypto/errors.ts). */
 
-export type NodeErrorCode = 'NODE_NOT_STARTED' | 'NODE_ALREADY_STARTED' | 'RECIPIENT_NOT_FOUND' | 'INVALID_MESSAGE';
+export type NodeErrorCode =
+  | 'NODE_NOT_STARTED'
+  | 'NODE_ALREADY_STARTED'
+  | 'RECIPIENT_NOT_FOUND'
+  | 'INVALID_MESSAGE'
+  | 'UNKNOWN_CONTACT';
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
@@ -38,5 +43,13 @@ export class InvalidMessageError extends NodeError {
   constructor(message: string) {
     super('INVALID_MESSAGE', message);
     this.name = 'InvalidMessageError';
+  }
+}
+
+/** No contact with this address. */
+export class UnknownContactError extends NodeError {
+  constructor() {
+    super('UNKNOWN_CONTACT', 'no contact with this address (add it first)');
+    this.name = 'UnknownContactError';
   }
 }

@@ -62,7 +62,13 @@ import {
 import { type ClaimResult, claimPrekey, PrekeyHandler } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
-import { InvalidMessageError, NodeAlreadyStartedError, NodeNotStartedError, RecipientNotFoundError } from './errors.js';
+import {
+  InvalidMessageError,
+  NodeAlreadyStartedError,
+  NodeNotStartedError,
+  RecipientNotFoundError,
+  UnknownContactError,
+} from './errors.js';
 
 /** How many one-time prekeys the node keeps ready for first contacts. */
 export const ONE_TIME_PREKEY_POOL = 20;
@@ -122,9 +128,21 @@ export interface SendResult {
   state: 'delivered' | 'queued';
 }
 
+/**
+ * A contact's identity DH key differs from the one first seen (trust on first use): their identity
+ * signed a new one. Never silent; the contact's verified flag is cleared.
+ */
+export interface KeyChange {
+  address: string;
+  name: string;
+  previousKey: string;
+  currentKey: string;
+}
+
 export interface SottoNodeEvents {
   message: [IncomingMessage];
   delivery: [DeliveryUpdate];
+  'key-change': [KeyChange];
 }
 
 const enc = new TextEncoder();
@@ -360,7 +378,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const existing = await store.contacts.get(key);
     const record: ContactRecord = existing
       ? { ...existing, name }
-      : { identityKey: key, name, address, verified: false, addedAt: this.env.now(), previousKeys: [] };
+      : {
+          identityKey: key,
+          name,
+          address: encodeAddress(decodeAddress(address)),
+          verified: false,
+          addedAt: this.env.now(),
+          previousKeys: [],
+        };
     await store.contacts.put(record);
     return record;
   }
@@ -500,11 +525,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
-  private async lookup(identityKey: Uint8Array): Promise<IdentityRecord> {
+  private async lookup(identityKey: Uint8Array, options: { fresh?: boolean } = {}): Promise<IdentityRecord> {
     const { store, host } = this.running;
     const hex = toHex(identityKey);
     const now = this.env.now();
-    const cached = await store.directory.get(hex);
+    const cached = options.fresh ? undefined : await store.directory.get(hex);
     if (cached && now - cached.fetchedAt < DIRECTORY_CACHE_TTL_MS) {
       try {
         return validateRecordBytes(this.env.provider, recordKey(identityKey), cached.record, now);
@@ -523,7 +548,55 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       throw new DirectoryError('RECORD_ROLLBACK', 'the directory returned an older record than one already seen');
     }
     await store.directory.put({ identity: hex, record: bytes, fetchedAt: now });
+    await this.checkContactKey(record);
     return record;
+  }
+
+  /**
+   * Trust on first use of a contact's identity DH key: `previousKeys` holds the keys seen, oldest
+   * first, the last one current. A different key is recorded, clears `verified`, and emits
+   * 'key-change'.
+   */
+  private async checkContactKey(record: IdentityRecord): Promise<void> {
+    const { store } = this.running;
+    const contact = await store.contacts.get(toHex(record.identity.signingKey));
+    if (!contact) return;
+    const current = toHex(record.identity.dhKey);
+    const known = contact.previousKeys.at(-1);
+    if (known === current) return;
+    const updated: ContactRecord = {
+      ...contact,
+      previousKeys: [...contact.previousKeys, current],
+      ...(known === undefined ? {} : { verified: false, keyChangedAt: this.env.now() }),
+    };
+    await store.contacts.put(updated);
+    if (known !== undefined) {
+      this.emit('key-change', {
+        address: contact.address,
+        name: contact.name,
+        previousKey: known,
+        currentKey: current,
+      });
+    }
+  }
+
+  /**
+   * Looks the identity up in the directory now (not from the cache): confirms it is reachable and
+   * checks a contact's key (may emit 'key-change'). Returns what the record says.
+   */
+  async refresh(address: string): Promise<{ sequence: number; devices: number; expiresAt: number }> {
+    const record = await this.lookup(decodeAddress(address), { fresh: true });
+    return { sequence: record.sequence, devices: record.devices.length, expiresAt: record.expiresAt };
+  }
+
+  /** Marks a contact verified after the safety numbers were compared out of band. */
+  async verifyContact(address: string): Promise<ContactRecord> {
+    const { store } = this.running;
+    const contact = await store.contacts.get(toHex(decodeAddress(address)));
+    if (!contact) throw new UnknownContactError();
+    const updated = { ...contact, verified: true };
+    await store.contacts.put(updated);
+    return updated;
   }
 
   // ── Receiving ───────────────────────────────────────────────────────────────────────────────

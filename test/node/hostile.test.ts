@@ -15,6 +15,9 @@ import {
   generateIdentity,
   generateKemPrekey,
   generateSignedPrekey,
+  generateX25519KeyPair,
+  IdentityKeyPair,
+  identityDhSignedMessage,
   initiateSession,
   type Session,
 } from '../../src/crypto/index.js';
@@ -146,6 +149,44 @@ describe('one-time prekeys served by the node', () => {
     const after = (await bob.status()).oneTimePrekeys;
     assert.equal(after.available, ONE_TIME_PREKEY_POOL);
     assert.equal(after.claimed, 2);
+  });
+});
+
+describe('contacts: trust on first use of the identity DH key', () => {
+  it('a contact whose record shows a new DH key raises key-change and loses its verified flag', async () => {
+    const addr = addressOf(malloryId.signingKey);
+    await bob.addContact('mallory', addr);
+    await bob.refresh(addr); // first use: the key is recorded, no event
+    assert.equal((await bob.verifyContact(addr)).verified, true);
+    const changes: string[] = [];
+    bob.on('key-change', (c) => changes.push(c.name));
+    // Mallory's identity signs a new DH key and republishes (a higher sequence).
+    const dh = generateX25519KeyPair(env);
+    const rekeyed = new IdentityKeyPair({
+      signingKey: malloryId.signingKey,
+      signingSeed: malloryId.signingSeed,
+      dhKey: dh.publicKey,
+      dhPrivateKey: dh.privateKey,
+      dhSignature: p.ed25519Sign(malloryId.signingSeed, identityDhSignedMessage(dh.publicKey)),
+    });
+    const spk = generateSignedPrekey(env, rekeyed, 2);
+    const kem = generateKemPrekey(env, rekeyed, 2);
+    const record = createIdentityRecord(env, rekeyed, {
+      signedPrekey: { id: 2, publicKey: spk.publicKey, signature: spk.signature },
+      kemPrekey: { id: 2, publicKey: kem.publicKey, signature: kem.signature },
+      devices: [createDeviceBinding(p, rekeyed, mallory.peerId.toMultihash().bytes, Date.now())],
+      mailboxes: [],
+      sequence: 2,
+      expiresAt: Date.now() + 3_600_000,
+    });
+    await putRecord(mallory, recordKey(malloryId.signingKey), encodeIdentityRecord(record));
+    assert.equal((await bob.refresh(addr)).sequence, 2);
+    assert.deepEqual(changes, ['mallory']);
+    const contact = (await bob.contacts()).find((c) => c.address === addr);
+    assert.equal(contact?.verified, false);
+    assert.equal(contact?.previousKeys.length, 2);
+    await bob.refresh(addr); // same key again: no second event
+    assert.deepEqual(changes, ['mallory']);
   });
 });
 

@@ -53,11 +53,14 @@ import {
   type SottoHost,
 } from '../net/index.js';
 import {
+  type Ack,
   AckStatus,
   type Envelope,
   type EnvelopeDecision,
+  type EnvelopeStream,
+  MAX_ENVELOPES_PER_STREAM,
   MessageHandler,
-  sendEnvelope,
+  openEnvelopeStream,
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
@@ -92,6 +95,8 @@ export const RETRY_INTERVAL_MS = 5_000;
 export const RETRY_BATCH = 50;
 /** How long a send waits for a one-time prekey before handshaking without one. */
 export const CLAIM_TIMEOUT_MS = 5_000;
+/** Most validated identity records kept in memory. */
+export const MAX_VERIFIED_RECORDS = 10_000;
 /** A cached identity record is used without a new lookup for this long. */
 export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
 
@@ -163,6 +168,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private republishTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private retrying?: Promise<number>;
+  /** Validated identity records (insertion order = age), so messages skip signature checks. */
+  private readonly verified = new Map<string, { record: IdentityRecord; fetchedAt: number }>();
+  /** One open message stream per peer, reused for up to MAX_ENVELOPES_PER_STREAM envelopes. */
+  private readonly envelopeStreams = new Map<string, EnvelopeStream>();
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -256,6 +265,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.retryTimer = undefined;
     await this.retrying?.catch(() => undefined);
     await Promise.allSettled([...this.locks.values()]);
+    await Promise.allSettled([...this.envelopeStreams.values()].map((st) => st.close()));
+    this.envelopeStreams.clear();
     await this.handler?.stop();
     await this.prekeyHandler?.stop();
     await this.host?.stop();
@@ -456,7 +467,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     entry: { id: string; recipient: string; ciphertext: Uint8Array; createdAt: number },
     devicePeer: PeerId,
   ): Promise<boolean> {
-    const { store, host } = this.running;
+    const { store } = this.running;
     const recipient = fromHex(entry.recipient);
     const envelope: Envelope = {
       id: fromHex(entry.id),
@@ -466,7 +477,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       body: entry.ciphertext,
     };
     try {
-      const ack = await sendEnvelope(host, devicePeer, envelope, { timeout: SEND_ATTEMPT_TIMEOUT_MS });
+      const ack = await this.sendOnStream(devicePeer, envelope);
       if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
         const message = await store.messages.get(entry.recipient, entry.id);
         const batch = store.batch();
@@ -487,6 +498,37 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       await store.outbox.put({ ...current, attempts, nextAttemptAt: this.env.now() + backoff + jitter });
     }
     return false;
+  }
+
+  /**
+   * Sends on the peer's open message stream (one envelope at a time, SPEC §3), opening a new one
+   * when there is none, it is used up, or it failed (the receiver resets idle streams). A resend
+   * after a lost ack is answered DUPLICATE, so retrying on a fresh stream is safe.
+   */
+  private async sendOnStream(peer: PeerId, envelope: Envelope): Promise<Ack> {
+    const { host } = this.running;
+    const key = peer.toString();
+    return this.withLock(`stream:${key}`, async () => {
+      const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS };
+      const open = this.envelopeStreams.get(key);
+      if (open && open.sent < MAX_ENVELOPES_PER_STREAM) {
+        try {
+          return await open.send(envelope, options);
+        } catch {
+          // reset or timed out: try once more on a fresh stream
+        }
+      }
+      this.envelopeStreams.delete(key);
+      open?.close().catch(() => undefined);
+      const fresh = await openEnvelopeStream(host, peer, options);
+      this.envelopeStreams.set(key, fresh);
+      try {
+        return await fresh.send(envelope, options);
+      } catch (err) {
+        this.envelopeStreams.delete(key);
+        throw err;
+      }
+    });
   }
 
   /**
@@ -529,10 +571,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const { store, host } = this.running;
     const hex = toHex(identityKey);
     const now = this.env.now();
+    const known = options.fresh ? undefined : this.verified.get(hex);
+    if (known && now - known.fetchedAt < DIRECTORY_CACHE_TTL_MS && known.record.expiresAt > now) return known.record;
     const cached = options.fresh ? undefined : await store.directory.get(hex);
     if (cached && now - cached.fetchedAt < DIRECTORY_CACHE_TTL_MS) {
       try {
-        return validateRecordBytes(this.env.provider, recordKey(identityKey), cached.record, now);
+        const record = validateRecordBytes(this.env.provider, recordKey(identityKey), cached.record, now);
+        this.remember(hex, record, cached.fetchedAt);
+        return record;
       } catch {
         // expired or no longer valid: look it up again
       }
@@ -548,8 +594,19 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       throw new DirectoryError('RECORD_ROLLBACK', 'the directory returned an older record than one already seen');
     }
     await store.directory.put({ identity: hex, record: bytes, fetchedAt: now });
+    this.remember(hex, record, now);
     await this.checkContactKey(record);
     return record;
+  }
+
+  /** Keeps a validated record in memory so a message does not re-verify its signatures. */
+  private remember(hex: string, record: IdentityRecord, fetchedAt: number): void {
+    this.verified.delete(hex);
+    this.verified.set(hex, { record, fetchedAt });
+    if (this.verified.size > MAX_VERIFIED_RECORDS) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
   }
 
   /**

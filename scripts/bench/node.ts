@@ -22,22 +22,15 @@ import { toHex } from '../../src/crypto/bytes.js';
 import { type CryptoEnv, createEnv } from '../../src/crypto/env.js';
 import { generateIdentity, generateKemPrekey, generateSignedPrekey } from '../../src/crypto/keys.js';
 import { nodeProviderReady } from '../../src/crypto/provider-node.js';
+import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import {
   createIdentityRecord,
   encodeIdentityRecord,
   recordKey,
-  selectIdentityRecord,
   validateRecordBytes,
 } from '../../src/directory/record.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
-import {
-  createHost,
-  DHT_NAMESPACE,
-  getRecord,
-  parseNetConfig,
-  putRecord,
-  type SottoHost,
-} from '../../src/net/index.js';
+import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
 import { createNode, type SottoNode } from '../../src/node/node.js';
 import { errorMessage, formatJson, packageVersion, repoRoot, type Summary, seededRandom, summarize } from './lib.js';
 import { type ProfileSummary, summarizeProfile } from './node/profile.js';
@@ -491,17 +484,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T, i: 
 
 async function runMesh(n: number, root: string, env: CryptoEnv): Promise<MeshResult> {
   const provider = env.provider;
-  const rules = {
-    validators: {
-      [DHT_NAMESPACE]: async (key: Uint8Array, value: Uint8Array) => {
-        validateRecordBytes(provider, key, value, Date.now());
-      },
-    },
-    selectors: {
-      [DHT_NAMESPACE]: (key: Uint8Array, values: Uint8Array[]) =>
-        selectIdentityRecord(provider, key, values, Date.now()),
-    },
-  };
+  const rules = identityRecordRules(provider, Date.now);
+
   const hosts: SottoHost[] = [];
   const extra: SottoNode[] = [];
   const rssBefore = await settledRss();

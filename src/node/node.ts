@@ -30,6 +30,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeProviderReady } from '../crypto/provider-node.js';
 import { safetyNumber } from '../crypto/safety-number.js';
 import { Session } from '../crypto/session.js';
+import { identityRecordRules } from '../directory/dht-rules.js';
 import { DirectoryError } from '../directory/errors.js';
 import {
   bundleFromRecord,
@@ -37,14 +38,12 @@ import {
   encodeIdentityRecord,
   type IdentityRecord,
   recordKey,
-  selectIdentityRecord,
   validateRecordBytes,
 } from '../directory/record.js';
 import { decodeAddress, encodeAddress } from '../identity/address.js';
 import { createDeviceBinding } from '../identity/device-binding.js';
 import {
   createHost,
-  DHT_NAMESPACE,
   getRecord,
   loadOrCreatePeerKey,
   type NetLogger,
@@ -219,14 +218,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         config,
         logger: this.options.logger,
         start: false,
-        dht: {
-          validators: {
-            [DHT_NAMESPACE]: async (key, value) => {
-              validateRecordBytes(provider, key, value, now());
-            },
-          },
-          selectors: { [DHT_NAMESPACE]: (key, values) => selectIdentityRecord(provider, key, values, now()) },
-        },
+        dht: identityRecordRules(provider, now),
       });
       this.handler = new MessageHandler(
         { registrar: host },

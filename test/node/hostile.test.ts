@@ -21,25 +21,18 @@ import {
   initiateSession,
   type Session,
 } from '../../src/crypto/index.js';
+import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import {
   bundleFromRecord,
   createIdentityRecord,
   encodeIdentityRecord,
   recordKey,
-  selectIdentityRecord,
   validateRecordBytes,
 } from '../../src/directory/record.js';
 import { encodeAddress as addressOf, decodeAddress } from '../../src/identity/address.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
 import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
-import {
-  createHost,
-  DHT_NAMESPACE,
-  getRecord,
-  parseNetConfig,
-  putRecord,
-  type SottoHost,
-} from '../../src/net/index.js';
+import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
 import { AckStatus, type Envelope, sendEnvelope } from '../../src/protocols/message/index.js';
 import { claimPrekey } from '../../src/protocols/prekeys/index.js';
 import { routingTableSize, waitFor } from '../net/helpers.js';
@@ -53,12 +46,7 @@ let eve: SottoHost;
 const malloryId = generateIdentity(env);
 let received = 0;
 
-const rules = {
-  validators: {
-    [DHT_NAMESPACE]: async (k: Uint8Array, v: Uint8Array) => void validateRecordBytes(p, k, v, Date.now()),
-  },
-  selectors: { [DHT_NAMESPACE]: (k: Uint8Array, vs: Uint8Array[]) => selectIdentityRecord(p, k, vs, Date.now()) },
-};
+const rules = identityRecordRules(p, Date.now);
 
 async function rawHost(bootstrap: string): Promise<SottoHost> {
   return createHost({

@@ -6,7 +6,7 @@
  */
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface';
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
-import type { Uint8ArrayList } from 'uint8arraylist';
+import { noopLog, type ProtocolRegistrar, strictLengthDecoder, varintLength } from '../common/stream.js';
 import {
   MAX_INBOUND_STREAMS,
   MAX_OUTBOUND_STREAMS,
@@ -79,51 +79,21 @@ export interface PrekeyHandlerInit {
 }
 
 /** The part of libp2p's registrar this service uses. */
-export interface PrekeyRegistrar {
-  handle(
-    protocol: string,
-    handler: (stream: Stream, connection: Connection) => void | Promise<void>,
-    options?: { maxInboundStreams?: number; maxOutboundStreams?: number },
-  ): Promise<void>;
-  unhandle(protocol: string): Promise<void>;
-}
+export type PrekeyRegistrar = ProtocolRegistrar;
 
 export interface PrekeyHandlerComponents {
   registrar: PrekeyRegistrar;
   logger?: ComponentLogger;
 }
 
-const noopLog: Logger = Object.assign(() => {}, {
-  enabled: false,
-  error: () => {},
-  trace: () => {},
-  newScope: () => noopLog,
-});
-
-/** Bytes of the unsigned-varint encoding of `n`. */
-function varintLength(n: number): number {
-  let len = 1;
-  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) len++;
-  return len;
-}
-
-/** Longest prefix a ClaimRequest frame may have (SPEC §2: 2 bytes for MAX_REQUEST_FRAME_BYTES). */
+/** Longest length prefix a frame may have (SPEC §2). */
 const MAX_PREFIX_BYTES = varintLength(MAX_REQUEST_FRAME_BYTES);
 
-/**
- * Length decoder for lpStream that also rejects an unterminated prefix as soon as it is longer than
- * MAX_PREFIX_BYTES (lpStream's own check only runs once a varint is complete). RangeError = "need more".
- */
-function decodeLength(data: Uint8ArrayList): number {
-  let value = 0;
-  for (let i = 0; i < data.byteLength && i < MAX_PREFIX_BYTES; i++) {
-    const b = data.get(i);
-    value += (b & 0x7f) * 2 ** (7 * i);
-    if ((b & 0x80) === 0) return value;
-  }
-  if (data.byteLength >= MAX_PREFIX_BYTES) throw new FrameTooLargeError('length prefix above MAX_REQUEST_FRAME_BYTES');
-  throw new RangeError('incomplete varint');
-}
+/** Rejects an over-long or unterminated length prefix before anything is buffered (SPEC §2). */
+const decodeLength = strictLengthDecoder(
+  MAX_REQUEST_FRAME_BYTES,
+  () => new FrameTooLargeError('length prefix above MAX_REQUEST_FRAME_BYTES'),
+);
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');

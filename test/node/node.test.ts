@@ -106,10 +106,10 @@ describe('sotto nodes', () => {
     assert.equal(historyB[0]?.body, 'after restart');
   });
 
-  it('a node reaches another it never connected to, through the DHT (6 nodes, bootstrap only)', async () => {
+  it('a node reaches another it never connected to, through the DHT (10 nodes, bootstrap only)', async () => {
     const first = await start(await dataDir());
     const rest: SottoNode[] = [];
-    for (let i = 0; i < 5; i++) rest.push(await start(await dataDir(), [bootstrapAddr(first)]));
+    for (let i = 0; i < 9; i++) rest.push(await start(await dataDir(), [bootstrapAddr(first)]));
     const all = [first, ...rest];
     // Let the DHT fill its routing tables (kad-dht's first self-query), then publish every record.
     for (const n of all) {
@@ -121,7 +121,7 @@ describe('sotto nodes', () => {
     }
     await publishAll(all);
     const sender = rest[1] as SottoNode;
-    const recipient = rest[4] as SottoNode;
+    const recipient = rest[8] as SottoNode;
     const got = nextMessage(recipient);
     const result = await sender.send(recipient.address, 'found you through the DHT');
     assert.equal(result.state, 'delivered');

@@ -61,7 +61,7 @@ import {
   MessageHandler,
   openEnvelopeStream,
 } from '../protocols/message/index.js';
-import { type ClaimResult, claimPrekey, PrekeyHandler } from '../protocols/prekeys/index.js';
+import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
 import {
@@ -94,6 +94,13 @@ export const RETRY_INTERVAL_MS = 5_000;
 export const RETRY_BATCH = 50;
 /** How long a send waits for a one-time prekey before handshaking without one. */
 export const CLAIM_TIMEOUT_MS = 5_000;
+/**
+ * Directory lookups an inbound peer may cause (a sender identity this node has no record of costs a
+ * DHT query): a burst of this many, then one more per LOOKUP_REFILL_MS. Stops a peer from making the
+ * node query the DHT for every envelope it invents.
+ */
+export const INBOUND_LOOKUP_BURST = 10;
+export const INBOUND_LOOKUP_REFILL_MS = 1_000;
 /** Most validated identity records kept in memory. */
 export const MAX_VERIFIED_RECORDS = 10_000;
 /** A cached identity record is used without a new lookup for this long. */
@@ -169,6 +176,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private retrying?: Promise<number>;
   /** Validated identity records (insertion order = age), so messages skip signature checks. */
   private readonly verified = new Map<string, { record: IdentityRecord; fetchedAt: number }>();
+  /** Budget of directory lookups each inbound peer may cause. */
+  private readonly inboundLookups = new TokenBucketLimiter({
+    capacity: INBOUND_LOOKUP_BURST,
+    refillIntervalMs: INBOUND_LOOKUP_REFILL_MS,
+  });
   /** One open message stream per peer, reused for up to MAX_ENVELOPES_PER_STREAM envelopes. */
   private readonly envelopeStreams = new Map<string, EnvelopeStream>();
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
@@ -591,6 +603,13 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return record;
   }
 
+  /** True when a fresh validated record of `hex` is in memory (no DHT query needed). */
+  private knowsRecord(hex: string): boolean {
+    const known = this.verified.get(hex);
+    const now = this.env.now();
+    return known !== undefined && now - known.fetchedAt < DIRECTORY_CACHE_TTL_MS && known.record.expiresAt > now;
+  }
+
   /** Keeps a validated record in memory so a message does not re-verify its signatures. */
   private remember(hex: string, record: IdentityRecord, fetchedAt: number): void {
     this.verified.delete(hex);
@@ -657,7 +676,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const id = toHex(envelope.id);
     if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
 
-    // The sending node must be one the sender identity has bound to itself.
+    // The sending node must be one the sender identity has bound to itself. A sender we hold no
+    // fresh record of costs a DHT query, which each peer may cause only at a bounded rate.
+    if (!this.knowsRecord(sender) && !this.inboundLookups.take(remotePeer.toString()).ok) {
+      return { status: AckStatus.REJECTED, reason: 'rate-limited' };
+    }
     let record: IdentityRecord;
     try {
       record = await this.lookup(envelope.sender);

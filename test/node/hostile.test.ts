@@ -216,6 +216,21 @@ describe('hostile input at the node', () => {
     assert.equal((await bob.conversation(encodeAddr())).length, before);
     assert.equal(received, 1);
   });
+
+  it('a peer inventing sender identities is cut off after a burst of directory lookups', async () => {
+    const reasons = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const ack = await sendEnvelope(
+        eve,
+        bobPeer,
+        envelope(Uint8Array.of(1), { sender: generateIdentity(env).signingKey }),
+      );
+      assert.equal(ack.status, AckStatus.REJECTED);
+      reasons.set(ack.reason, (reasons.get(ack.reason) ?? 0) + 1);
+    }
+    assert.ok((reasons.get('rate-limited') ?? 0) >= 15, JSON.stringify([...reasons]));
+    assert.equal(received, 1);
+  });
 });
 
 function encodeAddr(): string {

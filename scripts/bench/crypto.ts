@@ -9,16 +9,21 @@
  * Benchmarks print figures; they never fail on speed. The exit code is non-zero only when a
  * baseline cannot run at all or a target decrypts something wrongly.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { ml_kem768, ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import {
   equalBytes,
   errorMessage,
+  fmtNum,
+  fmtSummary,
   formatJson,
+  intFmt,
+  markdownTable,
   packageVersion,
   randomAsciiMessages,
+  replaceGeneratedSection,
   repoRoot,
   type Summary,
   seededRandom,
@@ -605,21 +610,6 @@ async function runMicroBenches(libsignalOk: boolean): Promise<{ results: MicroRe
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-function fmtNum(x: number): string {
-  if (!Number.isFinite(x)) return 'n/a';
-  if (Math.abs(x) >= 100) return intFmt.format(x);
-  if (Math.abs(x) >= 10) return x.toFixed(1);
-  return x.toFixed(2);
-}
-
-function fmtSummary(s: Summary | undefined): string {
-  if (!s || !Number.isFinite(s.median)) return 'n/a';
-  if (s.min === s.max) return fmtNum(s.median);
-  return `${fmtNum(s.median)} (${fmtNum(s.min)}–${fmtNum(s.max)})`;
-}
-
 /** Ratios run by run (this target's run i ÷ the reference's run i, measured minutes apart at most). */
 export function pairRatios(s: Summary | undefined, ref: Summary | undefined): Summary | undefined {
   if (!s || !ref || s.runs.length !== ref.runs.length || s.runs.length === 0) return undefined;
@@ -632,19 +622,6 @@ function fmtRatio(s: Summary | undefined, ref: Summary | undefined): string {
   if (!r || !Number.isFinite(r.median)) return 'n/a';
   if (r.runs.length === 1) return `${r.median.toFixed(2)}×`;
   return `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
-}
-
-/** A markdown table, first column left-aligned, the others right-aligned, padded as biome formats it. */
-function table(header: string[], rows: string[][]): string {
-  const len = (s: string) => [...s].length;
-  const widths = header.map((h, i) => Math.max(3, len(h), ...rows.map((r) => len(r[i] ?? ''))));
-  const pad = (s: string, i: number) => {
-    const fill = ' '.repeat(widths[i]! - len(s));
-    return i === 0 ? s + fill : fill + s;
-  };
-  const line = (cells: string[]) => `| ${cells.map(pad).join(' | ')} |`;
-  const rule = widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w - 1)}` : `${'-'.repeat(w - 1)}:`));
-  return [line(header), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
 interface Report {
@@ -702,7 +679,7 @@ function renderMarkdown(report: Report): string {
     '',
   );
   out.push(
-    table(
+    markdownTable(
       [
         'Target',
         'PQ',
@@ -739,7 +716,7 @@ function renderMarkdown(report: Report): string {
 
   out.push('## Handshake breakdown (mean µs per handshake within a run; median of runs)', '');
   out.push(
-    table(
+    markdownTable(
       [
         'Target',
         'Setup (untimed)',
@@ -769,7 +746,7 @@ function renderMarkdown(report: Report): string {
 
   out.push('## Sizes (bytes, lower is better)', '');
   out.push(
-    table(
+    markdownTable(
       [
         'Target',
         'Session A after handshake',
@@ -801,7 +778,7 @@ function renderMarkdown(report: Report): string {
   if (report.micro.length > 0) {
     out.push('## KEM and primitive costs (µs per operation, lower is better)', '');
     out.push(
-      table(
+      markdownTable(
         ['Operation', 'µs/op'],
         report.micro.map((m) => [m.label, fmtSummary(m.usPerOp)]),
       ),
@@ -1033,16 +1010,6 @@ main().catch((err: unknown) => {
 const PAGE_BEGIN = '<!-- crypto-results:begin (written by npm run bench:crypto; do not edit by hand) -->';
 const PAGE_END = '<!-- crypto-results:end -->';
 
-/** Replaces the generated section of BENCHMARKS.md (a full normal run only), keeping the prose around it. */
 function updateBenchmarksPage(path: string, markdown: string): void {
-  const body = markdown.replace(/^# .*\n+/, '').replace(/^## /gm, '### ');
-  const section = `${PAGE_BEGIN}\n\n${body.trim()}\n\n${PAGE_END}`;
-  const page = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${PAGE_BEGIN}\n${PAGE_END}\n`;
-  const start = page.indexOf(PAGE_BEGIN);
-  const end = page.indexOf(PAGE_END);
-  const next =
-    start >= 0 && end > start
-      ? `${page.slice(0, start)}${section}${page.slice(end + PAGE_END.length)}`
-      : `${page.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
+  replaceGeneratedSection(path, markdown, PAGE_BEGIN, PAGE_END);
 }

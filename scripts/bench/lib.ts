@@ -1,6 +1,6 @@
 /** Small helpers shared by the crypto benchmark harness and its targets. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -137,4 +137,56 @@ export function formatJson(value: unknown, lineWidth = 120): string {
     return scalar(v);
   };
   return `${format(value, '', 0)}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting shared by the benchmark reports
+
+/** Whole numbers with thousands separators. */
+export const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** A figure with as many decimals as its size needs. */
+export function fmtNum(x: number): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  if (Math.abs(x) >= 100) return intFmt.format(x);
+  if (Math.abs(x) >= 10) return x.toFixed(1);
+  if (Math.abs(x) >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+/** "median (min–max)". */
+export function fmtSummary(s: Summary | undefined): string {
+  if (!s || !Number.isFinite(s.median)) return 'n/a';
+  if (s.min === s.max) return fmtNum(s.median);
+  return `${fmtNum(s.median)} (${fmtNum(s.min)}–${fmtNum(s.max)})`;
+}
+
+/** A markdown table, first column left-aligned, the others right-aligned, padded as biome formats it. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const len = (s: string) => [...s].length;
+  const widths = header.map((h, i) => Math.max(3, len(h), ...rows.map((r) => len(r[i] ?? ''))));
+  const pad = (s: string, i: number) => {
+    const fill = ' '.repeat((widths[i] as number) - len(s));
+    return i === 0 ? s + fill : fill + s;
+  };
+  const line = (cells: string[]) => `| ${cells.map(pad).join(' | ')} |`;
+  const rule = widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w - 1)}` : `${'-'.repeat(w - 1)}:`));
+  return [line(header), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+/**
+ * Replaces the generated section between `begin` and `end` in a markdown page (adding it at the end
+ * if missing), keeping the prose around it; the report's title is dropped and its sections demoted.
+ */
+export function replaceGeneratedSection(path: string, markdown: string, begin: string, end: string): void {
+  const body = markdown.replace(/^# .*\n+/, '').replace(/^## /gm, '### ');
+  const section = `${begin}\n\n${body.trim()}\n\n${end}`;
+  const page = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${begin}\n${end}\n`;
+  const start = page.indexOf(begin);
+  const stop = page.indexOf(end);
+  const next =
+    start >= 0 && stop > start
+      ? `${page.slice(0, start)}${section}${page.slice(stop + end.length)}`
+      : `${page.trimEnd()}\n\n${section}\n`;
+  writeFileSync(path, next);
 }

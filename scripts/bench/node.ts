@@ -10,7 +10,7 @@
  * in count and time; child processes are ended by PID.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,20 @@ import {
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
 import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
 import { createNode, type SottoNode } from '../../src/node/node.js';
-import { errorMessage, formatJson, packageVersion, repoRoot, type Summary, seededRandom, summarize } from './lib.js';
+import {
+  errorMessage,
+  fmtNum,
+  fmtSummary,
+  formatJson,
+  intFmt,
+  markdownTable,
+  packageVersion,
+  replaceGeneratedSection,
+  repoRoot,
+  type Summary,
+  seededRandom,
+  summarize,
+} from './lib.js';
 import { type ProfileSummary, summarizeProfile } from './node/profile.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -669,22 +682,6 @@ async function waitRouting(node: SottoNode, timeoutMs: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const intFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-function fmtNum(x: number): string {
-  if (!Number.isFinite(x)) return 'n/a';
-  if (Math.abs(x) >= 100) return intFmt.format(x);
-  if (Math.abs(x) >= 10) return x.toFixed(1);
-  if (Math.abs(x) >= 1) return x.toFixed(2);
-  return x.toFixed(3);
-}
-
-function fmtSummary(s: Summary | undefined): string {
-  if (!s || !Number.isFinite(s.median)) return 'n/a';
-  if (s.min === s.max) return fmtNum(s.median);
-  return `${fmtNum(s.median)} (${fmtNum(s.min)}–${fmtNum(s.max)})`;
-}
-
 function fmtRatio(s: Summary | undefined): string {
   if (!s || !Number.isFinite(s.median)) return 'n/a';
   if (s.min === s.max) return `${s.median.toFixed(2)}×`;
@@ -692,19 +689,6 @@ function fmtRatio(s: Summary | undefined): string {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-
-/** A markdown table, first column left-aligned, the others right-aligned, padded as biome formats it. */
-function table(header: string[], rows: string[][]): string {
-  const len = (s: string) => [...s].length;
-  const widths = header.map((h, i) => Math.max(3, len(h), ...rows.map((r) => len(r[i] ?? ''))));
-  const pad = (s: string, i: number) => {
-    const fill = ' '.repeat(widths[i]! - len(s));
-    return i === 0 ? s + fill : fill + s;
-  };
-  const line = (cells: string[]) => `| ${cells.map(pad).join(' | ')} |`;
-  const rule = widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w - 1)}` : `${'-'.repeat(w - 1)}:`));
-  return [line(header), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
-}
 
 interface Report {
   meta: {
@@ -759,7 +743,7 @@ function renderMarkdown(report: Report): string {
     const f = pair.figures;
     const r = pair.ratios;
     out.push(
-      table(
+      markdownTable(
         ['Path (1 KiB request → ack)', 'p50 ms', 'p99 ms', 'p50 ÷ floor', 'p99 ÷ floor'],
         [
           [
@@ -799,7 +783,7 @@ function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
-      table(
+      markdownTable(
         [`Throughput (window ${meta.window})`, 'per second', '÷ floor'],
         [
           ['floor: frames/s, pipelined on one stream', fmtSummary(f.floorFramesPerSec), '1.00×'],
@@ -834,7 +818,7 @@ function renderMarkdown(report: Report): string {
         return c ? pct(c.share) : '—';
       };
       out.push(
-        table(
+        markdownTable(
           ['Component (self time, share of busy samples)', 'sender', 'recipient'],
           names.map((name) => [name, share(p.sender, name), share(p.recipient, name)]),
         ),
@@ -862,7 +846,7 @@ function renderMarkdown(report: Report): string {
   out.push('## N nodes in one process (DHT directory)', '');
   if (report.mesh.length > 0) {
     out.push(
-      table(
+      markdownTable(
         [
           'Nodes',
           'Start all (ms)',
@@ -889,7 +873,7 @@ function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
-      table(
+      markdownTable(
         [
           'Nodes',
           'Recipient ready (start + publish, ms)',
@@ -945,18 +929,8 @@ function renderMarkdown(report: Report): string {
 const PAGE_BEGIN = '<!-- node-results:begin (written by npm run bench:node; do not edit by hand) -->';
 const PAGE_END = '<!-- node-results:end -->';
 
-/** Replaces the generated node section of BENCHMARKS.md (a normal run only), keeping the prose around it. */
 function updateBenchmarksPage(path: string, markdown: string): void {
-  const body = markdown.replace(/^# .*\n+/, '').replace(/^## /gm, '### ');
-  const section = `${PAGE_BEGIN}\n\n${body.trim()}\n\n${PAGE_END}`;
-  const page = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${PAGE_BEGIN}\n${PAGE_END}\n`;
-  const start = page.indexOf(PAGE_BEGIN);
-  const end = page.indexOf(PAGE_END);
-  const next =
-    start >= 0 && end > start
-      ? `${page.slice(0, start)}${section}${page.slice(end + PAGE_END.length)}`
-      : `${page.trimEnd()}\n\n${section}\n`;
-  writeFileSync(path, next);
+  replaceGeneratedSection(path, markdown, PAGE_BEGIN, PAGE_END);
 }
 
 async function main(): Promise<void> {

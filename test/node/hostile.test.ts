@@ -178,6 +178,37 @@ describe('contacts: trust on first use of the identity DH key', () => {
   });
 });
 
+describe('directory records at the node', () => {
+  it('an older (rolled-back) or forged record of mallory never replaces the current one at bob', async () => {
+    const addr = addressOf(malloryId.signingKey);
+    const current = (await bob.refresh(addr)).sequence;
+    assert.ok(current >= 1);
+    const key = recordKey(malloryId.signingKey);
+    const spk = generateSignedPrekey(env, malloryId, 9);
+    const kem = generateKemPrekey(env, malloryId, 9);
+    const old = createIdentityRecord(env, malloryId, {
+      signedPrekey: { id: 9, publicKey: spk.publicKey, signature: spk.signature },
+      kemPrekey: { id: 9, publicKey: kem.publicKey, signature: kem.signature },
+      devices: [],
+      mailboxes: [],
+      sequence: current - 1 || 0,
+      expiresAt: Date.now() + 3_600_000,
+    });
+    // A valid but older record: the DHT record guard on every node refuses to replace the newer one.
+    await putRecord(eve, key, encodeIdentityRecord(old)).catch(() => undefined);
+    // A forged one (bit flipped in the signature), pushed past the sender's own validation.
+    const forged = encodeIdentityRecord({ ...old, sequence: current + 100 });
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    try {
+      for await (const event of eve.services.dht.put(key, forged)) void event;
+    } catch {
+      // peers refusing it is the point
+    }
+    const after = await bob.refresh(addr);
+    assert.equal(after.sequence, current);
+  });
+});
+
 describe('hostile input at the node', () => {
   it('a valid envelope is stored once; its replay is DUPLICATE and not delivered again', async () => {
     const e = envelope(session.encrypt(new TextEncoder().encode('hi bob')));

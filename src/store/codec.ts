@@ -13,6 +13,8 @@
  * version too) with its location, so an AEAD can bind each value to its key (associated data) and
  * values cannot be swapped between keys. `plaintextHook` is the identity.
  */
+
+import { Reader, Writer } from '../crypto/bytes.js';
 import {
   fromHex,
   IdentityKeyPair,
@@ -118,31 +120,26 @@ export const plaintextHook: EncryptionHook = Object.freeze({
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The store's field encoding, on the crypto core's big-endian Writer: byte strings carry a u32 length. */
 class FieldWriter {
-  private parts: Uint8Array[] = [];
-  private length = 0;
-  private push(b: Uint8Array): this {
-    this.parts.push(b);
-    this.length += b.length;
+  private readonly w = new Writer(128);
+  u8(v: number): this {
+    this.w.u8(v);
     return this;
   }
-  u8(v: number): this {
-    return this.push(Uint8Array.of(v));
-  }
   u32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v);
-    return this.push(b);
+    this.w.u32(v);
+    return this;
   }
   u64(what: string, v: number): this {
     checkUint(what, v);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v));
-    return this.push(b);
+    this.w.u64(v);
+    return this;
   }
   bytes(what: string, v: Uint8Array): this {
     if (!(v instanceof Uint8Array)) throw new InvalidStoreArgumentError(`${what} must be a Uint8Array`);
-    return this.u32(v.length).push(v.slice());
+    this.w.u32(v.length).bytes(v);
+    return this;
   }
   text(what: string, v: string): this {
     if (typeof v !== 'string') throw new InvalidStoreArgumentError(`${what} must be a string`);
@@ -153,48 +150,27 @@ class FieldWriter {
     return this.bytes('hex id', fromHex(v));
   }
   finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const p of this.parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
+    return this.w.finish();
   }
 }
 
+/** Reads what FieldWriter wrote, on the crypto core's bounds-checked Reader (failures are CodecError). */
 class FieldReader {
-  private offset = 0;
-  private readonly view: DataView;
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  private need(n: number, what: string): void {
-    if (this.buf.length - this.offset < n) throw new CodecError(`truncated at ${what}`);
+  private readonly r: Reader;
+  constructor(buf: Uint8Array) {
+    this.r = new Reader(buf, (why) => new CodecError(why));
   }
   u8(what: string): number {
-    this.need(1, what);
-    return this.view.getUint8(this.offset++);
+    return this.r.u8(what);
   }
   u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.offset);
-    this.offset += 4;
-    return v;
+    return this.r.u32(what);
   }
   u64(what: string): number {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.offset);
-    this.offset += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CodecError(`${what} out of range`);
-    return Number(v);
+    return this.r.u64(what);
   }
   bytes(what: string): Uint8Array {
-    const n = this.u32(what);
-    this.need(n, what);
-    const v = this.buf.slice(this.offset, this.offset + n);
-    this.offset += n;
-    return v;
+    return this.r.bytes(this.r.u32(what), what);
   }
   text(what: string): string {
     try {
@@ -210,8 +186,7 @@ class FieldReader {
     return toHex(b);
   }
   end(): void {
-    const left = this.buf.length - this.offset;
-    if (left !== 0) throw new CodecError(`${left} trailing bytes`);
+    this.r.end('value');
   }
 }
 

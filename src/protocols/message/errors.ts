@@ -3,26 +3,15 @@
  * never on the message text. Messages carry sizes and field names, never payload bytes.
  */
 
-/** The frame's bytes are not a protobuf `Envelope`/`Ack` (SPEC §2). */
-export class MalformedFrameError extends Error {
-  static readonly code = 'ERR_MALFORMED_FRAME';
-  readonly code = MalformedFrameError.code;
-  override name = 'MalformedFrameError';
-}
-
-/** A fixed-size field (`id`, `sender`, `recipient`) has the wrong length (SPEC §4). */
-export class InvalidFieldLengthError extends Error {
-  static readonly code = 'ERR_INVALID_FIELD_LENGTH';
-  readonly code = InvalidFieldLengthError.code;
-  override name = 'InvalidFieldLengthError';
-  constructor(
-    readonly field: string,
-    readonly expected: number,
-    readonly actual: number,
-  ) {
-    super(`${field} must be ${expected} bytes, got ${actual}`);
-  }
-}
+export {
+  FrameTooLargeError,
+  HandlerStoppedError,
+  InvalidFieldLengthError,
+  MalformedFrameError,
+  ReadTimeoutError,
+  StreamResetError,
+  TruncatedFrameError,
+} from '../common/errors.js';
 
 /** `Envelope.body` is empty (SPEC §4). */
 export class EmptyBodyError extends Error {
@@ -57,39 +46,11 @@ export class InvalidTimestampError extends Error {
   }
 }
 
-/** A length prefix announced more than the frame maximum, or the varint was too long (SPEC §2). */
-export class FrameTooLargeError extends Error {
-  static readonly code = 'ERR_FRAME_TOO_LARGE';
-  readonly code = FrameTooLargeError.code;
-  override name = 'FrameTooLargeError';
-}
-
-/** The stream ended in the middle of a frame (SPEC §2). */
-export class TruncatedFrameError extends Error {
-  static readonly code = 'ERR_TRUNCATED_FRAME';
-  readonly code = TruncatedFrameError.code;
-  override name = 'TruncatedFrameError';
-}
-
-/** The receiver waited READ_TIMEOUT_MS for a complete frame (SPEC §5). */
-export class ReadTimeoutError extends Error {
-  static readonly code = 'ERR_READ_TIMEOUT';
-  readonly code = ReadTimeoutError.code;
-  override name = 'ReadTimeoutError';
-}
-
 /** More than MAX_ENVELOPES_PER_STREAM envelopes on one stream (SPEC §3). */
 export class TooManyEnvelopesError extends Error {
   static readonly code = 'ERR_TOO_MANY_ENVELOPES';
   readonly code = TooManyEnvelopesError.code;
   override name = 'TooManyEnvelopesError';
-}
-
-/** The service stopped while the stream was in use. */
-export class HandlerStoppedError extends Error {
-  static readonly code = 'ERR_HANDLER_STOPPED';
-  readonly code = HandlerStoppedError.code;
-  override name = 'HandlerStoppedError';
 }
 
 /** Sender: no Ack arrived within the send timeout (SPEC §5). */
@@ -104,13 +65,6 @@ export class NoAckError extends Error {
   static readonly code = 'ERR_NO_ACK';
   readonly code = NoAckError.code;
   override name = 'NoAckError';
-}
-
-/** Sender: the remote reset the stream; the envelope's fate is unknown, retry later (SPEC §6). */
-export class StreamResetError extends Error {
-  static readonly code = 'ERR_STREAM_RESET';
-  readonly code = StreamResetError.code;
-  override name = 'StreamResetError';
 }
 
 /** Sender: the Ack was malformed, too large, had another id or no valid status (SPEC §4). */

@@ -3,54 +3,15 @@
  * never on the message text. Messages carry sizes and field names, never key bytes.
  */
 
-/** The frame's bytes are not a protobuf `ClaimRequest`/`ClaimResponse` (SPEC §2). */
-export class MalformedFrameError extends Error {
-  static readonly code = 'ERR_MALFORMED_FRAME';
-  readonly code = MalformedFrameError.code;
-  override name = 'MalformedFrameError';
-}
-
-/** `ClaimRequest.identity` (or a caller's identity argument) has the wrong length (SPEC §4). */
-export class InvalidFieldLengthError extends Error {
-  static readonly code = 'ERR_INVALID_FIELD_LENGTH';
-  readonly code = InvalidFieldLengthError.code;
-  override name = 'InvalidFieldLengthError';
-  constructor(
-    readonly field: string,
-    readonly expected: number,
-    readonly actual: number,
-  ) {
-    super(`${field} must be ${expected} bytes, got ${actual}`);
-  }
-}
-
-/** A length prefix announced more than the frame maximum, or the varint was too long (SPEC §2). */
-export class FrameTooLargeError extends Error {
-  static readonly code = 'ERR_FRAME_TOO_LARGE';
-  readonly code = FrameTooLargeError.code;
-  override name = 'FrameTooLargeError';
-}
-
-/** The stream ended before a complete ClaimRequest frame (SPEC §2, §3). */
-export class TruncatedFrameError extends Error {
-  static readonly code = 'ERR_TRUNCATED_FRAME';
-  readonly code = TruncatedFrameError.code;
-  override name = 'TruncatedFrameError';
-}
-
-/** Responder: no complete ClaimRequest within READ_TIMEOUT_MS (SPEC §5). */
-export class ReadTimeoutError extends Error {
-  static readonly code = 'ERR_READ_TIMEOUT';
-  readonly code = ReadTimeoutError.code;
-  override name = 'ReadTimeoutError';
-}
-
-/** Responder: the service stopped or the stream closed while a claim was in progress. */
-export class HandlerStoppedError extends Error {
-  static readonly code = 'ERR_HANDLER_STOPPED';
-  readonly code = HandlerStoppedError.code;
-  override name = 'HandlerStoppedError';
-}
+export {
+  FrameTooLargeError,
+  HandlerStoppedError,
+  InvalidFieldLengthError,
+  MalformedFrameError,
+  ReadTimeoutError,
+  StreamResetError,
+  TruncatedFrameError,
+} from '../common/errors.js';
 
 /** Requester: the responder does not serve prekeys for this identity (status UNKNOWN_IDENTITY, SPEC §4). */
 export class UnknownIdentityError extends Error {
@@ -91,13 +52,6 @@ export class NoResponseError extends Error {
   static readonly code = 'ERR_NO_RESPONSE';
   readonly code = NoResponseError.code;
   override name = 'NoResponseError';
-}
-
-/** Requester: the responder reset the stream (SPEC §7). */
-export class StreamResetError extends Error {
-  static readonly code = 'ERR_STREAM_RESET';
-  readonly code = StreamResetError.code;
-  override name = 'StreamResetError';
 }
 
 /**

@@ -69,3 +69,23 @@ export async function waitFor(predicate: () => boolean, ms: number, what: string
 }
 
 export { AckStatus };
+
+/** Unsigned varint, for hand-made frames. */
+export function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
+
+export function frame(payload: Uint8Array): Uint8Array {
+  const prefix = varint(payload.byteLength);
+  const out = new Uint8Array(prefix.byteLength + payload.byteLength);
+  out.set(prefix);
+  out.set(payload, prefix.byteLength);
+  return out;
+}

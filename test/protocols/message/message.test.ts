@@ -13,27 +13,7 @@ import {
   sendEnvelope,
 } from '../../../src/protocols/message/index.js';
 import { Envelope as PbEnvelope } from '../../../src/protocols/message/pb/message.js';
-import { createNode, type MsgNode, makeEnvelope, waitFor, waitForClose } from './helpers.js';
-
-/** Unsigned varint, for hand-made frames. */
-function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Uint8Array.from(out);
-}
-
-function frame(payload: Uint8Array): Uint8Array {
-  const prefix = varint(payload.byteLength);
-  const out = new Uint8Array(prefix.byteLength + payload.byteLength);
-  out.set(prefix);
-  out.set(payload, prefix.byteLength);
-  return out;
-}
+import { createNode, frame, type MsgNode, makeEnvelope, varint, waitFor, waitForClose } from './helpers.js';
 
 function pbEnvelope(e: Envelope): Uint8Array {
   // bypasses our validation on purpose: the raw codec lets a hostile peer send anything

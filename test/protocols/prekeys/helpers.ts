@@ -3,7 +3,7 @@
 import '../../../src/net/shim.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import type { Libp2p, Stream } from '@libp2p/interface';
+import type { Libp2p } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createEnv } from '../../../src/crypto/env.js';
@@ -92,53 +92,8 @@ export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);
 }
 
-/** Unsigned varint, for hand-made frames. */
-export function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Uint8Array.from(out);
-}
-
-export function frame(payload: Uint8Array): Uint8Array {
-  const prefix = varint(payload.byteLength);
-  const out = new Uint8Array(prefix.byteLength + payload.byteLength);
-  out.set(prefix);
-  out.set(payload, prefix.byteLength);
-  return out;
-}
-
-/** Resolves when `stream` emits 'close'; rejects loudly after `ms`. */
-export function waitForClose(stream: Stream, ms: number): Promise<{ error?: Error; elapsed: number }> {
-  const start = performance.now();
-  if (stream.status === 'closed' || stream.status === 'reset' || stream.status === 'aborted') {
-    return Promise.resolve({ elapsed: 0, error: stream.status === 'closed' ? undefined : new Error(stream.status) });
-  }
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stream did not close within ${ms} ms`)), ms);
-    stream.addEventListener(
-      'close',
-      (evt) => {
-        clearTimeout(timer);
-        resolve({ error: evt.error, elapsed: performance.now() - start });
-      },
-      { once: true },
-    );
-  });
-}
-
-/** Polls `predicate` every 5 ms; rejects loudly after `ms`. */
-export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-  const start = performance.now();
-  while (!predicate()) {
-    if (performance.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+// Hand-made frames and bounded waits: the same helpers as the message protocol's tests.
+export { frame, varint, waitFor, waitForClose } from '../message/helpers.js';
 
 export function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;

@@ -431,6 +431,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const id = toHex(this.env.rng(16));
     const timestamp = this.env.now();
 
+    const message: MessageRecord = { id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' };
     const ciphertext = await this.withLock(remote, async () => {
       const stored = await store.sessions.get(remote);
       const session = stored
@@ -453,12 +454,16 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         nextAttemptAt: timestamp,
         createdAt: timestamp,
       });
-      batch.messages.put({ id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' });
+      batch.messages.put(message);
       await batch.commit();
       return ct;
     });
 
-    const delivered = await this.deliver({ id, recipient: remote, ciphertext, createdAt: timestamp }, devicePeer);
+    const delivered = await this.deliver(
+      { id, recipient: remote, ciphertext, createdAt: timestamp },
+      devicePeer,
+      message,
+    );
     return { id, state: delivered ? 'delivered' : 'queued' };
   }
 
@@ -470,6 +475,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private async deliver(
     entry: { id: string; recipient: string; ciphertext: Uint8Array; createdAt: number },
     devicePeer: PeerId,
+    /** The stored outgoing message, when the caller has it (saves a read on the send path). */
+    known?: MessageRecord,
   ): Promise<boolean> {
     const { store } = this.running;
     const recipient = fromHex(entry.recipient);
@@ -483,7 +490,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     try {
       const ack = await this.sendOnStream(devicePeer, envelope);
       if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
-        const message = await store.messages.get(entry.recipient, entry.id);
+        const message = known ?? (await store.messages.get(entry.recipient, entry.id));
         const batch = store.batch();
         batch.outbox.remove(entry.id);
         if (message) batch.messages.put({ ...message, state: 'delivered' });

@@ -5,7 +5,8 @@ export type NodeErrorCode =
   | 'NODE_ALREADY_STARTED'
   | 'RECIPIENT_NOT_FOUND'
   | 'INVALID_MESSAGE'
-  | 'UNKNOWN_CONTACT';
+  | 'UNKNOWN_CONTACT'
+  | 'PREKEY_IDS_EXHAUSTED';
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
@@ -51,5 +52,18 @@ export class UnknownContactError extends NodeError {
   constructor() {
     super('UNKNOWN_CONTACT', 'no contact with this address (add it first)');
     this.name = 'UnknownContactError';
+  }
+}
+
+/**
+ * A signed or KEM prekey rotation needs a new id, but the highest id ever used is already the
+ * largest u32: ids are never reused (a handshake naming an old id must not find a different key).
+ */
+export class PrekeyIdsExhaustedError extends NodeError {
+  readonly kind: 'signed' | 'kem';
+  constructor(kind: 'signed' | 'kem') {
+    super('PREKEY_IDS_EXHAUSTED', `no unused ${kind} prekey id is left`);
+    this.name = 'PrekeyIdsExhaustedError';
+    this.kind = kind;
   }
 }

@@ -18,13 +18,7 @@ import { decode as decodeMultihash } from 'multiformats/hashes/digest';
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js';
 import { type CryptoEnv, createEnv } from '../crypto/env.js';
 import { SottoCryptoError } from '../crypto/errors.js';
-import {
-  generateIdentity,
-  generateKemPrekey,
-  generateOneTimePrekey,
-  generateSignedPrekey,
-  type IdentityKeyPair,
-} from '../crypto/keys.js';
+import { generateIdentity, generateOneTimePrekey, type IdentityKeyPair } from '../crypto/keys.js';
 import { initiateSession, peekMessage, respondToSession } from '../crypto/pqxdh.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeProviderReady } from '../crypto/provider-node.js';
@@ -57,7 +51,6 @@ import {
   type Envelope,
   type EnvelopeDecision,
   type EnvelopeStream,
-  MAX_ENVELOPES_PER_STREAM,
   MessageHandler,
   openEnvelopeStream,
 } from '../protocols/message/index.js';
@@ -71,6 +64,7 @@ import {
   RecipientNotFoundError,
   UnknownContactError,
 } from './errors.js';
+import { ensureCurrentPrekeys } from './prekey-rotation.js';
 
 /** How many one-time prekeys the node keeps ready for first contacts. */
 export const ONE_TIME_PREKEY_POOL = 20;
@@ -92,6 +86,15 @@ export const RETRY_JITTER = 0.2;
 export const RETRY_INTERVAL_MS = 5_000;
 /** Most messages one outbox pass tries. */
 export const RETRY_BATCH = 50;
+/**
+ * How long `start()` waits for a first DHT peer when bootstrap peers are configured, so the first
+ * publish of our identity record reaches someone. A lone node (no bootstrap peers) does not wait.
+ */
+export const FIRST_PEER_WAIT_MS = 5_000;
+/** After a publish that reached no peer, how often the node checks for a DHT peer to publish to. */
+export const REPUBLISH_RETRY_MS = 1_000;
+/** Shortest delay between two prekey rotation checks (a clock that jumps cannot make it spin). */
+export const ROTATION_CHECK_MIN_MS = 60_000;
 /** How long a send waits for a one-time prekey before handshaking without one. */
 export const CLAIM_TIMEOUT_MS = 5_000;
 /**
@@ -103,11 +106,13 @@ export const INBOUND_LOOKUP_BURST = 10;
 export const INBOUND_LOOKUP_REFILL_MS = 1_000;
 /** Most validated identity records kept in memory. */
 export const MAX_VERIFIED_RECORDS = 10_000;
+/**
+ * Most live (decoded) sessions kept in memory. Each is exactly the last stored snapshot, so a
+ * message skips a store read and a snapshot decode; the least recently used one is dropped beyond this.
+ */
+export const MAX_LIVE_SESSIONS = 1000;
 /** A cached identity record is used without a new lookup for this long. */
 export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
-
-const SIGNED_PREKEY_ID = 1;
-const KEM_PREKEY_ID = 1;
 
 export interface CreateNodeOptions {
   /** Directory holding the store and the peer key (created, mode 0700). */
@@ -117,6 +122,11 @@ export interface CreateNodeOptions {
   /** Crypto provider; default: the node:crypto provider. */
   provider?: CryptoProvider;
   logger?: NetLogger;
+  /**
+   * The node's clock (ms since the epoch) for record times, prekey rotation, retries and message
+   * timestamps. Default `Date.now`; tests and simulations move it forward.
+   */
+  clock?: () => number;
 }
 
 export interface IncomingMessage {
@@ -173,6 +183,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private identityKeys?: IdentityKeyPair;
   private republishTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
+  private firstPeerTimer?: NodeJS.Timeout;
+  private rotationTimer?: NodeJS.Timeout;
   private retrying?: Promise<number>;
   /** Validated identity records (insertion order = age), so messages skip signature checks. */
   private readonly verified = new Map<string, { record: IdentityRecord; fetchedAt: number }>();
@@ -181,6 +193,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     capacity: INBOUND_LOOKUP_BURST,
     refillIntervalMs: INBOUND_LOOKUP_REFILL_MS,
   });
+  /**
+   * Live sessions by remote identity, least recently used first. An entry always equals the stored
+   * snapshot: it is (re)inserted only after the batch that stores its state committed, and dropped
+   * when such a batch fails.
+   */
+  private readonly liveSessions = new Map<string, Session>();
+  /** Received messages whose batch is queued but not yet durable, by `sender/id`: a repeat waits for it. */
+  private readonly pendingReceipts = new Map<string, Promise<void>>();
   /** One open message stream per peer, reused for up to MAX_ENVELOPES_PER_STREAM envelopes. */
   private readonly envelopeStreams = new Map<string, EnvelopeStream>();
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
@@ -189,7 +209,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   constructor(options: CreateNodeOptions) {
     super();
     this.options = options;
-    this.env = createEnv({ provider: options.provider });
+    this.env = createEnv({ provider: options.provider, clock: options.clock });
   }
 
   /** This node's identity, as an address others paste. */
@@ -246,7 +266,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       await store.close();
       throw err;
     }
-    await this.publishRecord();
+    await this.rotatePrekeys({ publish: false });
+    if (config.bootstrap.length > 0) await this.waitForDhtPeer(FIRST_PEER_WAIT_MS);
+    const { peersStored } = await this.publishRecord();
+    if (peersStored === 0) this.publishOnFirstPeer();
     this.republishTimer = setInterval(() => {
       this.publishRecord().catch((err: unknown) => this.options.logger?.warn?.(`republish failed: ${String(err)}`));
     }, RECORD_LIFETIME_MS / 2);
@@ -261,10 +284,63 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.retryTimer.unref();
   }
 
+  /**
+   * Creates or rotates the signed X25519 and ML-KEM prekeys when due (prekey-rotation.ts), deletes
+   * retired ones past their grace period, republishes the identity record after a rotation, and
+   * schedules the next check.
+   */
+  private async rotatePrekeys(options: { publish: boolean }): Promise<void> {
+    const { store } = this.running;
+    const result = await ensureCurrentPrekeys(store, this.env, this.identity, this.env.now());
+    if (result.rotated && options.publish) await this.publishRecord();
+    if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    // setTimeout holds at most 2^31 - 1 ms (≈ 24.8 days); the rotation period is shorter
+    const delay = Math.min(Math.max(result.nextCheckAt - this.env.now(), ROTATION_CHECK_MIN_MS), 2 ** 31 - 1);
+    this.rotationTimer = setTimeout(() => {
+      this.rotatePrekeys({ publish: true }).catch((err: unknown) =>
+        this.options.logger?.warn?.(`prekey rotation failed: ${String(err)}`),
+      );
+    }, delay);
+    this.rotationTimer.unref();
+  }
+
+  private routingTableSize(): number {
+    const dht = this.host?.services.dht as unknown as { routingTable?: { size?: number } } | undefined;
+    return dht?.routingTable?.size ?? 0;
+  }
+
+  /** Resolves once the DHT routing table has a peer, or after `ms`. */
+  private async waitForDhtPeer(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.routingTableSize() === 0 && Date.now() < until && this.host) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Our record reached nobody (no DHT peer yet): publish again as soon as there is one. */
+  private publishOnFirstPeer(): void {
+    if (this.firstPeerTimer) return;
+    this.firstPeerTimer = setInterval(() => {
+      if (this.routingTableSize() === 0) return;
+      clearInterval(this.firstPeerTimer);
+      this.firstPeerTimer = undefined;
+      this.publishRecord()
+        .then(({ peersStored }) => {
+          if (peersStored === 0 && this.host) this.publishOnFirstPeer();
+        })
+        .catch((err: unknown) => this.options.logger?.warn?.(`publish failed: ${String(err)}`));
+    }, REPUBLISH_RETRY_MS);
+    this.firstPeerTimer.unref();
+  }
+
   /** Stops the host and closes the store; afterwards the process can exit. */
   async stop(): Promise<void> {
     if (this.republishTimer) clearInterval(this.republishTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.firstPeerTimer) clearInterval(this.firstPeerTimer);
+    if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    this.rotationTimer = undefined;
+    this.firstPeerTimer = undefined;
     this.republishTimer = undefined;
     this.retryTimer = undefined;
     await this.retrying?.catch(() => undefined);
@@ -287,12 +363,6 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     if (!identity) {
       identity = generateIdentity(this.env);
       batch.identity.put(identity);
-    }
-    if (!(await store.prekeys.get('signed', SIGNED_PREKEY_ID))) {
-      batch.prekeys.put('signed', generateSignedPrekey(this.env, identity, SIGNED_PREKEY_ID));
-    }
-    if (!(await store.prekeys.get('kem', KEM_PREKEY_ID))) {
-      batch.prekeys.put('kem', generateKemPrekey(this.env, identity, KEM_PREKEY_ID));
     }
     await this.replenishOneTimePrekeys(store, batch);
     await batch.commit();
@@ -339,8 +409,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   async publishRecord(): Promise<{ peersStored: number }> {
     const { store, host } = this.running;
     const identity = this.identity;
-    const signedPrekey = await store.prekeys.get('signed', SIGNED_PREKEY_ID);
-    const kemPrekey = await store.prekeys.get('kem', KEM_PREKEY_ID);
+    const signedPrekey = await store.prekeys.current('signed');
+    const kemPrekey = await store.prekeys.current('kem');
     if (!signedPrekey || !kemPrekey) throw new NodeNotStartedError();
     const now = this.env.now();
     const previous = (await store.directory.highestSequence(toHex(identity.signingKey))) ?? 0;
@@ -432,15 +502,18 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const timestamp = this.env.now();
 
     const message: MessageRecord = { id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' };
-    const ciphertext = await this.withLock(remote, async () => {
-      const stored = await store.sessions.get(remote);
-      const session = stored
-        ? Session.restore(this.env, stored.snapshot)
-        : initiateSession(this.env, {
-            identity: this.identity,
-            bundle: bundleFromRecord(record, await this.claimOneTimePrekey(devicePeer, recipient)),
-            context: { initiator: host.peerId.toString(), responder: devicePeer.toString() },
-          });
+    const { ct: ciphertext, durable } = await this.withLock(remote, async () => {
+      let session = this.liveSessions.get(remote);
+      if (session === undefined) {
+        const stored = await store.sessions.get(remote);
+        session = stored
+          ? Session.restore(this.env, stored.snapshot)
+          : initiateSession(this.env, {
+              identity: this.identity,
+              bundle: bundleFromRecord(record, await this.claimOneTimePrekey(devicePeer, recipient)),
+              context: { initiator: host.peerId.toString(), responder: devicePeer.toString() },
+            });
+      }
       const ct = session.encrypt(body);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
       const batch = store.batch();
@@ -455,9 +528,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         createdAt: timestamp,
       });
       batch.messages.put(message);
-      await batch.commit();
-      return ct;
+      // The next message to `remote` may be encrypted while this batch is still being written;
+      // the store writes batches in commit order (group commit).
+      return { ct, durable: this.commitSession(remote, session, batch) };
     });
+    await durable;
 
     const delivered = await this.deliver(
       { id, recipient: remote, ciphertext, createdAt: timestamp },
@@ -512,33 +587,35 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   /**
-   * Sends on the peer's open message stream (one envelope at a time, SPEC §3), opening a new one
-   * when there is none, it is used up, or it failed (the receiver resets idle streams). A resend
-   * after a lost ack is answered DUPLICATE, so retrying on a fresh stream is safe.
+   * Sends on the peer's open message stream (pipelined, SPEC §3), opening a new one when there is
+   * none, it is used up, or it failed (the receiver resets idle streams). An envelope whose stream
+   * failed is tried once more on a fresh stream: a resend after a lost ack is answered DUPLICATE.
    */
   private async sendOnStream(peer: PeerId, envelope: Envelope): Promise<Ack> {
-    const { host } = this.running;
+    const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS };
+    const open = this.envelopeStreams.get(peer.toString());
+    if (open?.usable) {
+      try {
+        return await open.send(envelope, options);
+      } catch {
+        // reset or timed out: once more on a fresh stream
+      }
+    }
+    const fresh = await this.freshStream(peer, open);
+    return fresh.send(envelope, options);
+  }
+
+  /** The peer's stream if someone already replaced `stale` with a usable one, else a new one. */
+  private async freshStream(peer: PeerId, stale: EnvelopeStream | undefined): Promise<EnvelopeStream> {
     const key = peer.toString();
     return this.withLock(`stream:${key}`, async () => {
-      const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS };
-      const open = this.envelopeStreams.get(key);
-      if (open && open.sent < MAX_ENVELOPES_PER_STREAM) {
-        try {
-          return await open.send(envelope, options);
-        } catch {
-          // reset or timed out: try once more on a fresh stream
-        }
-      }
-      this.envelopeStreams.delete(key);
-      open?.close().catch(() => undefined);
-      const fresh = await openEnvelopeStream(host, peer, options);
+      const current = this.envelopeStreams.get(key);
+      if (current !== undefined && current !== stale && current.usable) return current;
+      const fresh = await openEnvelopeStream(this.running.host, peer, { timeout: SEND_ATTEMPT_TIMEOUT_MS });
       this.envelopeStreams.set(key, fresh);
-      try {
-        return await fresh.send(envelope, options);
-      } catch (err) {
-        this.envelopeStreams.delete(key);
-        throw err;
-      }
+      // the old one ends once its last acks are in (or is already reset)
+      current?.close({ signal: AbortSignal.timeout(SEND_ATTEMPT_TIMEOUT_MS) }).catch(() => undefined);
+      return fresh;
     });
   }
 
@@ -659,9 +736,21 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    * Looks the identity up in the directory now (not from the cache): confirms it is reachable and
    * checks a contact's key (may emit 'key-change'). Returns what the record says.
    */
-  async refresh(address: string): Promise<{ sequence: number; devices: number; expiresAt: number }> {
+  async refresh(address: string): Promise<{
+    sequence: number;
+    devices: number;
+    expiresAt: number;
+    signedPrekeyId: number;
+    kemPrekeyId: number;
+  }> {
     const record = await this.lookup(decodeAddress(address), { fresh: true });
-    return { sequence: record.sequence, devices: record.devices.length, expiresAt: record.expiresAt };
+    return {
+      sequence: record.sequence,
+      devices: record.devices.length,
+      expiresAt: record.expiresAt,
+      signedPrekeyId: record.signedPrekey.id,
+      kemPrekeyId: record.kemPrekey.id,
+    };
   }
 
   /** Marks a contact verified after the safety numbers were compared out of band. */
@@ -699,69 +788,127 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       return { status: AckStatus.REJECTED, reason: 'device-not-bound' };
     }
 
-    return this.withLock(sender, async () => {
-      if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
-      let plaintext: Uint8Array;
-      let session: Session;
-      let usedOneTime: number | undefined;
-      try {
-        const kind = peekMessage(envelope.body);
-        const stored = await store.sessions.get(sender);
-        const sameHandshake = kind.type === 'prekey' && stored?.baseKey === toHex(kind.baseKey);
-        if (kind.type === 'prekey' && !sameHandshake) {
-          const prekeys = await store.prekeys.loadLookup({
-            signedPrekeyId: kind.signedPrekeyId,
-            kemPrekeyId: kind.kemPrekeyId,
-            oneTimePrekeyId: kind.oneTimePrekeyId,
-          });
-          const r = respondToSession(this.env, {
-            identity: this.identity,
-            prekeys,
-            message: envelope.body,
-            context: { initiator: remotePeer.toString(), responder: this.running.host.peerId.toString() },
-          });
-          if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
-            return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };
+    const key = `${sender}/${id}`;
+    const outcome = await this.withLock(
+      sender,
+      async (): Promise<EnvelopeDecision | { durable: Promise<void>; text: string; first: boolean }> => {
+        const pending = this.pendingReceipts.get(key);
+        if (pending !== undefined) return { durable: pending, text: '', first: false }; // same id, being written
+        if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
+        let plaintext: Uint8Array;
+        let session: Session;
+        let usedOneTime: number | undefined;
+        try {
+          const kind = peekMessage(envelope.body);
+          const current = await this.loadSession(sender);
+          const sameHandshake =
+            kind.type === 'prekey' && current !== undefined && equalBytes(current.baseKey, kind.baseKey);
+          if (kind.type === 'prekey' && !sameHandshake) {
+            const prekeys = await store.prekeys.loadLookup({
+              signedPrekeyId: kind.signedPrekeyId,
+              kemPrekeyId: kind.kemPrekeyId,
+              oneTimePrekeyId: kind.oneTimePrekeyId,
+            });
+            const r = respondToSession(this.env, {
+              identity: this.identity,
+              prekeys,
+              message: envelope.body,
+              context: { initiator: remotePeer.toString(), responder: this.running.host.peerId.toString() },
+            });
+            if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
+              return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };
+            }
+            session = r.session;
+            plaintext = r.plaintext;
+            usedOneTime = r.usedOneTimePrekeyId;
+          } else {
+            if (!current) return { status: AckStatus.REJECTED, reason: 'no-session' };
+            session = current;
+            plaintext = session.decrypt(envelope.body); // changes the session only when it succeeds
           }
-          session = r.session;
-          plaintext = r.plaintext;
-          usedOneTime = r.usedOneTimePrekeyId;
-        } else {
-          if (!stored) return { status: AckStatus.REJECTED, reason: 'no-session' };
-          session = Session.restore(this.env, stored.snapshot);
-          plaintext = session.decrypt(envelope.body);
+        } catch (err) {
+          const reason = err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
+          return { status: AckStatus.REJECTED, reason };
         }
-      } catch (err) {
-        const reason = err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
-        return { status: AckStatus.REJECTED, reason };
-      }
-      let text: string;
-      try {
-        text = dec.decode(plaintext);
-      } catch {
-        return { status: AckStatus.REJECTED, reason: 'not-utf8' };
-      }
-      const now = this.env.now();
-      const message: MessageRecord = {
-        id,
-        contact: sender,
-        direction: 'in',
-        timestamp: envelope.timestamp,
-        body: text,
-        state: 'received',
-      };
-      const batch = store.batch();
-      batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
-      batch.messages.put(message);
-      batch.dedupe.mark(sender, id, now);
-      if (usedOneTime !== undefined) {
-        batch.prekeys.remove('one-time', usedOneTime);
-        batch.prekeys.unmarkClaimed(usedOneTime);
-      }
-      await batch.commit();
-      this.emit('message', { id, from: encodeAddress(envelope.sender), text, timestamp: envelope.timestamp });
-      return AckStatus.STORED;
+        let text: string;
+        try {
+          text = dec.decode(plaintext);
+        } catch {
+          return { status: AckStatus.REJECTED, reason: 'not-utf8' };
+        }
+        const now = this.env.now();
+        const message: MessageRecord = {
+          id,
+          contact: sender,
+          direction: 'in',
+          timestamp: envelope.timestamp,
+          body: text,
+          state: 'received',
+        };
+        const batch = store.batch();
+        batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
+        batch.messages.put(message);
+        batch.dedupe.mark(sender, id, now);
+        if (usedOneTime !== undefined) {
+          batch.prekeys.remove('one-time', usedOneTime);
+          batch.prekeys.unmarkClaimed(usedOneTime);
+        }
+        const durable = this.commitSession(sender, session, batch);
+        this.pendingReceipts.set(key, durable);
+        return { durable, text, first: true };
+      },
+    );
+    if (typeof outcome !== 'object' || !('durable' in outcome)) return outcome;
+    const { first } = outcome;
+    try {
+      await outcome.durable;
+    } catch {
+      return { status: AckStatus.UNAVAILABLE, reason: 'store-failed' };
+    } finally {
+      if (first) this.pendingReceipts.delete(key);
+    }
+    if (!first) return AckStatus.DUPLICATE;
+    this.emit('message', {
+      id,
+      from: encodeAddress(envelope.sender),
+      text: outcome.text,
+      timestamp: envelope.timestamp,
     });
+    return AckStatus.STORED;
+  }
+
+  /** The session with `remote`: the live one, or the stored one (decoded, then kept live). */
+  private async loadSession(remote: string): Promise<Session | undefined> {
+    const live = this.liveSessions.get(remote);
+    if (live !== undefined) return live;
+    const stored = await this.running.store.sessions.get(remote);
+    if (stored === undefined) return undefined;
+    const session = Session.restore(this.env, stored.snapshot);
+    this.keepLive(remote, session);
+    return session;
+  }
+
+  /**
+   * Commits a batch that stores `session`'s new state. The session is live at once (the next
+   * message may use it while this batch is queued); if the batch fails, the in-memory copy is
+   * dropped and, the store being fail-stop (src/store/engine.ts), nothing derived from it can be
+   * written either: after a restart the node continues from the last durable state.
+   */
+  private commitSession(remote: string, session: Session, batch: ReturnType<SottoStore['batch']>): Promise<void> {
+    this.keepLive(remote, session);
+    return batch.commit().catch((err: unknown) => {
+      if (this.liveSessions.get(remote) === session) this.liveSessions.delete(remote);
+      throw err;
+    });
+  }
+
+  private keepLive(remote: string, session: Session): void {
+    this.liveSessions.delete(remote);
+    this.liveSessions.set(remote, session);
+    if (this.liveSessions.size > MAX_LIVE_SESSIONS) {
+      const oldest = this.liveSessions.keys().next().value;
+      if (oldest !== undefined) this.liveSessions.delete(oldest);
+    }
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {

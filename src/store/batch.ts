@@ -20,7 +20,7 @@
 import type { IdentityKeyPair } from '../crypto/index.js';
 import type { RawOp } from './backend.js';
 import type { ValueKind, ValueTypes } from './codec.js';
-import type { StoreEngine } from './engine.js';
+import type { StoreEngine, WriteReservation } from './engine.js';
 import { BatchAlreadyUsedError } from './errors.js';
 import {
   type Concern,
@@ -37,10 +37,20 @@ import {
   outboxKey,
   type PrekeyKind,
   prekeyKey,
+  prekeyRotationKey,
+  type RotatingPrekeyKind,
   sessionBaseKeyKey,
   sessionKey,
 } from './layout.js';
-import type { ContactRecord, DirectoryEntry, MessageRecord, OutboxEntry, PrekeyTypes, SessionRecord } from './types.js';
+import type {
+  ContactRecord,
+  DirectoryEntry,
+  MessageRecord,
+  OutboxEntry,
+  PrekeyRotationRecord,
+  PrekeyTypes,
+  SessionRecord,
+} from './types.js';
 
 const PREKEY_VALUE_KIND = { signed: 'signed-prekey', kem: 'kem-prekey', 'one-time': 'one-time-prekey' } as const;
 
@@ -77,6 +87,14 @@ export class StoreBatch {
       this.step(() => this.put('prekeys', claimedPrekeyKey(id), 'seen', at)),
     /** Drops the claim marker (with the prekey itself, once a handshake used it). */
     unmarkClaimed: (id: number): void => this.step(() => this.del('prekeys', claimedPrekeyKey(id))),
+    /**
+     * Writes the rotation record of signed or KEM prekeys (which is current, created/retired times).
+     * Put it in the batch that writes or deletes the prekeys it describes (prekey-rotation.ts).
+     */
+    setRotation: (kind: RotatingPrekeyKind, record: PrekeyRotationRecord): void =>
+      this.step(() => this.put('prekeys', prekeyRotationKey(kind), 'prekey-rotation', record)),
+    /** Deletes the rotation record (the store then reads as written before rotation existed). */
+    removeRotation: (kind: RotatingPrekeyKind): void => this.step(() => this.del('prekeys', prekeyRotationKey(kind))),
   };
 
   readonly sessions = {
@@ -149,12 +167,31 @@ export class StoreBatch {
     return this.planned.length;
   }
 
-  /** Writes everything planned in one backend batch, or nothing. */
-  async commit(): Promise<void> {
-    if (this.used) throw new BatchAlreadyUsedError();
+  /**
+   * Writes everything planned in one backend batch, or nothing. Its place in the store's write
+   * order is taken when `commit()` is called (synchronously), so batches committed one after the
+   * other reach the disk in that order even while values are still being sealed.
+   */
+  commit(): Promise<void> {
+    if (this.used) return Promise.reject(new BatchAlreadyUsedError());
     this.used = true;
-    if (this.failure !== undefined) throw this.failure.error;
-    this.engine.checkOpen();
+    if (this.failure !== undefined) return Promise.reject(this.failure.error);
+    let reservation: WriteReservation;
+    try {
+      reservation = this.engine.reserve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.seal().then(
+      (ops) => reservation.fill(ops),
+      (err: unknown) => {
+        reservation.cancel();
+        throw err;
+      },
+    );
+  }
+
+  private async seal(): Promise<RawOp[]> {
     const ops: RawOp[] = [];
     for (const p of this.planned) {
       if (p.type === 'del') ops.push(p);
@@ -168,7 +205,7 @@ export class StoreBatch {
         });
       }
     }
-    await this.engine.write(ops);
+    return ops;
   }
 
   /** Runs one writer step; its ops are kept only if the whole step succeeds, else the batch fails. */

@@ -33,6 +33,8 @@ import type {
   MessageState,
   OutboxEntry,
   OutboxState,
+  PrekeyRotationEntry,
+  PrekeyRotationRecord,
   SessionRecord,
 } from './types.js';
 
@@ -58,6 +60,8 @@ export interface ValueTypes {
   seen: number;
   'directory-record': DirectoryEntry;
   'directory-sequence': number;
+  /** Current signed/KEM prekey id and the age of each stored one (`prekeys/p/s`, `prekeys/p/k`). */
+  'prekey-rotation': PrekeyRotationRecord;
 }
 export type ValueKind = keyof ValueTypes;
 
@@ -77,6 +81,7 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   seen: 0x0c,
   'directory-record': 0x0d,
   'directory-sequence': 0x0e,
+  'prekey-rotation': 0x0f,
 };
 
 /** A value's bytes did not decode (the store turns this into StoreCorruptError). */
@@ -235,6 +240,43 @@ function checkU32(what: string, v: number): number {
   return v;
 }
 
+/**
+ * Why a prekey rotation record breaks its invariants (types.ts PrekeyRotationRecord), or undefined
+ * if it keeps them. Checked on encode (InvalidStoreArgumentError) and on decode (CodecError).
+ */
+function rotationRecordProblem(v: PrekeyRotationRecord): string | undefined {
+  const u32 = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+  const time = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 0);
+  if (!u32(v.currentId) || !u32(v.highestId)) return 'prekey ids must be u32';
+  if (!Array.isArray(v.prekeys)) return 'prekeys must be an array';
+  let previous = -1;
+  let current = 0;
+  for (const e of v.prekeys) {
+    if (e === null || typeof e !== 'object' || !u32(e.id)) return 'prekey ids must be u32';
+    if (e.id <= previous) return 'prekey ids must be unique and ascending';
+    previous = e.id;
+    if (!time(e.createdAt) || !time(e.retiredAt)) return 'prekey times must be non-negative safe integers';
+    if (e.id === v.currentId) {
+      current++;
+      if (e.retiredAt !== undefined) return 'the current prekey cannot be retired';
+    } else if (e.retiredAt === undefined) {
+      return 'a prekey other than the current one has no retiredAt';
+    }
+  }
+  if (current !== 1) return 'the current prekey id is not among the prekeys';
+  if (v.highestId < previous) return 'highestId is below a stored prekey id';
+  return undefined;
+}
+
+function writeOptionalTime(w: FieldWriter, what: string, v: number | undefined): void {
+  if (v === undefined) w.u8(0);
+  else w.u8(1).u64(what, v);
+}
+
+function readOptionalTime(r: FieldReader, what: string): number | undefined {
+  return readBool(r, `${what} flag`) ? r.u64(what) : undefined;
+}
+
 // ── Per-kind field layouts ───────────────────────────────────────────────────────────────────
 
 type Fields<T> = { write(w: FieldWriter, v: T): void; read(r: FieldReader): T };
@@ -375,6 +417,36 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
     read: (r) => ({ identity: r.hex('identity', 32), record: r.bytes('record'), fetchedAt: r.u64('fetchedAt') }),
   },
   'directory-sequence': uint('sequence'),
+  'prekey-rotation': {
+    write: (w, v) => {
+      const problem = rotationRecordProblem(v);
+      if (problem !== undefined) throw new InvalidStoreArgumentError(`prekey rotation record: ${problem}`);
+      w.u32(v.currentId).u32(v.highestId).u32(v.prekeys.length);
+      for (const e of v.prekeys) {
+        w.u32(e.id);
+        writeOptionalTime(w, 'createdAt', e.createdAt);
+        writeOptionalTime(w, 'retiredAt', e.retiredAt);
+      }
+    },
+    read: (r) => {
+      const currentId = r.u32('currentId');
+      const highestId = r.u32('highestId');
+      const count = r.u32('prekeys count');
+      const prekeys: PrekeyRotationEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        const entry: PrekeyRotationEntry = { id: r.u32('prekey id') };
+        const createdAt = readOptionalTime(r, 'createdAt');
+        const retiredAt = readOptionalTime(r, 'retiredAt');
+        if (createdAt !== undefined) entry.createdAt = createdAt;
+        if (retiredAt !== undefined) entry.retiredAt = retiredAt;
+        prekeys.push(entry);
+      }
+      const record: PrekeyRotationRecord = { currentId, highestId, prekeys };
+      const problem = rotationRecordProblem(record);
+      if (problem !== undefined) throw new CodecError(`prekey rotation record: ${problem}`);
+      return record;
+    },
+  },
 };
 
 /** The binary codec of this file (format version 1). */

@@ -13,6 +13,8 @@
  * | `prekeys`   | `k/<id:8 hex>`                               | `kem-prekey`         | signed ML-KEM-768 prekey with its secret key   |
  * | `prekeys`   | `o/<id:8 hex>`                               | `one-time-prekey`    | unused one-time prekey (deleted once used)     |
  * | `prekeys`   | `c/<id:8 hex>`                               | `seen`               | one-time prekey handed out by a claim (time)   |
+ * | `prekeys`   | `p/s` and `p/k`                              | `prekey-rotation`    | current signed / KEM prekey id, highest id     |
+ * |             |                                              |                      | ever used, created-at and retired-at per id    |
  * | `sessions`  | `s/<remote:64 hex>`                          | `session`            | session snapshot + base key, per remote        |
  * | `sessions`  | `b/<baseKey:64 hex>`                         | `session-index`      | base key → remote identity (route a handshake) |
  * | `contacts`  | `<identity:64 hex>`                          | `contact`            | contact record                                 |
@@ -27,6 +29,12 @@
  * 32-byte X25519 PQXDH base key, message ids the hex of 16 random bytes; ids and times are
  * zero-padded lowercase hex (prekey ids u32, times u64 ms). Inputs are checked here: a malformed id
  * is an InvalidStoreArgumentError, never a key that sorts in the wrong place.
+ *
+ * Prekey rotation: `p/s` (signed) and `p/k` (KEM) each hold one PrekeyRotationRecord (types.ts).
+ * A store written before rotation existed has `s/00000001` and `k/00000001` and no `p/` keys; that
+ * is read as "id 1 current, created at an unknown time" (due for rotation), so no migration is
+ * needed and the schema version stays 1. The `p/` keys lie outside the `s/`, `k/`, `o/` and `c/`
+ * ranges, so prekey counts and id listings never see them.
  */
 import { InvalidStoreArgumentError } from './errors.js';
 
@@ -112,6 +120,16 @@ export const prekeyKey = (kind: PrekeyKind, id: number): string => PREKEY_TAG[ki
 export const prekeyPrefix = (kind: PrekeyKind): string => PREKEY_TAG[kind];
 /** Marker of a one-time prekey handed out by the claim protocol (never handed out again). */
 export const claimedPrekeyKey = (id: number): string => `c/${hex8(checkPrekeyId(id))}`;
+/** The prekey kinds that rotate on a schedule (one-time prekeys are used up instead). */
+export type RotatingPrekeyKind = 'signed' | 'kem';
+const ROTATION_KEY: Record<RotatingPrekeyKind, string> = { signed: 'p/s', kem: 'p/k' };
+/** The key of the rotation record of signed or KEM prekeys. */
+export const prekeyRotationKey = (kind: RotatingPrekeyKind): string => {
+  if (kind !== 'signed' && kind !== 'kem') {
+    throw new InvalidStoreArgumentError('rotating prekey kind must be "signed" or "kem"');
+  }
+  return ROTATION_KEY[kind];
+};
 /** The prekey id of a `prekeyKey`. */
 export const prekeyIdOf = (key: string): number => Number.parseInt(key.slice(2), 16);
 

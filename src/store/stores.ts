@@ -25,6 +25,8 @@ import {
   prekeyIdOf,
   prekeyKey,
   prekeyPrefix,
+  prekeyRotationKey,
+  type RotatingPrekeyKind,
   SESSION_PREFIX,
   sessionBaseKeyKey,
   sessionKey,
@@ -43,6 +45,7 @@ import type {
   OutboxEntry,
   OutboxStore,
   PrekeyIds,
+  PrekeyRotationRecord,
   PrekeyStore,
   PrekeyTypes,
   SessionRecord,
@@ -104,6 +107,17 @@ export class KvPrekeyStore extends ConcernStore implements PrekeyStore {
   }
   async ids(kind: PrekeyKind): Promise<number[]> {
     return (await this.engine.keys('prekeys', prefixRange(prekeyPrefix(kind)))).map(prekeyIdOf);
+  }
+  async rotation(kind: RotatingPrekeyKind): Promise<PrekeyRotationRecord | undefined> {
+    return this.engine.get('prekeys', prekeyRotationKey(kind), 'prekey-rotation');
+  }
+  async current<K extends RotatingPrekeyKind>(kind: K): Promise<PrekeyTypes[K] | undefined> {
+    const record = await this.rotation(kind);
+    if (record !== undefined) return this.get(kind, record.currentId);
+    // Written before rotation existed: the one prekey of the kind (id 1), or the newest if several.
+    const ids = await this.ids(kind);
+    const newest = ids[ids.length - 1];
+    return newest === undefined ? undefined : this.get(kind, newest);
   }
   async loadLookup(ids: Partial<PrekeyIds> = {}): Promise<PrekeyLookup> {
     const load = async <K extends PrekeyKind>(

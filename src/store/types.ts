@@ -7,7 +7,7 @@
  */
 import type { IdentityKeyPair, KemPrekey, OneTimePrekey, PrekeyLookup, SignedPrekey } from '../crypto/index.js';
 import type { StoreBatch } from './batch.js';
-import type { PrekeyKind } from './layout.js';
+import type { PrekeyKind, RotatingPrekeyKind } from './layout.js';
 
 // ── Records ──────────────────────────────────────────────────────────────────────────────────
 
@@ -93,6 +93,29 @@ export interface PrekeyTypes {
   'one-time': OneTimePrekey;
 }
 
+/** One stored signed (or KEM) prekey in a rotation record. */
+export interface PrekeyRotationEntry {
+  /** The prekey id (u32); its key is `s/<id>` or `k/<id>`. */
+  id: number;
+  /** When it was generated (ms). Undefined for a prekey written before rotation existed (unknown age). */
+  createdAt?: number | undefined;
+  /** When it stopped being current (ms); undefined exactly for the current prekey. */
+  retiredAt?: number | undefined;
+}
+
+/**
+ * Which signed (or KEM) prekey is current and the age of every stored one: one record per kind,
+ * under `p/s` and `p/k` (layout.ts). Invariants (checked by the codec on write and on read):
+ * entries sorted by id, ids unique; `currentId` is an entry and the only one without `retiredAt`;
+ * `highestId` ≥ every entry's id. `highestId` is the highest id ever allocated for the kind, so a
+ * deleted id is never handed out again.
+ */
+export interface PrekeyRotationRecord {
+  currentId: number;
+  highestId: number;
+  prekeys: PrekeyRotationEntry[];
+}
+
 /** The prekey ids a handshake names (the PQXDH header's ids). */
 export interface PrekeyIds {
   signedPrekeyId: number;
@@ -115,8 +138,10 @@ export interface IdentityStore {
 }
 
 /**
- * Our secret prekeys. Signed and KEM prekeys live until rotated away with `remove`; a one-time
- * prekey must be removed in the same batch that stores the session it created (`usedOneTimePrekeyId`).
+ * Our secret prekeys. Signed and KEM prekeys are rotated (src/node/prekey-rotation.ts): a rotation
+ * record per kind names the current one and when each was created and retired; rotation writes
+ * the new prekey, the record and the deletion of expired ones in one batch. A one-time prekey must
+ * be removed in the same batch that stores the session it created (`usedOneTimePrekeyId`).
  */
 export interface PrekeyStore {
   /** Stores (or replaces) a prekey under its id. */
@@ -139,6 +164,17 @@ export interface PrekeyStore {
   isClaimed(id: number): Promise<boolean>;
   /** Marks one-time prekey `id` as handed out; it is never handed out again. */
   markClaimed(id: number, at: number): Promise<void>;
+  /**
+   * The rotation record of signed or KEM prekeys, or undefined when none was written (a new store,
+   * or one written before rotation existed). Written with `StoreBatch.prekeys.setRotation`.
+   */
+  rotation(kind: RotatingPrekeyKind): Promise<PrekeyRotationRecord | undefined>;
+  /**
+   * The current signed or KEM prekey: the one the rotation record names, else (no record: a store
+   * written before rotation existed, where the only prekey of each kind has id 1) the one with the
+   * highest stored id. Undefined if there is none.
+   */
+  current<K extends RotatingPrekeyKind>(kind: K): Promise<PrekeyTypes[K] | undefined>;
 }
 
 /** Our session with each remote identity (one session per remote), and base key → remote routing. */

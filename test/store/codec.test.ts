@@ -11,6 +11,7 @@ import {
   prefixRange,
   prekeyIdOf,
   prekeyKey,
+  prekeyRotationKey,
   StoreCodec,
   StoreCorruptError,
   type ValueKind,
@@ -35,8 +36,20 @@ function samples(): { [K in ValueKind]: ValueTypes[K] } {
     seen: Number.MAX_SAFE_INTEGER,
     'directory-record': directoryEntry(ALICE),
     'directory-sequence': 12,
+    'prekey-rotation': ROTATION,
   };
 }
+
+/** Id 1 from before rotation (age unknown), id 4 retired, id 9 current; ids 2, 3, 5..8 were deleted. */
+const ROTATION: ValueTypes['prekey-rotation'] = {
+  currentId: 9,
+  highestId: 9,
+  prekeys: [
+    { id: 1, retiredAt: 1_700_000_000_000 },
+    { id: 4, createdAt: 1_600_000_000_000, retiredAt: 1_700_000_000_500 },
+    { id: 9, createdAt: 1_700_000_000_500 },
+  ],
+};
 
 describe('binary codec', () => {
   it('round-trips every kind; every truncation, trailing byte, wrong tag or version is a CodecError', () => {
@@ -82,6 +95,51 @@ describe('binary codec', () => {
       InvalidStoreArgumentError,
     );
     assert.throws(() => binaryCodec.encode('session', undefined as never), InvalidStoreArgumentError);
+  });
+
+  it('prekey rotation records keep their invariants on encode and on decode', () => {
+    const broken: Array<[string, ValueTypes['prekey-rotation']]> = [
+      ['current not stored', { ...ROTATION, currentId: 5 }],
+      ['current retired', { ...ROTATION, prekeys: [...ROTATION.prekeys.slice(0, 2), { id: 9, retiredAt: 1 }] }],
+      ['retired without retiredAt', { ...ROTATION, prekeys: [{ id: 1 }, ...ROTATION.prekeys.slice(1)] }],
+      [
+        'ids out of order',
+        { ...ROTATION, prekeys: [ROTATION.prekeys[1]!, ROTATION.prekeys[0]!, ROTATION.prekeys[2]!] },
+      ],
+      ['duplicate id', { ...ROTATION, prekeys: [ROTATION.prekeys[0]!, ...ROTATION.prekeys] }],
+      ['highestId below an id', { ...ROTATION, highestId: 8 }],
+      ['id above u32', { ...ROTATION, currentId: 2 ** 32, highestId: 2 ** 32 }],
+      ['negative time', { ...ROTATION, prekeys: [...ROTATION.prekeys.slice(0, 2), { id: 9, createdAt: -1 }] }],
+    ];
+    for (const [why, record] of broken) {
+      assert.throws(() => binaryCodec.encode('prekey-rotation', record), InvalidStoreArgumentError, why);
+    }
+    // The same records written past the encoder's checks (as corruption would) do not decode.
+    const raw = (r: ValueTypes['prekey-rotation']): Uint8Array => {
+      const out = [FORMAT_VERSION, KIND_TAGS['prekey-rotation']];
+      const u32 = (n: number) => out.push(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+      const time = (t: number | undefined) => {
+        if (t === undefined) out.push(0);
+        else {
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setBigUint64(0, BigInt(t));
+          out.push(1, ...b);
+        }
+      };
+      u32(r.currentId);
+      u32(r.highestId);
+      u32(r.prekeys.length);
+      for (const e of r.prekeys) {
+        u32(e.id);
+        time(e.createdAt);
+        time(e.retiredAt);
+      }
+      return Uint8Array.from(out);
+    };
+    assert.deepEqual(binaryCodec.decode('prekey-rotation', raw(ROTATION)), ROTATION, 'the hand encoding matches');
+    for (const [why, record] of broken.slice(0, 6)) {
+      assert.throws(() => binaryCodec.decode('prekey-rotation', raw(record)), CodecError, why);
+    }
   });
 
   it('rejects invalid UTF-8, enum values and flags on decode', () => {
@@ -133,6 +191,13 @@ describe('key layout', () => {
     assert.ok(prekeyKey('one-time', 9) < prekeyKey('one-time', 10));
     assert.deepEqual(prefixRange('m/ab/'), { gte: 'm/ab/', lt: 'm/ab0' });
     assert.throws(() => prekeyKey('kem', 2 ** 32), InvalidStoreArgumentError);
+    // Rotation records sit outside every prekey range, so counts and id listings never see them.
+    assert.deepEqual([prekeyRotationKey('signed'), prekeyRotationKey('kem')], ['p/s', 'p/k']);
+    for (const kind of ['signed', 'kem', 'one-time'] as const) {
+      const { gte, lt } = prefixRange(prekeyKey(kind, 0).slice(0, 2));
+      for (const key of ['p/s', 'p/k']) assert.ok(key < gte! || key >= lt!, `${key} outside ${kind}`);
+    }
+    assert.throws(() => prekeyRotationKey('one-time' as never), InvalidStoreArgumentError);
     assert.throws(() => messageKey(ALICE.toUpperCase(), 1, hexOf('a', 16)), InvalidStoreArgumentError);
   });
 });

@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { initiateSession, peekMessage, respondToSession, Session, toHex } from '../../src/crypto/index.js';
+import {
+  generateSignedPrekey,
+  initiateSession,
+  peekMessage,
+  respondToSession,
+  Session,
+  toHex,
+} from '../../src/crypto/index.js';
 import {
   BatchAlreadyUsedError,
   CONCERNS,
@@ -18,6 +25,8 @@ import {
   MigrationFailedError,
   MigrationMissingError,
   messageIndexKey,
+  type PrekeyRotationRecord,
+  prekeyRotationKey,
   SCHEMA_VERSION,
   SchemaTooNewError,
   type SottoStore,
@@ -74,7 +83,17 @@ async function fillEveryConcern(store: SottoStore): Promise<void> {
   await store.dedupe.mark(ALICE, hexOf('seen', 16), 5);
   await store.directory.put(directoryEntry(ALICE));
   await store.directory.noteSequence(ALICE, 7);
+  const b = store.batch();
+  b.prekeys.setRotation('signed', SIGNED_ROTATION);
+  await b.commit();
 }
+
+/** The rotation record fillEveryConcern writes for its signed prekey (id 1). */
+const SIGNED_ROTATION: PrekeyRotationRecord = {
+  currentId: 1,
+  highestId: 1,
+  prekeys: [{ id: 1, createdAt: 1_700_000_000_000 }],
+};
 
 async function expectRejects<E extends Error>(p: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
   let caught: unknown;
@@ -139,6 +158,71 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         assert.deepEqual(all.oneTimePrekey(100), k.oneTime[0]);
         assert.equal(all.oneTimePrekey(101), undefined);
         await expectRejects(s.prekeys.get('signed', -1), InvalidStoreArgumentError);
+      });
+    });
+
+    it('prekeys: rotation records name the current signed/KEM prekey; without one the newest id is current', async () => {
+      const h = await factory();
+      const k = keyFixtures();
+      const signed5 = generateSignedPrekey(k.env, k.bob, 5);
+      const record: PrekeyRotationRecord = {
+        currentId: 1,
+        highestId: 7,
+        prekeys: [
+          { id: 1, createdAt: 20 },
+          { id: 5, createdAt: 10, retiredAt: 20 },
+        ],
+      };
+      await withStore(h, async (s) => {
+        assert.equal(await s.prekeys.rotation('signed'), undefined);
+        assert.equal(await s.prekeys.current('signed'), undefined);
+        // The layout written before rotation existed: one prekey per kind, no record.
+        await s.prekeys.put('signed', k.signed);
+        await s.prekeys.put('kem', k.kem);
+        assert.deepEqual(await s.prekeys.current('signed'), k.signed);
+        assert.deepEqual(await s.prekeys.current('kem'), k.kem);
+        // Without a record the newest stored id is current; with one, the record decides.
+        await s.prekeys.put('signed', signed5);
+        assert.deepEqual(await s.prekeys.current('signed'), signed5);
+        const b = s.batch();
+        b.prekeys.setRotation('signed', record);
+        await b.commit();
+        assert.deepEqual(await s.prekeys.rotation('signed'), record);
+        assert.deepEqual(await s.prekeys.current('signed'), k.signed);
+        assert.equal(await s.prekeys.rotation('kem'), undefined);
+        // The record is not a prekey: counts and id listings do not see it.
+        assert.deepEqual(await s.prekeys.ids('signed'), [1, 5]);
+        assert.equal(await s.prekeys.count('signed'), 2);
+        assert.equal((await s.prekeys.loadLookup()).signedPrekey(5)?.id, 5);
+        // A record that breaks its invariants fails the batch; nothing of it is written.
+        const bad = s.batch();
+        bad.prekeys.remove('signed', 5);
+        assert.throws(
+          () => bad.prekeys.setRotation('kem', { currentId: 3, highestId: 3, prekeys: [] }),
+          InvalidStoreArgumentError,
+        );
+        await expectRejects(bad.commit(), InvalidStoreArgumentError);
+        assert.deepEqual(await s.prekeys.ids('signed'), [1, 5]);
+        assert.equal(await s.prekeys.rotation('kem'), undefined);
+      });
+      await withStore(h, async (s) => {
+        assert.deepEqual(await s.prekeys.rotation('signed'), record, 'survives a reopen');
+        const b = s.batch();
+        b.prekeys.removeRotation('signed');
+        await b.commit();
+        assert.equal(await s.prekeys.rotation('signed'), undefined);
+        assert.deepEqual(await s.prekeys.current('signed'), signed5);
+      });
+      // A corrupt record is a StoreCorruptError naming concern and key.
+      const key = prekeyRotationKey('kem');
+      await h.rawPut('prekeys', key, Uint8Array.of(FORMAT_VERSION, KIND_TAGS['prekey-rotation'], 0, 0));
+      await withStore(h, async (s) => {
+        for (const read of [() => s.prekeys.rotation('kem'), () => s.prekeys.current('kem')]) {
+          const err = await expectRejects(read(), StoreCorruptError);
+          assert.equal(err.concern, 'prekeys');
+          assert.equal(err.key, key);
+        }
+        assert.deepEqual(await s.prekeys.current('signed'), signed5, 'the other kind still reads');
       });
     });
 
@@ -444,6 +528,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         assert.ok(await s.dedupe.has(ALICE, hexOf('seen', 16)));
         assert.deepEqual(await s.directory.get(ALICE), directoryEntry(ALICE));
         assert.equal(await s.directory.highestSequence(ALICE), 7);
+        assert.deepEqual(await s.prekeys.rotation('signed'), SIGNED_ROTATION);
         assert.equal(s.schemaVersion, SCHEMA_VERSION);
       });
     });
@@ -594,7 +679,7 @@ export function storeContract(name: string, factory: HarnessFactory): void {
           );
         }
       }
-      assert.ok(values >= 14, `every kind written (${values} values)`);
+      assert.ok(values >= 15, `every kind written (${values} values)`);
       await withStore(
         h,
         async (s) => {

@@ -31,8 +31,20 @@ export const MAX_REASON_BYTES = 64;
 /** SPEC §4 "Envelope.timestamp: 1 ..= 2^53 - 1 (ms since the Unix epoch)". */
 export const MAX_TIMESTAMP = Number.MAX_SAFE_INTEGER;
 
-/** SPEC §3 "At most MAX_ENVELOPES_PER_STREAM (64) envelopes per stream; the next frame is reset". */
-export const MAX_ENVELOPES_PER_STREAM = 64;
+/**
+ * SPEC §3 "At most MAX_ENVELOPES_PER_STREAM (1024) envelopes per stream; the next frame is reset".
+ * Bounds how long one stream lives (a sender then opens a new one); opening one costs a
+ * multistream-select round trip, ≈ 2 µs per envelope when spread over 1024.
+ */
+export const MAX_ENVELOPES_PER_STREAM = 1024;
+
+/**
+ * SPEC §3 "A sender has at most MAX_UNACKED_ENVELOPES (8) envelopes written and not yet acknowledged
+ * on one stream; a receiver may reset a stream holding more complete frames than that unread".
+ * Pipelining hides the round trip and the receiver's durable write; 8 frames of at most
+ * MAX_FRAME_BYTES bound what a receiver buffers per stream to ≈ 520 KiB.
+ */
+export const MAX_UNACKED_ENVELOPES = 8;
 
 /**
  * SPEC §5 "Read timeout: the receiver resets a stream when the next complete Envelope frame has not

@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_INBOUND_STREAMS,
   MAX_OUTBOUND_STREAMS,
+  MAX_UNACKED_ENVELOPES,
   PROTOCOL_ID,
   READ_TIMEOUT_MS,
 } from './constants.js';
@@ -153,26 +154,55 @@ export class MessageHandler extends EventTarget {
     const lp = lpStream(stream, {
       maxDataLength: MAX_FRAME_BYTES,
       lengthDecoder: decodeLength,
-      // lock-step exchange: at most one frame (plus its prefix) is ever legitimately buffered
-      maxBufferSize: MAX_FRAME_BYTES + varintLength(MAX_FRAME_BYTES),
+      // pipelining (SPEC §3): at most MAX_UNACKED_ENVELOPES frames (with prefixes) legitimately buffered
+      maxBufferSize: MAX_UNACKED_ENVELOPES * (MAX_FRAME_BYTES + varintLength(MAX_FRAME_BYTES)),
     });
+    // One read timer per stream, re-armed at each read (SPEC §5); it only fires while waiting for a frame.
+    let waiting = false;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      if (waiting) timeout.abort(new ReadTimeoutError('no complete frame in time'));
+    }, this.readTimeout);
+    const readSignal = AbortSignal.any([controller.signal, timeout.signal]);
     let count = 0;
+    // Pipelining (SPEC §3): envelopes are decided as they arrive (the node's durable writes of
+    // consecutive envelopes can share one store batch) and acked strictly in order.
+    let ackChain: Promise<void> = Promise.resolve();
+    const unacked: Array<Promise<void>> = [];
     try {
       while (true) {
-        const frame = await this.readFrame(lp, controller.signal, () => received === consumed);
+        waiting = true;
+        timer.refresh();
+        let frame: Uint8Array | null;
+        try {
+          frame = await this.readFrame(lp, readSignal, () => received === consumed);
+        } finally {
+          waiting = false;
+        }
         if (frame == null) break; // clean end at a frame boundary
         consumed += varintLength(frame.byteLength) + frame.byteLength;
         if (++count > this.maxEnvelopesPerStream) throw new TooManyEnvelopesError('too many envelopes on one stream');
         const envelope = decodeEnvelope(frame);
         this.stats.envelopes++;
-        const { status, reason } = await this.decide(envelope, remotePeer, controller.signal);
-        await lp.write(encodeAck({ id: envelope.id, status, reason }), { signal: controller.signal });
-        this.stats.acks++;
+        const decision = this.decide(envelope, remotePeer, controller.signal);
+        decision.catch(() => undefined); // surfaces through the ack chain
+        ackChain = ackChain.then(async () => {
+          const { status, reason } = await decision;
+          await lp.write(encodeAck({ id: envelope.id, status, reason }), { signal: controller.signal });
+          this.stats.acks++;
+          unacked.shift(); // acks complete in order: this one is the oldest
+        });
+        ackChain.catch((err: unknown) => controller.abort(err)); // a failed ack ends the stream
+        unacked.push(ackChain);
+        // a well-behaved sender never has more unacknowledged: read no further until one is acked
+        if (unacked.length >= MAX_UNACKED_ENVELOPES) await unacked[0];
       }
+      await ackChain;
       await stream.close({ signal: AbortSignal.timeout(this.readTimeout) });
     } catch (err) {
       this.reset(stream, remotePeer, err);
     } finally {
+      clearTimeout(timer);
       stream.removeEventListener('close', onClose);
       stream.removeEventListener('message', onMessage);
       this.active.delete(controller);
@@ -185,13 +215,10 @@ export class MessageHandler extends EventTarget {
     signal: AbortSignal,
     atBoundary: () => boolean,
   ): Promise<Uint8Array | null> {
-    const timer = new AbortController();
-    const timeout = setTimeout(() => timer.abort(new ReadTimeoutError('no complete frame in time')), this.readTimeout);
     try {
-      const list = await lp.read({ signal: AbortSignal.any([signal, timer.signal]) });
+      const list = await lp.read({ signal });
       return list.subarray();
     } catch (err) {
-      if (timer.signal.aborted) throw timer.signal.reason;
       if (signal.aborted) throw signal.reason;
       if (err instanceof FrameTooLargeError) throw err;
       if (err instanceof InvalidDataLengthError || err instanceof InvalidDataLengthLengthError) {
@@ -202,8 +229,6 @@ export class MessageHandler extends EventTarget {
         throw new TruncatedFrameError('stream ended inside a frame', { cause: err });
       }
       throw err;
-    } finally {
-      clearTimeout(timeout);
     }
   }
 

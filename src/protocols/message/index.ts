@@ -92,7 +92,7 @@ export class MessageProtocol extends MessageHandler {
     return sendEnvelope(this.dialer, peer, envelope, options);
   }
 
-  /** Opens a stream for several envelopes in lock-step; see `openEnvelopeStream`. */
+  /** Opens a stream for several pipelined envelopes; see `openEnvelopeStream`. */
   open(peer: DialTarget, options?: SendOptions): Promise<EnvelopeStream> {
     return openEnvelopeStream(this.dialer, peer, options);
   }

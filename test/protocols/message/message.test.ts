@@ -8,6 +8,7 @@ import {
   type Envelope,
   type EnvelopeDecision,
   MAX_FRAME_BYTES,
+  MAX_UNACKED_ENVELOPES,
   PROTOCOL_ID,
   type StreamResetDetail,
   sendEnvelope,
@@ -29,13 +30,17 @@ describe('/sotto/msg/1.0.0 between two libp2p nodes on 127.0.0.1', () => {
   const seen: Envelope[] = [];
   const decisions: EnvelopeDecision[] = [];
   const resets: StreamResetDetail[] = [];
+  /** When set, every onEnvelope call waits for it (to see how many are in flight at once). */
+  let gate: Promise<void> | undefined;
 
   before(async () => {
     server = await createNode({
       readTimeout: READ_TIMEOUT,
       onEnvelope: async (envelope) => {
         seen.push(envelope);
-        return decisions.shift() ?? AckStatus.STORED;
+        const decision = decisions.shift() ?? AckStatus.STORED;
+        if (gate) await gate;
+        return decision;
       },
     });
     server.services.message.addEventListener('reset', (evt) => {
@@ -80,6 +85,39 @@ describe('/sotto/msg/1.0.0 between two libp2p nodes on 127.0.0.1', () => {
     });
     await waitFor(() => server.services.message.stats.acks >= 3, 2000, 'server ack counter');
     assert.equal(resets.length, 0, 'a clean close is not a reset');
+  });
+
+  it(`pipelining: ${MAX_UNACKED_ENVELOPES} envelopes in flight on one stream, decided as they arrive, acked in order`, async () => {
+    seen.length = 0;
+    let open!: () => void;
+    gate = new Promise<void>((r) => {
+      open = r;
+    });
+    decisions.push(AckStatus.STORED, AckStatus.DUPLICATE);
+    const sent = Array.from({ length: MAX_UNACKED_ENVELOPES + 2 }, () => makeEnvelope());
+    const stream = await client.services.message.open(addr);
+    const pending = sent.map((e) => stream.send(e, { timeout: 5000 }));
+    // the receiver has all MAX_UNACKED_ENVELOPES before it answered any; the rest wait for a slot
+    await waitFor(() => seen.length >= MAX_UNACKED_ENVELOPES, 3000, 'envelopes decided concurrently');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, MAX_UNACKED_ENVELOPES, 'the sender never has more than the window unacknowledged');
+    gate = undefined;
+    open();
+    const acks = await Promise.all(pending);
+    await stream.close();
+    assert.deepEqual(
+      acks.map((a) => new Uint8Array(a.id)),
+      sent.map((e) => e.id),
+    );
+    assert.deepEqual(
+      acks.slice(0, 3).map((a) => a.status),
+      [AckStatus.STORED, AckStatus.DUPLICATE, AckStatus.STORED],
+    );
+    assert.deepEqual(
+      seen.map((e) => new Uint8Array(e.id)),
+      sent.map((e) => e.id),
+    );
+    assert.equal(stream.sent, sent.length);
   });
 
   it('round trip: one envelope per stream with sendEnvelope(libp2p, multiaddr, …)', async () => {

@@ -1,0 +1,877 @@
+/**
+ * The daemon's configuration: where its data lives, the network (`parseNetConfig`'s `NetConfig`),
+ * the local API and logging. Validated once at start; every error names its source, the field and
+ * the problem (`ConfigError`); unknown keys, variables and flags are errors, not silently ignored.
+ *
+ * ## Sources and precedence (lowest first)
+ *
+ * 1. built-in defaults
+ * 2. the config file `<dataDir>/config.json`
+ * 3. environment variables `SOTTO_*`
+ * 4. command-line flags
+ *
+ * Settings merge field by field: `SOTTO_API_PORT` overrides only `api.port`, `SOTTO_MAX_CONNECTIONS`
+ * only `net.limits.maxConnections`; a list (listen, announce, bootstrap) is replaced as a whole.
+ * Every source is validated on its own, so a bad value is reported even when a higher source
+ * overrides it; the merged result is then validated once more (cross-field rules).
+ *
+ * The data dir cannot come from the file inside it: `--data-dir` > `SOTTO_HOME` >
+ * `$XDG_DATA_HOME/sotto` (when `XDG_DATA_HOME` is set to an absolute path) > `~/.local/share/sotto`.
+ * A relative `--data-dir`/`SOTTO_HOME` is resolved against the working directory; a leading `~/`
+ * against the home directory.
+ *
+ * ## The config file
+ *
+ * `<dataDir>/config.json`, optional (missing = all defaults; empty = `{}`). Every key is optional:
+ *
+ * ```json
+ * {
+ *   "net": {
+ *     "listen": ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"],
+ *     "announce": ["/dns4/node.example.org/tcp/4001"],
+ *     "bootstrap": ["/dns4/friend.example.org/tcp/4001/p2p/12D3KooW…"],
+ *     "dhtMode": "server",
+ *     "allowPrivateAddresses": false,
+ *     "limits": { "maxConnections": 256, "inboundConnectionThreshold": 100,
+ *                 "maxIncomingPendingConnections": 64, "dialTimeoutMs": 10000 }
+ *   },
+ *   "api": { "host": "127.0.0.1", "port": 7373, "allowRemote": false },
+ *   "log": { "level": "info", "format": "json" }
+ * }
+ * ```
+ *
+ * ## The local API is loopback-only unless said otherwise
+ *
+ * `api.host` must be an IP literal (`127.0.0.1`, `::1`, `0.0.0.0`, …; no brackets, no host names)
+ * or `localhost`. A host that is not loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104, `localhost`)
+ * is refused unless `api.allowRemote` is `true` (file), `SOTTO_API_ALLOW_REMOTE=true` or
+ * `--api-allow-remote`: the API controls the node, and listening on a public interface must be a
+ * decision, never a typo. Port 0 means an ephemeral port chosen by the OS.
+ *
+ * ## Environment variables
+ *
+ * | variable | setting | value |
+ * |---|---|---|
+ * | `SOTTO_HOME` | data dir | path (absolute, `~/…`, or relative to the working directory) |
+ * | `SOTTO_LISTEN` | `net.listen` | comma-separated multiaddrs; empty = none |
+ * | `SOTTO_ANNOUNCE` | `net.announce` | comma-separated multiaddrs; empty = none |
+ * | `SOTTO_BOOTSTRAP` | `net.bootstrap` | comma-separated multiaddrs ending in `/p2p/<peerId>`; empty = none |
+ * | `SOTTO_DHT_MODE` | `net.dhtMode` | `server` or `client` |
+ * | `SOTTO_ALLOW_PRIVATE_ADDRESSES` | `net.allowPrivateAddresses` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_MAX_CONNECTIONS` | `net.limits.maxConnections` | integer |
+ * | `SOTTO_INBOUND_CONNECTION_THRESHOLD` | `net.limits.inboundConnectionThreshold` | integer |
+ * | `SOTTO_MAX_INCOMING_PENDING_CONNECTIONS` | `net.limits.maxIncomingPendingConnections` | integer |
+ * | `SOTTO_DIAL_TIMEOUT_MS` | `net.limits.dialTimeoutMs` | integer (ms) |
+ * | `SOTTO_API_HOST` | `api.host` | IP literal or `localhost` |
+ * | `SOTTO_API_PORT` | `api.port` | integer 0..65535 |
+ * | `SOTTO_API_ALLOW_REMOTE` | `api.allowRemote` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_LOG_LEVEL` | `log.level` | `error`, `warn`, `info`, `debug`, `silent` |
+ * | `SOTTO_LOG_FORMAT` | `log.format` | `json` or `pretty` |
+ *
+ * Any other `SOTTO_*` variable is an error (a typo must not be silently ignored), except those in
+ * `ENV_ALLOW_LIST` (read by other parts of sotto: `SOTTO_PASSPHRASE`, `SOTTO_PASSPHRASE_FILE`,
+ * `SOTTO_API_URL`, `SOTTO_API_TOKEN`, `SOTTO_DEBUG`) and any extra names the caller passes as
+ * `allowEnv`. Scalar variables must not be empty (unset them instead); list variables may be.
+ * Booleans are case-insensitive. The values of unknown variables never appear in error messages.
+ *
+ * ## Flags
+ *
+ * `ConfigFlags`: already-parsed CLI options with camelCase keys; each maps to `--kebab-case` in
+ * messages (`apiPort` → `--api-port`). Lists take an array (each element may itself be
+ * comma-separated) or one comma-separated string; numbers and booleans also take their string form.
+ */
+import '../net/shim.js';
+import { BlockList, isIP } from 'node:net';
+import { isAbsolute, join, resolve } from 'node:path';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
+import { type NetConfig, parseNetConfig } from '../net/config.js';
+import { NetConfigError } from '../net/errors.js';
+import { ConfigError, type ConfigProblem, type ConfigSource } from './errors.js';
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and limits
+
+/** The config file's name inside the data dir. */
+export const CONFIG_FILE_NAME = 'config.json';
+/** The data dir's name under `$XDG_DATA_HOME` or `~/.local/share`. */
+export const DATA_DIR_NAME = 'sotto';
+/** Loopback: the API is reachable from this machine only (see "loopback-only" above). */
+export const DEFAULT_API_HOST = '127.0.0.1';
+/**
+ * Unprivileged and clear of the ports a node usually sits next to (libp2p's customary 4001,
+ * Prometheus 9090); tests and devnets use port 0 (ephemeral) instead.
+ */
+export const DEFAULT_API_PORT = 7373;
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+/** `pretty` on a terminal, `json` everywhere else (pipes, files, Docker, systemd). */
+export const DEFAULT_LOG_FORMAT_TTY: LogFormat = 'pretty';
+export const DEFAULT_LOG_FORMAT_NO_TTY: LogFormat = 'json';
+
+/** Lowest and highest TCP port; 0 asks the OS for an ephemeral one. */
+export const MIN_API_PORT = 0;
+export const MAX_API_PORT = 65_535;
+/**
+ * A hand-written config is a few KiB; anything over 1 MiB is a wrong file (a log, a database), and
+ * refusing it early keeps a mistake from costing memory and a confusing JSON error.
+ */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+/** Linux `PATH_MAX`: a longer data dir cannot be opened anyway. */
+export const MAX_PATH_LENGTH = 4096;
+/** Error messages quote at most this many characters of a bad value, so a pasted blob stays one readable line. */
+export const MAX_SHOWN_VALUE_CHARS = 80;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+export interface ApiConfig {
+  /** IP literal or `localhost` to bind the local HTTP/WebSocket API to. Default `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port, 0..65535; 0 = ephemeral. Default 7373. */
+  readonly port: number;
+  /** Must be `true` for a non-loopback `host`. Default `false`. */
+  readonly allowRemote: boolean;
+}
+
+export interface LogConfig {
+  /** Default `info`. */
+  readonly level: LogLevel;
+  /** Default `pretty` when standard output is a terminal, else `json`. */
+  readonly format: LogFormat;
+}
+
+export interface DaemonConfig {
+  /** Absolute, normalised path of the data dir. */
+  readonly dataDir: string;
+  readonly net: NetConfig;
+  readonly api: ApiConfig;
+  readonly log: LogConfig;
+}
+
+/** Already-parsed command-line options (camelCase); `undefined` means "not given". */
+export interface ConfigFlags {
+  readonly dataDir?: string;
+  readonly listen?: readonly string[] | string;
+  readonly announce?: readonly string[] | string;
+  readonly bootstrap?: readonly string[] | string;
+  readonly dhtMode?: string;
+  readonly allowPrivateAddresses?: boolean | string;
+  readonly maxConnections?: number | string;
+  readonly inboundConnectionThreshold?: number | string;
+  readonly maxIncomingPendingConnections?: number | string;
+  readonly dialTimeoutMs?: number | string;
+  readonly apiHost?: string;
+  readonly apiPort?: number | string;
+  readonly apiAllowRemote?: boolean | string;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
+}
+
+type Kind = 'list' | 'string' | 'boolean' | 'integer';
+
+interface SettingSpec {
+  /** Path in the config file and in `DaemonConfig`. */
+  readonly field: string;
+  readonly env: string;
+  readonly flag: keyof ConfigFlags;
+  readonly kind: Kind;
+  readonly description: string;
+}
+
+/** Every setting except the data dir, in display order. */
+export const SETTINGS = Object.freeze([
+  { field: 'net.listen', env: 'SOTTO_LISTEN', flag: 'listen', kind: 'list', description: 'multiaddrs to listen on' },
+  {
+    field: 'net.announce',
+    env: 'SOTTO_ANNOUNCE',
+    flag: 'announce',
+    kind: 'list',
+    description: 'multiaddrs to announce instead of the listen addresses',
+  },
+  {
+    field: 'net.bootstrap',
+    env: 'SOTTO_BOOTSTRAP',
+    flag: 'bootstrap',
+    kind: 'list',
+    description: 'peers to dial on start (…/p2p/<peerId>)',
+  },
+  { field: 'net.dhtMode', env: 'SOTTO_DHT_MODE', flag: 'dhtMode', kind: 'string', description: 'server or client' },
+  {
+    field: 'net.allowPrivateAddresses',
+    env: 'SOTTO_ALLOW_PRIVATE_ADDRESSES',
+    flag: 'allowPrivateAddresses',
+    kind: 'boolean',
+    description: 'keep and dial private/loopback addresses (devnets)',
+  },
+  {
+    field: 'net.limits.maxConnections',
+    env: 'SOTTO_MAX_CONNECTIONS',
+    flag: 'maxConnections',
+    kind: 'integer',
+    description: 'connections above this are pruned',
+  },
+  {
+    field: 'net.limits.inboundConnectionThreshold',
+    env: 'SOTTO_INBOUND_CONNECTION_THRESHOLD',
+    flag: 'inboundConnectionThreshold',
+    kind: 'integer',
+    description: 'new inbound connections per second per remote host',
+  },
+  {
+    field: 'net.limits.maxIncomingPendingConnections',
+    env: 'SOTTO_MAX_INCOMING_PENDING_CONNECTIONS',
+    flag: 'maxIncomingPendingConnections',
+    kind: 'integer',
+    description: 'inbound connections still upgrading',
+  },
+  {
+    field: 'net.limits.dialTimeoutMs',
+    env: 'SOTTO_DIAL_TIMEOUT_MS',
+    flag: 'dialTimeoutMs',
+    kind: 'integer',
+    description: 'per-dial timeout in milliseconds',
+  },
+  {
+    field: 'api.host',
+    env: 'SOTTO_API_HOST',
+    flag: 'apiHost',
+    kind: 'string',
+    description: 'local API bind address (IP literal or localhost)',
+  },
+  {
+    field: 'api.port',
+    env: 'SOTTO_API_PORT',
+    flag: 'apiPort',
+    kind: 'integer',
+    description: 'local API port (0 = any)',
+  },
+  {
+    field: 'api.allowRemote',
+    env: 'SOTTO_API_ALLOW_REMOTE',
+    flag: 'apiAllowRemote',
+    kind: 'boolean',
+    description: 'allow a non-loopback API host',
+  },
+  {
+    field: 'log.level',
+    env: 'SOTTO_LOG_LEVEL',
+    flag: 'logLevel',
+    kind: 'string',
+    description: 'error, warn, info, debug or silent',
+  },
+  { field: 'log.format', env: 'SOTTO_LOG_FORMAT', flag: 'logFormat', kind: 'string', description: 'json or pretty' },
+] as const satisfies readonly SettingSpec[]);
+
+export type SettingField = (typeof SETTINGS)[number]['field'];
+/** Every field whose source `ResolvedConfig.sources` reports. */
+export type ConfigField = 'dataDir' | SettingField;
+/** Which source won, per field (`dataDir`: `default`, `env` or `flag`, never `file`). */
+export type ConfigSources = Readonly<Record<ConfigField, ConfigSource>>;
+
+/** The data-dir variable. */
+export const ENV_HOME = 'SOTTO_HOME';
+
+export interface EnvVarSpec {
+  readonly name: string;
+  readonly field: ConfigField;
+  readonly description: string;
+}
+
+/** Every environment variable this module reads (the table above). */
+export const ENV_VARS: readonly EnvVarSpec[] = Object.freeze([
+  Object.freeze({ name: ENV_HOME, field: 'dataDir' as const, description: 'the data dir' }),
+  ...SETTINGS.map((s) => Object.freeze({ name: s.env, field: s.field, description: s.description })),
+]);
+
+/**
+ * `SOTTO_*` variables read elsewhere, which config validation accepts without reading them:
+ * the store passphrase (or a file holding it), the CLI's daemon URL and API token, and debug
+ * switches. Extend it by passing `allowEnv` to `resolveConfig`/`loadConfig` (or add the name here
+ * when the variable belongs to sotto itself).
+ */
+export const ENV_ALLOW_LIST: readonly string[] = Object.freeze([
+  'SOTTO_PASSPHRASE',
+  'SOTTO_PASSPHRASE_FILE',
+  'SOTTO_API_URL',
+  'SOTTO_API_TOKEN',
+  'SOTTO_DEBUG',
+]);
+
+export const ENV_PREFIX = 'SOTTO_';
+
+/** `apiPort` → `--api-port`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+const FLAG_KEYS: readonly string[] = Object.freeze(['dataDir', ...SETTINGS.map((s) => s.flag)]);
+
+export type ConfigEnv = Readonly<Record<string, string | undefined>>;
+
+export interface ResolveConfigInput {
+  /** Parsed CLI options. */
+  readonly flags?: ConfigFlags;
+  /** The environment (e.g. `process.env`); default none. */
+  readonly env?: ConfigEnv;
+  /** The parsed `config.json`; `undefined` when there is no file. */
+  readonly file?: unknown;
+  /** Whether standard output is a terminal (picks the default log format); default false. */
+  readonly isTty?: boolean;
+  /** The user's home directory, for the default data dir and `~/`; e.g. `os.homedir()`. */
+  readonly homedir?: string;
+  /** Base for a relative `--data-dir`/`SOTTO_HOME`; without it a relative path is an error. */
+  readonly cwd?: string;
+  /** Extra `SOTTO_*` names to accept besides `ENV_ALLOW_LIST`. */
+  readonly allowEnv?: readonly string[];
+}
+
+export interface ResolvedConfig {
+  readonly config: DaemonConfig;
+  /** Which source won, per field. */
+  readonly sources: ConfigSources;
+  /** The config file's path and whether there was one. */
+  readonly file: { readonly path: string; readonly present: boolean };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A bad value, quoted and shortened for a one-line message. */
+export function showValue(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > MAX_SHOWN_VALUE_CHARS ? `${text.slice(0, MAX_SHOWN_VALUE_CHARS)}…` : text;
+}
+
+/** Where a value came from, for error messages. */
+interface Origin {
+  readonly source: Exclude<ConfigSource, 'default'> | 'default';
+  /** The field's name in that source: `api.port`, `SOTTO_API_PORT`, `--api-port`. */
+  readonly name: string;
+  readonly file?: string;
+}
+
+function fail(origin: Origin, problem: ConfigProblem, detail: string, cause?: unknown): never {
+  throw new ConfigError({
+    source: origin.source,
+    file: origin.file,
+    field: origin.name,
+    problem,
+    detail,
+    cause,
+  });
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** True for `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped loopback. */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  if (family === 4) return LOOPBACK.check(host, 'ipv4');
+  if (family === 6) return LOOPBACK.check(host, 'ipv6');
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-kind parsing of environment and flag values (strings, or already-typed flag values)
+
+const BOOLEAN_RE = /^(?:true|false|1|0)$/i;
+const DECIMAL_RE = /^\d+$/;
+
+function splitList(text: string, origin: Origin): string[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((entry, i) => {
+    const trimmed = entry.trim();
+    if (trimmed === '') fail(origin, 'EMPTY', `entry ${i + 1} is empty (stray comma?)`);
+    return trimmed;
+  });
+}
+
+function coerceText(kind: Kind, text: string, origin: Origin, expect: string): unknown {
+  if (kind !== 'list' && text === '') fail(origin, 'EMPTY', 'empty value (unset it to use the default)');
+  switch (kind) {
+    case 'list':
+      return splitList(text, origin);
+    case 'boolean':
+      if (!BOOLEAN_RE.test(text)) fail(origin, 'WRONG_TYPE', `expected true, false, 1 or 0, got ${showValue(text)}`);
+      return /^(?:true|1)$/i.test(text);
+    case 'integer': {
+      if (!DECIMAL_RE.test(text)) fail(origin, 'WRONG_TYPE', `expected ${expect}, got ${showValue(text)}`);
+      const n = Number(text);
+      if (!Number.isSafeInteger(n)) fail(origin, 'OUT_OF_RANGE', `expected ${expect}, got ${showValue(text)}`);
+      return n;
+    }
+    case 'string':
+      return text;
+  }
+}
+
+function coerceFlag(kind: Kind, value: unknown, origin: Origin, expect: string): unknown {
+  if (typeof value === 'string') return coerceText(kind, value, origin, expect);
+  if (kind === 'list' && Array.isArray(value)) {
+    const out: string[] = [];
+    value.forEach((entry: unknown, i) => {
+      if (typeof entry !== 'string') {
+        fail(origin, 'WRONG_TYPE', `entry ${i + 1}: expected a multiaddr string, got ${showValue(entry)}`);
+      }
+      if (entry.trim() === '') fail(origin, 'EMPTY', `entry ${i + 1} is empty`);
+      out.push(...splitList(entry, origin));
+    });
+    return out;
+  }
+  if (kind === 'boolean' && typeof value === 'boolean') return value;
+  if (kind === 'integer' && typeof value === 'number') return value;
+  fail(origin, 'WRONG_TYPE', `expected ${kind === 'list' ? 'a list of multiaddrs' : expect}, got ${showValue(value)}`);
+}
+
+const EXPECT: Partial<Record<SettingField, string>> = {
+  'api.port': `an integer ${MIN_API_PORT}..${MAX_API_PORT}`,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Validation of the non-network settings (the network ones go through parseNetConfig)
+
+function validateApiLog(field: SettingField, value: unknown, origin: Origin): unknown {
+  switch (field) {
+    case 'api.host': {
+      if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected a string, got ${showValue(value)}`);
+      if (value === '') fail(origin, 'EMPTY', 'empty host');
+      if (value.toLowerCase() === 'localhost') return 'localhost';
+      if (isIP(value) === 0) {
+        fail(origin, 'BAD_VALUE', `expected an IP address (no brackets) or "localhost", got ${showValue(value)}`);
+      }
+      return value.toLowerCase();
+    }
+    case 'api.port':
+      if (typeof value !== 'number' || !Number.isInteger(value)) {
+        fail(origin, 'WRONG_TYPE', `expected ${EXPECT['api.port']}, got ${showValue(value)}`);
+      }
+      if (value < MIN_API_PORT || value > MAX_API_PORT) {
+        fail(origin, 'OUT_OF_RANGE', `expected ${EXPECT['api.port']}, got ${showValue(value)}`);
+      }
+      return value;
+    case 'api.allowRemote':
+      if (typeof value !== 'boolean') fail(origin, 'WRONG_TYPE', `expected a boolean, got ${showValue(value)}`);
+      return value;
+    case 'log.level':
+      if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
+        fail(
+          origin,
+          typeof value === 'string' ? 'BAD_VALUE' : 'WRONG_TYPE',
+          `expected one of ${LOG_LEVELS.join(', ')}, got ${showValue(value)}`,
+        );
+      }
+      return value;
+    case 'log.format':
+      if (typeof value !== 'string' || !(LOG_FORMATS as readonly string[]).includes(value)) {
+        fail(
+          origin,
+          typeof value === 'string' ? 'BAD_VALUE' : 'WRONG_TYPE',
+          `expected one of ${LOG_FORMATS.join(', ')}, got ${showValue(value)}`,
+        );
+      }
+      return value;
+    default:
+      return value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: one per source, each a map from setting to (value, origin)
+
+interface Entry {
+  readonly value: unknown;
+  readonly origin: Origin;
+}
+
+interface Layer {
+  readonly source: Exclude<ConfigSource, 'default'>;
+  readonly entries: Map<SettingField, Entry>;
+  /** The file's `net` section as written (file layer only), to quote values in net errors. */
+  readonly rawNet?: unknown;
+  readonly file?: string;
+}
+
+const SETTING_BY_FIELD = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.field, s]));
+
+/** The `net` part of a layer in `parseNetConfig`'s input shape. */
+function netInput(entries: ReadonlyMap<SettingField, Entry>): Record<string, unknown> {
+  const net: Record<string, unknown> = {};
+  let limits: Record<string, unknown> | undefined;
+  for (const [field, entry] of entries) {
+    if (field.startsWith('net.limits.')) {
+      limits ??= {};
+      limits[field.slice('net.limits.'.length)] = entry.value;
+    } else if (field.startsWith('net.')) {
+      net[field.slice('net.'.length)] = entry.value;
+    }
+  }
+  if (limits !== undefined) net.limits = limits;
+  return net;
+}
+
+const NET_FIELD_RE = /^([A-Za-z]+)(?:\.([A-Za-z]+))?(?:\[(\d+)\])?$/;
+
+function lookup(root: unknown, path: readonly (string | number)[]): unknown {
+  let value = root;
+  for (const step of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string | number, unknown>)[step];
+  }
+  return value;
+}
+
+/**
+ * Re-throws a `NetConfigError` as a `ConfigError` naming the source and the source's own field
+ * name. `entries` tells which origin supplied each net setting (one layer's, or the merged winners).
+ */
+function rethrowNetError(
+  err: unknown,
+  entries: ReadonlyMap<SettingField, Entry>,
+  fallback: Origin,
+  rawNet: unknown,
+  context?: string,
+): never {
+  if (!(err instanceof NetConfigError)) throw err;
+  const prefix = `${err.field}: `;
+  let detail = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  const m = NET_FIELD_RE.exec(err.field);
+  const key = m?.[1];
+  const sub = m?.[2];
+  const index = m?.[3] === undefined ? undefined : Number(m[3]);
+  const setting = key === undefined ? undefined : (`net.${sub === undefined ? key : `${key}.${sub}`}` as SettingField);
+  const entry = setting === undefined ? undefined : entries.get(setting);
+  const origin = entry?.origin ?? fallback;
+  const path: (string | number)[] = [];
+  if (key !== undefined) path.push(key);
+  if (sub !== undefined) path.push(sub);
+  if (index !== undefined) path.push(index);
+  const showable = err.problem !== 'UNKNOWN_KEY' && err.field !== '(root)';
+
+  if (origin.source === 'file') {
+    const value =
+      entry === undefined ? lookup(rawNet, path) : index === undefined ? entry.value : lookup(entry.value, [index]);
+    if (showable && value !== undefined) detail += `, got ${showValue(value)}`;
+    if (context !== undefined) detail += ` ${context}`;
+    throw new ConfigError({
+      source: 'file',
+      file: origin.file,
+      field: err.field === '(root)' ? 'net' : `net.${err.field}`,
+      problem: err.problem,
+      detail,
+      cause: err,
+    });
+  }
+  const value = index === undefined ? entry?.value : lookup(entry?.value, [index]);
+  if (showable && value !== undefined) detail += `, got ${showValue(value)}`;
+  if (index !== undefined) detail = `entry ${index + 1}: ${detail}`;
+  if (context !== undefined) detail += ` ${context}`;
+  throw new ConfigError({ source: origin.source, field: origin.name, problem: err.problem, detail, cause: err });
+}
+
+function validateLayer(layer: Layer): void {
+  for (const [field, entry] of layer.entries) {
+    if (!field.startsWith('net.'))
+      layer.entries.set(field, { ...entry, value: validateApiLog(field, entry.value, entry.origin) });
+  }
+  try {
+    parseNetConfig(netInput(layer.entries));
+  } catch (err) {
+    rethrowNetError(err, layer.entries, { source: layer.source, name: 'net', file: layer.file }, layer.rawNet);
+  }
+}
+
+function rejectUnknownKeys(
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+  prefix: string,
+  file: string,
+): void {
+  for (const key of Object.keys(obj)) {
+    if (allowed.includes(key)) continue;
+    if (prefix === '' && key === 'dataDir') {
+      fail(
+        { source: 'file', name: key, file },
+        'NOT_ALLOWED_HERE',
+        `the data dir cannot be set in the config file inside it: use --data-dir or ${ENV_HOME}`,
+      );
+    }
+    fail({ source: 'file', name: `${prefix}${key}`, file }, 'UNKNOWN_KEY', 'unknown key');
+  }
+}
+
+function fileLayer(file: unknown, path: string): Layer {
+  const entries = new Map<SettingField, Entry>();
+  const layer: Layer = { source: 'file', entries, file: path, rawNet: undefined };
+  if (file === undefined) return layer;
+  if (!isPlainObject(file)) {
+    fail({ source: 'file', name: '', file: path }, 'WRONG_TYPE', 'expected a JSON object at the top level');
+  }
+  rejectUnknownKeys(file, ['net', 'api', 'log'], '', path);
+  const put = (field: SettingField, value: unknown) => {
+    entries.set(field, { value, origin: { source: 'file', name: field, file: path } });
+  };
+
+  if (file.net !== undefined) {
+    // parseNetConfig checks the section's shape and unknown keys, with its own field names.
+    try {
+      parseNetConfig(file.net);
+    } catch (err) {
+      rethrowNetError(err, new Map(), { source: 'file', name: 'net', file: path }, file.net);
+    }
+    const net = file.net as Record<string, unknown>;
+    for (const [key, value] of Object.entries(net)) {
+      if (key === 'limits') {
+        for (const [limit, n] of Object.entries(value as Record<string, unknown>)) {
+          put(`net.limits.${limit}` as SettingField, n);
+        }
+      } else {
+        put(`net.${key}` as SettingField, value);
+      }
+    }
+  }
+  for (const section of ['api', 'log'] as const) {
+    const value = file[section];
+    if (value === undefined) continue;
+    if (!isPlainObject(value)) {
+      fail({ source: 'file', name: section, file: path }, 'WRONG_TYPE', `expected an object, got ${showValue(value)}`);
+    }
+    const keys = SETTINGS.filter((s) => s.field.startsWith(`${section}.`)).map((s) =>
+      s.field.slice(section.length + 1),
+    );
+    rejectUnknownKeys(value, keys, `${section}.`, path);
+    for (const [key, v] of Object.entries(value)) put(`${section}.${key}` as SettingField, v);
+  }
+  return { ...layer, rawNet: file.net };
+}
+
+function envLayer(env: ConfigEnv): Layer {
+  const entries = new Map<SettingField, Entry>();
+  for (const spec of SETTINGS) {
+    const text = env[spec.env];
+    if (text === undefined) continue;
+    const origin: Origin = { source: 'env', name: spec.env };
+    entries.set(spec.field, { value: coerceText(spec.kind, text, origin, EXPECT[spec.field] ?? 'an integer'), origin });
+  }
+  return { source: 'env', entries };
+}
+
+function flagLayer(flags: Readonly<Record<string, unknown>>): Layer {
+  const entries = new Map<SettingField, Entry>();
+  for (const spec of SETTINGS) {
+    const value = flags[spec.flag];
+    if (value === undefined) continue;
+    const origin: Origin = { source: 'flag', name: flagName(spec.flag) };
+    entries.set(spec.field, {
+      value: coerceFlag(spec.kind, value, origin, EXPECT[spec.field] ?? 'an integer'),
+      origin,
+    });
+  }
+  return { source: 'flag', entries };
+}
+
+function checkEnvNames(env: ConfigEnv, allowEnv: readonly string[]): void {
+  const known = new Set<string>([...ENV_VARS.map((v) => v.name), ...ENV_ALLOW_LIST, ...allowEnv]);
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || env[name] === undefined || known.has(name)) continue;
+    // Never quote the value: a misspelt SOTTO_PASSPHRSE holds a secret.
+    fail(
+      { source: 'env', name },
+      'UNKNOWN_KEY',
+      `unknown ${ENV_PREFIX}* variable (known: ${ENV_VARS.map((v) => v.name).join(', ')})`,
+    );
+  }
+}
+
+function checkFlagNames(flags: unknown): asserts flags is Readonly<Record<string, unknown>> {
+  if (!isPlainObject(flags)) fail({ source: 'flag', name: '' }, 'WRONG_TYPE', 'flags must be a plain object');
+  for (const key of Object.keys(flags)) {
+    if (!FLAG_KEYS.includes(key)) fail({ source: 'flag', name: flagName(key) }, 'UNKNOWN_KEY', 'unknown option');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data dir
+
+function normalizePath(value: unknown, origin: Origin, homedir: string | undefined, cwd: string | undefined): string {
+  if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected a path, got ${showValue(value)}`);
+  if (value === '') fail(origin, 'EMPTY', 'empty path');
+  if (value.includes('\0')) fail(origin, 'BAD_VALUE', 'path contains a NUL character');
+  if (value.length > MAX_PATH_LENGTH) fail(origin, 'OUT_OF_RANGE', `path longer than ${MAX_PATH_LENGTH} characters`);
+  let path = value;
+  if (path === '~' || path.startsWith('~/')) {
+    if (homedir === undefined || !isAbsolute(homedir)) {
+      fail(origin, 'NOT_ABSOLUTE', `cannot expand "~": no home directory, got ${showValue(value)}`);
+    }
+    path = join(homedir, path.slice(1));
+  }
+  if (isAbsolute(path)) return resolve(path);
+  if (cwd === undefined || !isAbsolute(cwd))
+    fail(origin, 'NOT_ABSOLUTE', `expected an absolute path, got ${showValue(value)}`);
+  return resolve(cwd, path);
+}
+
+export interface DataDirInput {
+  readonly flags?: ConfigFlags;
+  readonly env?: ConfigEnv;
+  readonly homedir?: string;
+  readonly cwd?: string;
+}
+
+/**
+ * The data dir and where it came from: `--data-dir` > `SOTTO_HOME` > `$XDG_DATA_HOME/sotto` >
+ * `<homedir>/.local/share/sotto`. A relative `XDG_DATA_HOME` is ignored, as the XDG spec says.
+ */
+export function resolveDataDir(input: DataDirInput): { dataDir: string; source: ConfigSource } {
+  const { flags = {}, env = {}, homedir, cwd } = input;
+  if (flags.dataDir !== undefined) {
+    return {
+      dataDir: normalizePath(flags.dataDir, { source: 'flag', name: flagName('dataDir') }, homedir, cwd),
+      source: 'flag',
+    };
+  }
+  const home = env[ENV_HOME];
+  if (home !== undefined) {
+    return { dataDir: normalizePath(home, { source: 'env', name: ENV_HOME }, homedir, cwd), source: 'env' };
+  }
+  const xdg = env.XDG_DATA_HOME;
+  if (xdg !== undefined && xdg !== '' && isAbsolute(xdg)) {
+    return { dataDir: resolve(xdg, DATA_DIR_NAME), source: 'default' };
+  }
+  if (homedir === undefined || homedir === '' || !isAbsolute(homedir)) {
+    fail(
+      { source: 'default', name: 'dataDir' },
+      'NO_DATA_DIR',
+      `no home directory to put the data dir in: set ${ENV_HOME} or pass --data-dir`,
+    );
+  }
+  return { dataDir: resolve(homedir, '.local', 'share', DATA_DIR_NAME), source: 'default' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution
+
+/**
+ * Builds the daemon config from defaults, the parsed config file, the environment and the flags
+ * (in rising precedence). Pure: reads nothing but its input. Throws `ConfigError` on the first
+ * problem found (unknown variables and flags first, then the data dir, the file, the environment,
+ * the flags, and finally cross-field rules on the merged result).
+ */
+export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
+  const env = input.env ?? {};
+  const flags: unknown = input.flags ?? {};
+  checkEnvNames(env, input.allowEnv ?? []);
+  checkFlagNames(flags);
+  const { dataDir, source: dataDirSource } = resolveDataDir({
+    flags: flags as ConfigFlags,
+    env,
+    homedir: input.homedir,
+    cwd: input.cwd,
+  });
+  const path = join(dataDir, CONFIG_FILE_NAME);
+
+  const layers = [fileLayer(input.file, path), envLayer(env), flagLayer(flags)];
+  for (const layer of layers) validateLayer(layer);
+
+  const winners = new Map<SettingField, Entry>();
+  const sources = { dataDir: dataDirSource } as Record<ConfigField, ConfigSource>;
+  for (const spec of SETTINGS) {
+    sources[spec.field] = 'default';
+    for (const layer of layers) {
+      const entry = layer.entries.get(spec.field);
+      if (entry === undefined) continue;
+      winners.set(spec.field, entry);
+      sources[spec.field] = layer.source;
+    }
+  }
+
+  let net: NetConfig;
+  const mergedNet = netInput(winners);
+  try {
+    net = parseNetConfig(mergedNet);
+  } catch (err) {
+    const allow = winners.get('net.allowPrivateAddresses')?.origin;
+    const context =
+      err instanceof NetConfigError && err.problem === 'PRIVATE_ADDRESS_NOT_ALLOWED' && allow !== undefined
+        ? `(allowPrivateAddresses=false comes from ${allow.source === 'file' ? allow.file : allow.name})`
+        : undefined;
+    rethrowNetError(err, winners, { source: 'default', name: 'net' }, mergedNet, context);
+  }
+
+  const pick = <T>(field: SettingField, fallback: T): T => (winners.get(field)?.value as T | undefined) ?? fallback;
+  const api: ApiConfig = Object.freeze({
+    host: pick('api.host', DEFAULT_API_HOST),
+    port: pick('api.port', DEFAULT_API_PORT),
+    allowRemote: pick('api.allowRemote', false),
+  });
+  if (!api.allowRemote && !isLoopbackHost(api.host)) {
+    const origin = winners.get('api.host')?.origin ?? { source: 'default', name: 'api.host' };
+    fail(
+      origin,
+      'REMOTE_API_NOT_ALLOWED',
+      `${api.host} is not a loopback address, so the API would be reachable from the network; ` +
+        'if that is intended set api.allowRemote: true (SOTTO_API_ALLOW_REMOTE=true, --api-allow-remote)',
+    );
+  }
+  const log: LogConfig = Object.freeze({
+    level: pick<LogLevel>('log.level', DEFAULT_LOG_LEVEL),
+    format: pick<LogFormat>('log.format', input.isTty === true ? DEFAULT_LOG_FORMAT_TTY : DEFAULT_LOG_FORMAT_NO_TTY),
+  });
+
+  return Object.freeze({
+    config: Object.freeze({ dataDir, net, api, log }),
+    sources: Object.freeze(sources),
+    file: Object.freeze({ path, present: input.file !== undefined }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Display
+
+const SECRET_KEY_RE = /passphrase|password|secret|token|private.?key/i;
+export const REDACTED = '[redacted]';
+
+function redactValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactValue);
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEY_RE.test(key) ? REDACTED : redactValue(v);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A plain, JSON-safe copy of the config for display (`sotto config`), with any field whose name
+ * looks secret (passphrase, password, secret, token, private key) replaced by `[redacted]`. The
+ * config holds no secrets today; this keeps it that way on screen if one is ever added.
+ */
+export function redactedConfig(config: DaemonConfig): Record<string, unknown> {
+  return redactValue(JSON.parse(JSON.stringify(config))) as Record<string, unknown>;
+}
+
+/** `redactedConfig` as indented JSON; with `sources`, each field's source is listed under `sources`. */
+export function configToJson(config: DaemonConfig, sources?: ConfigSources): string {
+  const body = sources === undefined ? redactedConfig(config) : { ...redactedConfig(config), sources: { ...sources } };
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/** The spec of a setting (its env var, flag and description), for help texts. */
+export function settingSpec(field: SettingField): (typeof SETTINGS)[number] {
+  const spec = SETTING_BY_FIELD.get(field);
+  if (spec === undefined) throw new RangeError(`unknown setting ${field}`);
+  return spec;
+}

@@ -1,0 +1,4 @@
+/** The daemon's configuration: defaults < `<dataDir>/config.json` < `SOTTO_*` < flags, validated at start. */
+export * from './config.js';
+export * from './errors.js';
+export * from './load.js';

@@ -1,0 +1,738 @@
+/**
+ * The daemon config: defaults, each source and its precedence (field by field), validation with
+ * errors naming source and field, unknown keys/variables/flags, the loopback-only API rule, and
+ * reading the file (temp dirs under os.tmpdir()).
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import {
+  CONFIG_FILE_NAME,
+  ConfigError,
+  type ConfigFlags,
+  type ConfigProblem,
+  type ConfigSource,
+  configToJson,
+  type DaemonConfig,
+  DEFAULT_API_HOST,
+  DEFAULT_API_PORT,
+  ENV_ALLOW_LIST,
+  ENV_VARS,
+  flagName,
+  isLoopbackHost,
+  loadConfig,
+  MAX_CONFIG_FILE_BYTES,
+  type ResolveConfigInput,
+  readConfigFile,
+  redactedConfig,
+  resolveConfig,
+  SETTINGS,
+} from '../../src/config/index.js';
+import { DEFAULT_LIMITS, DEFAULT_LISTEN, parseNetConfig } from '../../src/net/index.js';
+
+const peerId = (await generateKeyPair('Ed25519')).publicKey.toString();
+const BOOT = `/ip4/127.0.0.1/tcp/4001/p2p/${peerId}`;
+const PUBLIC_BOOT = `/dns4/friend.example.org/tcp/4001/p2p/${peerId}`;
+const HOME = '/home/tester';
+const DATA = '/srv/sotto';
+const FILE = join(DATA, CONFIG_FILE_NAME);
+
+/** resolveConfig with a fixed home and data dir unless the input says otherwise. */
+function resolve(input: ResolveConfigInput = {}) {
+  return resolveConfig({ homedir: HOME, ...input, flags: { dataDir: DATA, ...input.flags } });
+}
+
+interface Expected {
+  source: ConfigSource;
+  field: string;
+  problem: ConfigProblem;
+  message?: string | RegExp;
+  code?: string;
+}
+
+function check(err: unknown, want: Expected): true {
+  assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+  assert.equal(err.name, 'ConfigError');
+  assert.equal(err.code, want.code ?? 'CONFIG_INVALID');
+  assert.equal(err.source, want.source, err.message);
+  assert.equal(err.field, want.field, err.message);
+  assert.equal(err.problem, want.problem, err.message);
+  assert.ok(!err.message.includes('\n'), 'one-line message');
+  if (typeof want.message === 'string') assert.equal(err.message, want.message);
+  else if (want.message !== undefined) assert.match(err.message, want.message);
+  return true;
+}
+
+function rejects(input: ResolveConfigInput, want: Expected): void {
+  assert.throws(
+    () => resolve(input),
+    (err: unknown) => check(err, want),
+  );
+}
+
+describe('defaults', () => {
+  it('are loopback-only and complete', () => {
+    const { config, sources, file } = resolveConfig({ homedir: HOME });
+    assert.equal(config.dataDir, '/home/tester/.local/share/sotto');
+    assert.deepEqual(config.net, parseNetConfig(undefined));
+    assert.deepEqual(config.net.listen, DEFAULT_LISTEN);
+    assert.deepEqual(config.net.limits, DEFAULT_LIMITS);
+    assert.deepEqual(config.api, { host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowRemote: false });
+    assert.equal(config.api.host, '127.0.0.1');
+    assert.equal(config.api.port, 7373);
+    assert.deepEqual(config.log, { level: 'info', format: 'json' });
+    assert.deepEqual(file, { path: '/home/tester/.local/share/sotto/config.json', present: false });
+    for (const [field, source] of Object.entries(sources)) assert.equal(source, 'default', field);
+    assert.equal(Object.keys(sources).length, SETTINGS.length + 1);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.api) && Object.isFrozen(config.log));
+    assert.ok(Object.isFrozen(sources));
+  });
+
+  it('log format is pretty on a terminal, json otherwise', () => {
+    assert.equal(resolve({ isTty: true }).config.log.format, 'pretty');
+    assert.equal(resolve({ isTty: false }).config.log.format, 'json');
+    assert.equal(resolve({ isTty: true, env: { SOTTO_LOG_FORMAT: 'json' } }).config.log.format, 'json');
+  });
+});
+
+describe('data dir', () => {
+  it('--data-dir > SOTTO_HOME > $XDG_DATA_HOME/sotto > ~/.local/share/sotto', () => {
+    const env = { SOTTO_HOME: '/env/home', XDG_DATA_HOME: '/xdg' };
+    let r = resolveConfig({ homedir: HOME, env, flags: { dataDir: '/flag/dir' } });
+    assert.equal(r.config.dataDir, '/flag/dir');
+    assert.equal(r.sources.dataDir, 'flag');
+    assert.equal(r.file.path, '/flag/dir/config.json');
+    r = resolveConfig({ homedir: HOME, env });
+    assert.equal(r.config.dataDir, '/env/home');
+    assert.equal(r.sources.dataDir, 'env');
+    r = resolveConfig({ homedir: HOME, env: { XDG_DATA_HOME: '/xdg' } });
+    assert.equal(r.config.dataDir, '/xdg/sotto');
+    assert.equal(r.sources.dataDir, 'default');
+    // A relative XDG_DATA_HOME is ignored (XDG spec), so is an empty one.
+    assert.equal(
+      resolveConfig({ homedir: HOME, env: { XDG_DATA_HOME: 'rel' } }).config.dataDir,
+      `${HOME}/.local/share/sotto`,
+    );
+    assert.equal(
+      resolveConfig({ homedir: HOME, env: { XDG_DATA_HOME: '' } }).config.dataDir,
+      `${HOME}/.local/share/sotto`,
+    );
+  });
+
+  it('normalises, expands ~/ and resolves relative paths against cwd', () => {
+    assert.equal(resolveConfig({ flags: { dataDir: '/a/b/../c/' } }).config.dataDir, '/a/c');
+    assert.equal(resolveConfig({ homedir: HOME, env: { SOTTO_HOME: '~/node1' } }).config.dataDir, `${HOME}/node1`);
+    assert.equal(resolveConfig({ cwd: '/work', flags: { dataDir: 'devnet/n1' } }).config.dataDir, '/work/devnet/n1');
+  });
+
+  it('rejects bad data dirs', () => {
+    const bad = (input: ResolveConfigInput, want: Expected) =>
+      assert.throws(
+        () => resolveConfig(input),
+        (err: unknown) => check(err, want),
+      );
+    bad({ flags: { dataDir: 'relative' } }, { source: 'flag', field: '--data-dir', problem: 'NOT_ABSOLUTE' });
+    bad({ env: { SOTTO_HOME: 'relative' } }, { source: 'env', field: 'SOTTO_HOME', problem: 'NOT_ABSOLUTE' });
+    bad({ env: { SOTTO_HOME: '' } }, { source: 'env', field: 'SOTTO_HOME', problem: 'EMPTY' });
+    bad({ env: { SOTTO_HOME: '~/x' } }, { source: 'env', field: 'SOTTO_HOME', problem: 'NOT_ABSOLUTE' });
+    bad({ flags: { dataDir: '/a\0b' } }, { source: 'flag', field: '--data-dir', problem: 'BAD_VALUE' });
+    bad(
+      { flags: { dataDir: `/${'a'.repeat(5000)}` } },
+      { source: 'flag', field: '--data-dir', problem: 'OUT_OF_RANGE' },
+    );
+    bad(
+      { flags: { dataDir: 42 as unknown as string } },
+      { source: 'flag', field: '--data-dir', problem: 'WRONG_TYPE' },
+    );
+    bad(
+      {},
+      { source: 'default', field: 'dataDir', problem: 'NO_DATA_DIR', message: /set SOTTO_HOME or pass --data-dir/ },
+    );
+  });
+
+  it('cannot be set in the config file inside it', () => {
+    rejects(
+      { file: { dataDir: '/elsewhere' } },
+      { source: 'file', field: 'dataDir', problem: 'NOT_ALLOWED_HERE', message: /--data-dir or SOTTO_HOME/ },
+    );
+  });
+});
+
+describe('precedence', () => {
+  it('each source overrides the one below it, field by field', () => {
+    const file = {
+      net: {
+        listen: ['/ip4/127.0.0.1/tcp/4100'],
+        dhtMode: 'client',
+        limits: { maxConnections: 10, dialTimeoutMs: 1_000 },
+      },
+      api: { host: '127.0.0.2', port: 1000 },
+      log: { level: 'debug' },
+    };
+    const env = { SOTTO_API_PORT: '2000', SOTTO_MAX_CONNECTIONS: '20', SOTTO_LOG_FORMAT: 'pretty' };
+    const flags: ConfigFlags = { apiPort: 3000 };
+    const { config, sources } = resolve({ file, env, flags });
+    assert.equal(config.api.port, 3000);
+    assert.equal(sources['api.port'], 'flag');
+    assert.equal(config.net.limits.maxConnections, 20);
+    assert.equal(sources['net.limits.maxConnections'], 'env');
+    assert.equal(config.net.limits.dialTimeoutMs, 1_000);
+    assert.equal(sources['net.limits.dialTimeoutMs'], 'file');
+    assert.equal(config.net.limits.inboundConnectionThreshold, DEFAULT_LIMITS.inboundConnectionThreshold);
+    assert.equal(sources['net.limits.inboundConnectionThreshold'], 'default');
+    assert.equal(config.api.host, '127.0.0.2');
+    assert.equal(sources['api.host'], 'file');
+    assert.deepEqual(config.net.listen, ['/ip4/127.0.0.1/tcp/4100']);
+    assert.equal(config.net.dhtMode, 'client');
+    assert.equal(config.log.level, 'debug');
+    assert.equal(config.log.format, 'pretty');
+    assert.equal(sources['log.format'], 'env');
+    assert.equal(sources['net.announce'], 'default');
+  });
+
+  // One value per source for every setting; the highest source given must win.
+  const values: Record<string, { file: unknown; env: string; flag: unknown; want: [unknown, unknown, unknown] }> = {
+    'net.listen': {
+      file: ['/ip4/127.0.0.1/tcp/1'],
+      env: '/ip4/127.0.0.1/tcp/2',
+      flag: ['/ip4/127.0.0.1/tcp/3'],
+      want: [['/ip4/127.0.0.1/tcp/1'], ['/ip4/127.0.0.1/tcp/2'], ['/ip4/127.0.0.1/tcp/3']],
+    },
+    'net.announce': {
+      file: ['/dns4/a.example/tcp/1'],
+      env: '/dns4/b.example/tcp/1',
+      flag: '/dns4/c.example/tcp/1',
+      want: [['/dns4/a.example/tcp/1'], ['/dns4/b.example/tcp/1'], ['/dns4/c.example/tcp/1']],
+    },
+    'net.bootstrap': { file: [BOOT], env: '', flag: [PUBLIC_BOOT], want: [[BOOT], [], [PUBLIC_BOOT]] },
+    'net.dhtMode': { file: 'client', env: 'server', flag: 'client', want: ['client', 'server', 'client'] },
+    'net.allowPrivateAddresses': { file: false, env: '1', flag: false, want: [false, true, false] },
+    'net.limits.maxConnections': { file: 11, env: '12', flag: 13, want: [11, 12, 13] },
+    'net.limits.inboundConnectionThreshold': { file: 21, env: '22', flag: '23', want: [21, 22, 23] },
+    'net.limits.maxIncomingPendingConnections': { file: 31, env: '32', flag: 33, want: [31, 32, 33] },
+    'net.limits.dialTimeoutMs': { file: 1001, env: '1002', flag: 1003, want: [1001, 1002, 1003] },
+    'api.host': { file: '::1', env: 'localhost', flag: '127.0.0.9', want: ['::1', 'localhost', '127.0.0.9'] },
+    'api.port': { file: 1, env: '2', flag: '3', want: [1, 2, 3] },
+    'api.allowRemote': { file: true, env: 'false', flag: true, want: [true, false, true] },
+    'log.level': { file: 'warn', env: 'error', flag: 'silent', want: ['warn', 'error', 'silent'] },
+    'log.format': { file: 'pretty', env: 'json', flag: 'pretty', want: ['pretty', 'json', 'pretty'] },
+  };
+
+  const get = (config: DaemonConfig, field: string): unknown =>
+    field.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], config);
+  const fileFor = (field: string, value: unknown): Record<string, unknown> => {
+    const parts = field.split('.');
+    const root: Record<string, unknown> = {};
+    let node = root;
+    parts.slice(0, -1).forEach((p) => {
+      node[p] = {};
+      node = node[p] as Record<string, unknown>;
+    });
+    node[parts[parts.length - 1] as string] = value;
+    return root;
+  };
+
+  it('covers every setting', () => {
+    assert.deepEqual(Object.keys(values).sort(), SETTINGS.map((s) => s.field).sort());
+  });
+
+  for (const spec of SETTINGS) {
+    it(`${spec.field}: default < file < ${spec.env} < ${flagName(spec.flag)}`, () => {
+      const v = values[spec.field];
+      assert.ok(v !== undefined);
+      const file = fileFor(spec.field, v.file);
+      const env = { [spec.env]: v.env };
+      const flags = { [spec.flag]: v.flag } as ConfigFlags;
+      const steps: [ResolveConfigInput, ConfigSource, unknown][] = [
+        [{ file }, 'file', v.want[0]],
+        [{ file, env }, 'env', v.want[1]],
+        [{ file, env, flags }, 'flag', v.want[2]],
+        [{ flags }, 'flag', v.want[2]],
+      ];
+      for (const [input, source, want] of steps) {
+        const { config, sources } = resolve(input);
+        assert.deepEqual(get(config, spec.field), want, `${spec.field} from ${source}`);
+        assert.equal(sources[spec.field], source);
+      }
+    });
+  }
+});
+
+describe('environment', () => {
+  it('documents every variable it reads, and the allow-list', () => {
+    assert.deepEqual(
+      ENV_VARS.map((v) => v.name),
+      [
+        'SOTTO_HOME',
+        'SOTTO_LISTEN',
+        'SOTTO_ANNOUNCE',
+        'SOTTO_BOOTSTRAP',
+        'SOTTO_DHT_MODE',
+        'SOTTO_ALLOW_PRIVATE_ADDRESSES',
+        'SOTTO_MAX_CONNECTIONS',
+        'SOTTO_INBOUND_CONNECTION_THRESHOLD',
+        'SOTTO_MAX_INCOMING_PENDING_CONNECTIONS',
+        'SOTTO_DIAL_TIMEOUT_MS',
+        'SOTTO_API_HOST',
+        'SOTTO_API_PORT',
+        'SOTTO_API_ALLOW_REMOTE',
+        'SOTTO_LOG_LEVEL',
+        'SOTTO_LOG_FORMAT',
+      ],
+    );
+    assert.deepEqual(
+      [...ENV_ALLOW_LIST].sort(),
+      ['SOTTO_API_TOKEN', 'SOTTO_API_URL', 'SOTTO_DEBUG', 'SOTTO_PASSPHRASE', 'SOTTO_PASSPHRASE_FILE'].sort(),
+    );
+  });
+
+  it('parses every variable', () => {
+    const { config } = resolveConfig({
+      homedir: HOME,
+      env: {
+        SOTTO_HOME: '/env/dir',
+        SOTTO_LISTEN: '/ip4/127.0.0.1/tcp/4001, /ip6/::1/tcp/4002/ws',
+        SOTTO_ANNOUNCE: '/dns4/node.example/tcp/4001',
+        SOTTO_BOOTSTRAP: `${PUBLIC_BOOT},${BOOT}`,
+        SOTTO_DHT_MODE: 'client',
+        SOTTO_ALLOW_PRIVATE_ADDRESSES: 'TRUE',
+        SOTTO_MAX_CONNECTIONS: '100',
+        SOTTO_INBOUND_CONNECTION_THRESHOLD: '7',
+        SOTTO_MAX_INCOMING_PENDING_CONNECTIONS: '8',
+        SOTTO_DIAL_TIMEOUT_MS: '2500',
+        SOTTO_API_HOST: '0.0.0.0',
+        SOTTO_API_PORT: '0',
+        SOTTO_API_ALLOW_REMOTE: '1',
+        SOTTO_LOG_LEVEL: 'debug',
+        SOTTO_LOG_FORMAT: 'pretty',
+      },
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(config)), {
+      dataDir: '/env/dir',
+      net: {
+        listen: ['/ip4/127.0.0.1/tcp/4001', '/ip6/::1/tcp/4002/ws'],
+        announce: ['/dns4/node.example/tcp/4001'],
+        bootstrap: [PUBLIC_BOOT, BOOT],
+        dhtMode: 'client',
+        allowPrivateAddresses: true,
+        limits: {
+          maxConnections: 100,
+          inboundConnectionThreshold: 7,
+          maxIncomingPendingConnections: 8,
+          dialTimeoutMs: 2500,
+        },
+      },
+      api: { host: '0.0.0.0', port: 0, allowRemote: true },
+      log: { level: 'debug', format: 'pretty' },
+    });
+  });
+
+  it('an empty list variable means "none"', () => {
+    const { config } = resolve({
+      file: { net: { bootstrap: [BOOT] } },
+      env: { SOTTO_BOOTSTRAP: '', SOTTO_LISTEN: ' ' },
+    });
+    assert.deepEqual(config.net.bootstrap, []);
+    assert.deepEqual(config.net.listen, []);
+  });
+
+  it('rejects bad values, naming the variable', () => {
+    const env = (name: string, value: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ env: { [name]: value } }, { source: 'env', field: name, problem, message });
+    env('SOTTO_API_PORT', 'abc', 'WRONG_TYPE', 'environment: SOTTO_API_PORT: expected an integer 0..65535, got "abc"');
+    env('SOTTO_API_PORT', '70000', 'OUT_OF_RANGE', /expected an integer 0\.\.65535, got 70000/);
+    env('SOTTO_API_PORT', '-1', 'WRONG_TYPE');
+    env('SOTTO_API_PORT', '1e3', 'WRONG_TYPE');
+    env('SOTTO_API_PORT', '99999999999999999999', 'OUT_OF_RANGE');
+    env('SOTTO_API_PORT', '', 'EMPTY', 'environment: SOTTO_API_PORT: empty value (unset it to use the default)');
+    env('SOTTO_API_ALLOW_REMOTE', '', 'EMPTY');
+    env('SOTTO_API_HOST', 'example.com', 'BAD_VALUE', /expected an IP address/);
+    env('SOTTO_API_HOST', '[::1]', 'BAD_VALUE');
+    env('SOTTO_API_HOST', '', 'EMPTY');
+    env('SOTTO_API_ALLOW_REMOTE', 'yes', 'WRONG_TYPE', /expected true, false, 1 or 0, got "yes"/);
+    env('SOTTO_ALLOW_PRIVATE_ADDRESSES', 'on', 'WRONG_TYPE');
+    env('SOTTO_DHT_MODE', 'full', 'BAD_VALUE', /SOTTO_DHT_MODE: expected "server" or "client", got "full"/);
+    env('SOTTO_DHT_MODE', '', 'EMPTY');
+    env('SOTTO_LOG_LEVEL', 'verbose', 'BAD_VALUE', /expected one of error, warn, info, debug, silent, got "verbose"/);
+    env('SOTTO_LOG_FORMAT', 'xml', 'BAD_VALUE');
+    env('SOTTO_MAX_CONNECTIONS', '0', 'OUT_OF_RANGE', /SOTTO_MAX_CONNECTIONS: expected 1\.\.10000, got 0/);
+    env('SOTTO_INBOUND_CONNECTION_THRESHOLD', 'many', 'WRONG_TYPE');
+    env('SOTTO_MAX_INCOMING_PENDING_CONNECTIONS', '100000', 'OUT_OF_RANGE');
+    env('SOTTO_DIAL_TIMEOUT_MS', '10s', 'WRONG_TYPE', /SOTTO_DIAL_TIMEOUT_MS: expected an integer, got "10s"/);
+    env('SOTTO_DIAL_TIMEOUT_MS', '50', 'OUT_OF_RANGE');
+    env(
+      'SOTTO_LISTEN',
+      '/ip4/127.0.0.1/tcp/0,/ip4/999.1.1.1/tcp/0',
+      'BAD_MULTIADDR',
+      'environment: SOTTO_LISTEN: entry 2: not a valid multiaddr, got "/ip4/999.1.1.1/tcp/0"',
+    );
+    env('SOTTO_LISTEN', '/ip4/127.0.0.1/tcp/0,,/ip4/127.0.0.1/tcp/1', 'EMPTY', /entry 2 is empty/);
+    env('SOTTO_LISTEN', '/ip4/127.0.0.1/udp/0/quic-v1', 'UNSUPPORTED_LISTEN_ADDRESS');
+    env('SOTTO_ANNOUNCE', 'nope', 'BAD_MULTIADDR');
+    env('SOTTO_BOOTSTRAP', '/ip4/127.0.0.1/tcp/4001', 'MISSING_PEER_ID', /SOTTO_BOOTSTRAP: entry 1: /);
+    env('SOTTO_BOOTSTRAP', Array(65).fill(BOOT).join(','), 'OUT_OF_RANGE');
+  });
+
+  it('rejects unknown SOTTO_ variables without quoting their value', () => {
+    assert.throws(
+      () => resolve({ env: { SOTTO_PASSPHRSE: 'hunter2', SOTTO_LISTEN: '' } }),
+      (err: unknown) => {
+        check(err, {
+          source: 'env',
+          field: 'SOTTO_PASSPHRSE',
+          problem: 'UNKNOWN_KEY',
+          message: /unknown SOTTO_\* variable/,
+        });
+        assert.ok(!(err as Error).message.includes('hunter2'));
+        return true;
+      },
+    );
+    rejects({ env: { SOTTO_API_PROT: '1' } }, { source: 'env', field: 'SOTTO_API_PROT', problem: 'UNKNOWN_KEY' });
+  });
+
+  it('accepts allow-listed, caller-allowed and unrelated variables', () => {
+    const env: Record<string, string> = { PATH: '/bin', HOME: '/x', sotto_lower: '1', SOTTO_EXTRA: '1' };
+    for (const name of ENV_ALLOW_LIST) env[name] = 'secret';
+    const { config } = resolve({ env, allowEnv: ['SOTTO_EXTRA'] });
+    assert.equal(config.api.port, DEFAULT_API_PORT);
+    rejects({ env }, { source: 'env', field: 'SOTTO_EXTRA', problem: 'UNKNOWN_KEY' });
+    // An unset variable (undefined in the record) is not there at all.
+    assert.doesNotThrow(() => resolve({ env: { SOTTO_NOPE: undefined } }));
+  });
+});
+
+describe('config file', () => {
+  it('rejects bad values, naming the file and the field', () => {
+    const file = (input: unknown, field: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ file: input }, { source: 'file', field, problem, message });
+    file(
+      { api: { port: 'abc' } },
+      'api.port',
+      'WRONG_TYPE',
+      `${FILE}: api.port: expected an integer 0..65535, got "abc"`,
+    );
+    file({ api: { port: 7373.5 } }, 'api.port', 'WRONG_TYPE');
+    file({ api: { port: 65536 } }, 'api.port', 'OUT_OF_RANGE');
+    file({ api: { host: 127 } }, 'api.host', 'WRONG_TYPE');
+    file({ api: { allowRemote: 'true' } }, 'api.allowRemote', 'WRONG_TYPE');
+    file({ log: { level: 'loud' } }, 'log.level', 'BAD_VALUE');
+    file({ log: { format: 1 } }, 'log.format', 'WRONG_TYPE');
+    file(
+      { net: { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/999.1.1.1/tcp/0'] } },
+      'net.listen[1]',
+      'BAD_MULTIADDR',
+      `${FILE}: net.listen[1]: not a valid multiaddr, got "/ip4/999.1.1.1/tcp/0"`,
+    );
+    file({ net: { limits: { maxConnections: 0 } } }, 'net.limits.maxConnections', 'OUT_OF_RANGE', /got 0$/);
+    file({ net: { dhtMode: 'full' } }, 'net.dhtMode', 'BAD_VALUE');
+    file({ net: [] }, 'net', 'WRONG_TYPE');
+    file({ api: 7373 }, 'api', 'WRONG_TYPE');
+    file([], '', 'WRONG_TYPE', `${FILE}: expected a JSON object at the top level`);
+    file(null, '', 'WRONG_TYPE');
+  });
+
+  it('rejects unknown keys at every level', () => {
+    const unknown = (input: unknown, field: string) =>
+      rejects(
+        { file: input },
+        { source: 'file', field, problem: 'UNKNOWN_KEY', message: `${FILE}: ${field}: unknown key` },
+      );
+    unknown({ nett: {} }, 'nett');
+    unknown({ api: { prot: 1 } }, 'api.prot');
+    unknown({ log: { colour: true } }, 'log.colour');
+    unknown({ net: { listn: [] } }, 'net.listn');
+    unknown({ net: { limits: { maxConns: 1 } } }, 'net.limits.maxConns');
+    unknown(JSON.parse('{"__proto__": {"polluted": true}}'), '__proto__');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('a bad file value is an error even when a higher source overrides it', () => {
+    rejects(
+      { file: { api: { port: 'abc' } }, flags: { apiPort: 1 } },
+      { source: 'file', field: 'api.port', problem: 'WRONG_TYPE' },
+    );
+  });
+});
+
+describe('flags', () => {
+  it('accept typed values and their string forms', () => {
+    const { config } = resolve({
+      flags: {
+        listen: ['/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2', '/ip4/127.0.0.1/tcp/3'],
+        allowPrivateAddresses: 'false',
+        apiPort: '8080',
+        apiAllowRemote: true,
+        apiHost: '::',
+        maxConnections: '5',
+      },
+    });
+    assert.deepEqual(config.net.listen, ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2', '/ip4/127.0.0.1/tcp/3']);
+    assert.equal(config.net.allowPrivateAddresses, false);
+    assert.equal(config.api.port, 8080);
+    assert.equal(config.api.host, '::');
+    assert.equal(config.net.limits.maxConnections, 5);
+  });
+
+  it('reject bad values, naming the flag', () => {
+    const flag = (flags: Record<string, unknown>, field: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ flags: flags as ConfigFlags }, { source: 'flag', field, problem, message });
+    flag(
+      { apiPort: 'abc' },
+      '--api-port',
+      'WRONG_TYPE',
+      'command line: --api-port: expected an integer 0..65535, got "abc"',
+    );
+    flag({ apiPort: 1.5 }, '--api-port', 'WRONG_TYPE');
+    flag({ apiPort: true }, '--api-port', 'WRONG_TYPE');
+    flag({ listen: [1] }, '--listen', 'WRONG_TYPE');
+    flag({ listen: ['/ip4/127.0.0.1/tcp/0', ''] }, '--listen', 'EMPTY');
+    flag({ listen: 5 }, '--listen', 'WRONG_TYPE');
+    flag({ bootstrap: ['garbage'] }, '--bootstrap', 'BAD_MULTIADDR', /--bootstrap: entry 1: not a valid multiaddr/);
+    flag({ dhtMode: 'x' }, '--dht-mode', 'BAD_VALUE');
+    flag({ allowPrivateAddresses: 'maybe' }, '--allow-private-addresses', 'WRONG_TYPE');
+    flag({ dialTimeoutMs: 60_001 }, '--dial-timeout-ms', 'OUT_OF_RANGE');
+    flag({ logLevel: 'trace' }, '--log-level', 'BAD_VALUE');
+    flag({ logFormat: '' }, '--log-format', 'EMPTY');
+    flag({ json: true }, '--json', 'UNKNOWN_KEY', 'command line: --json: unknown option');
+  });
+
+  it('names flags in kebab case', () => {
+    assert.equal(flagName('apiPort'), '--api-port');
+    assert.equal(flagName('maxIncomingPendingConnections'), '--max-incoming-pending-connections');
+  });
+});
+
+describe('cross-field rules on the merged config', () => {
+  it('a private bootstrap address from one source, allowPrivateAddresses=false from another', () => {
+    rejects(
+      { file: { net: { allowPrivateAddresses: false } }, env: { SOTTO_BOOTSTRAP: BOOT } },
+      {
+        source: 'env',
+        field: 'SOTTO_BOOTSTRAP',
+        problem: 'PRIVATE_ADDRESS_NOT_ALLOWED',
+        message: new RegExp(`^environment: SOTTO_BOOTSTRAP: entry 1: .*from ${FILE}\\)$`),
+      },
+    );
+    rejects(
+      { file: { net: { bootstrap: [PUBLIC_BOOT, BOOT] } }, flags: { allowPrivateAddresses: false } },
+      {
+        source: 'file',
+        field: 'net.bootstrap[1]',
+        problem: 'PRIVATE_ADDRESS_NOT_ALLOWED',
+        message: /from --allow-private-addresses\)$/,
+      },
+    );
+    assert.deepEqual(
+      resolve({ file: { net: { bootstrap: [PUBLIC_BOOT] } }, env: { SOTTO_ALLOW_PRIVATE_ADDRESSES: '0' } }).config.net
+        .bootstrap,
+      [PUBLIC_BOOT],
+    );
+  });
+});
+
+describe('the API host', () => {
+  it('loopback hosts need nothing', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.8.9.10',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LOCALHOST',
+    ]) {
+      assert.ok(isLoopbackHost(host), host);
+      assert.doesNotThrow(() => resolve({ env: { SOTTO_API_HOST: host } }), host);
+    }
+    assert.equal(resolve({ env: { SOTTO_API_HOST: 'LocalHost' } }).config.api.host, 'localhost');
+  });
+
+  it('a non-loopback host is refused unless allowRemote says so', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'fe80::1', '::ffff:10.0.0.1']) {
+      assert.ok(!isLoopbackHost(host), host);
+      rejects(
+        { env: { SOTTO_API_HOST: host } },
+        {
+          source: 'env',
+          field: 'SOTTO_API_HOST',
+          problem: 'REMOTE_API_NOT_ALLOWED',
+          message: /not a loopback address.*api\.allowRemote: true/,
+        },
+      );
+    }
+    rejects(
+      { file: { api: { host: '0.0.0.0' } } },
+      { source: 'file', field: 'api.host', problem: 'REMOTE_API_NOT_ALLOWED' },
+    );
+    rejects(
+      { flags: { apiHost: '0.0.0.0', apiAllowRemote: false }, file: { api: { allowRemote: true } } },
+      { source: 'flag', field: '--api-host', problem: 'REMOTE_API_NOT_ALLOWED' },
+    );
+    assert.equal(resolve({ file: { api: { host: '0.0.0.0', allowRemote: true } } }).config.api.host, '0.0.0.0');
+    assert.equal(
+      resolve({ file: { api: { host: '0.0.0.0' } }, env: { SOTTO_API_ALLOW_REMOTE: 'true' } }).config.api.allowRemote,
+      true,
+    );
+    assert.equal(resolve({ flags: { apiHost: '::', apiAllowRemote: true } }).config.api.host, '::');
+  });
+
+  it('port 0 means ephemeral and is allowed', () => {
+    assert.equal(resolve({ file: { api: { port: 0 } } }).config.api.port, 0);
+  });
+});
+
+describe('display', () => {
+  it('redactedConfig is a plain JSON copy; configToJson adds sources', () => {
+    const r = resolve({ env: { SOTTO_API_PORT: '1234' } });
+    const plain = redactedConfig(r.config);
+    assert.deepEqual(plain, JSON.parse(JSON.stringify(r.config)));
+    const json = JSON.parse(configToJson(r.config, r.sources));
+    assert.equal(json.api.port, 1234);
+    assert.equal(json.sources['api.port'], 'env');
+    assert.equal(json.sources.dataDir, 'flag');
+    assert.ok(configToJson(r.config).endsWith('}\n'));
+  });
+
+  it('redacts anything secret-looking that ever gets into the config', () => {
+    const base = resolve().config;
+    const leaky = { ...base, api: { ...base.api, token: 't0ken' }, store: { passphrase: 'p', privateKey: 'k' } };
+    const text = configToJson(leaky as DaemonConfig);
+    for (const secret of ['t0ken', '"p"', '"k"']) assert.ok(!text.includes(secret), secret);
+    assert.equal((redactedConfig(leaky as DaemonConfig).api as Record<string, unknown>).token, '[redacted]');
+  });
+});
+
+describe('loadConfig and readConfigFile', () => {
+  let root: string;
+  let n = 0;
+  const dir = async (): Promise<string> => {
+    const d = join(root, `d${n++}`);
+    await mkdir(d);
+    return d;
+  };
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sotto-config-test-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a missing file is fine', async () => {
+    const d = await dir();
+    const r = await loadConfig({ flags: { dataDir: d }, env: {}, isTty: false });
+    assert.equal(r.file.present, false);
+    assert.equal(r.file.path, join(d, 'config.json'));
+    assert.equal(r.config.dataDir, d);
+    assert.equal(r.config.api.port, DEFAULT_API_PORT);
+    // The data dir need not exist either.
+    assert.equal((await loadConfig({ env: { SOTTO_HOME: join(d, 'not-yet') } })).file.present, false);
+  });
+
+  it('reads the file and applies env and flags over it', async () => {
+    const d = await dir();
+    await writeFile(
+      join(d, 'config.json'),
+      `\uFEFF${JSON.stringify({ api: { port: 1000, host: '::1' }, log: { level: 'warn' }, net: { dhtMode: 'client' } })}`,
+    );
+    const r = await loadConfig({
+      env: { SOTTO_HOME: d, SOTTO_API_PORT: '2000' },
+      flags: { logLevel: 'error' },
+      isTty: true,
+    });
+    assert.equal(r.file.present, true);
+    assert.equal(r.sources.dataDir, 'env');
+    assert.deepEqual(r.config.api, { host: '::1', port: 2000, allowRemote: false });
+    assert.deepEqual(r.config.log, { level: 'error', format: 'pretty' });
+    assert.equal(r.config.net.dhtMode, 'client');
+    assert.equal(r.sources['net.dhtMode'], 'file');
+  });
+
+  it('relative --data-dir is resolved against cwd', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'config.json'), '{"api":{"port":4242}}');
+    const r = await loadConfig({ flags: { dataDir: '.' }, cwd: d, env: {} });
+    assert.equal(r.config.api.port, 4242);
+  });
+
+  it('invalid JSON names the file, the position and the problem', async () => {
+    const d = await dir();
+    const path = join(d, 'config.json');
+    await writeFile(path, '{\n  "api": { "port": 1, }\n}\n');
+    await assert.rejects(loadConfig({ flags: { dataDir: d }, env: {} }), (err: unknown) =>
+      check(err, {
+        source: 'file',
+        field: '',
+        problem: 'BAD_JSON',
+        message: new RegExp(
+          `^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid JSON: .*\\(line 2 column \\d+\\)$`,
+        ),
+      }),
+    );
+    await writeFile(path, Buffer.from([0x7b, 0xff, 0x7d]));
+    await assert.rejects(readConfigFile(path), (err: unknown) =>
+      check(err, { source: 'file', field: '', problem: 'BAD_JSON', message: /not valid UTF-8/ }),
+    );
+  });
+
+  it('an empty file is an empty config', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'config.json'), '  \n');
+    const r = await loadConfig({ flags: { dataDir: d }, env: {} });
+    assert.equal(r.file.present, true);
+    assert.equal(r.config.api.port, DEFAULT_API_PORT);
+  });
+
+  it('validation errors from the file name its path', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'config.json'), '{"api":{"port":"abc"}}');
+    await assert.rejects(loadConfig({ flags: { dataDir: d }, env: {} }), (err: unknown) =>
+      check(err, {
+        source: 'file',
+        field: 'api.port',
+        problem: 'WRONG_TYPE',
+        message: `${join(d, 'config.json')}: api.port: expected an integer 0..65535, got "abc"`,
+      }),
+    );
+  });
+
+  it('unreadable, not a file, or too large: CONFIG_UNREADABLE', async () => {
+    const d = await dir();
+    const path = join(d, 'config.json');
+    await mkdir(path);
+    await assert.rejects(readConfigFile(path), (err: unknown) =>
+      check(err, {
+        code: 'CONFIG_UNREADABLE',
+        source: 'file',
+        field: '',
+        problem: 'UNREADABLE',
+        message: /not a regular file|EISDIR/,
+      }),
+    );
+    const d2 = await dir();
+    const big = join(d2, 'config.json');
+    await writeFile(big, `{"x":"${'a'.repeat(MAX_CONFIG_FILE_BYTES)}"}`);
+    await assert.rejects(readConfigFile(big), (err: unknown) =>
+      check(err, { code: 'CONFIG_UNREADABLE', source: 'file', field: '', problem: 'TOO_LARGE' }),
+    );
+    // A data dir that is a file: the config path below it cannot be opened (works as root too).
+    const d4 = await dir();
+    await writeFile(join(d4, 'plain-file'), 'x');
+    await assert.rejects(loadConfig({ flags: { dataDir: join(d4, 'plain-file') }, env: {} }), (err: unknown) =>
+      check(err, { code: 'CONFIG_UNREADABLE', source: 'file', field: '', problem: 'UNREADABLE', message: /ENOTDIR/ }),
+    );
+    const d3 = await dir();
+    const locked = join(d3, 'config.json');
+    await writeFile(locked, '{}');
+    await chmod(locked, 0o000);
+    if (process.getuid?.() !== 0) {
+      await assert.rejects(readConfigFile(locked), (err: unknown) =>
+        check(err, { code: 'CONFIG_UNREADABLE', source: 'file', field: '', problem: 'UNREADABLE', message: /EACCES/ }),
+      );
+    }
+    await chmod(locked, 0o600);
+  });
+});

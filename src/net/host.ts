@@ -20,7 +20,7 @@ import { type Ping, ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { isPrivate } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
-import { createLibp2p, type Libp2p } from 'libp2p';
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { type BootstrapDialer, bootstrapDialer } from './bootstrap.js';
 import type { NetConfig } from './config.js';
 import { HostAssemblyError, InvalidDhtNamespaceError } from './errors.js';
@@ -65,6 +65,8 @@ export interface CreateHostOptions {
   readonly logger?: NetLogger;
   /** Start the node before returning (default true). Pass false to register handlers first. */
   readonly start?: boolean;
+  /** libp2p's metrics implementation, e.g. `prometheusMetrics({ registry })` (default: none). */
+  readonly metrics?: Libp2pOptions<SottoServices>['metrics'];
 }
 
 const NAMESPACE_RE = /^[A-Za-z0-9_-]+$/;
@@ -92,6 +94,7 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
 
   const node = await createLibp2p<SottoServices>({
     privateKey,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     start: false,
     addresses: {
       listen: [...config.listen],

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
-import { peerIdFromMultihash } from '@libp2p/peer-id';
+import { peerIdFromMultihash, peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { decode as decodeMultihash } from 'multiformats/hashes/digest';
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js';
 import { type CryptoEnv, createEnv } from '../crypto/env.js';
@@ -37,6 +37,7 @@ import {
 import { decodeAddress, encodeAddress } from '../identity/address.js';
 import { createDeviceBinding } from '../identity/device-binding.js';
 import {
+  type CreateHostOptions,
   createHost,
   getRecord,
   loadOrCreatePeerKey,
@@ -127,6 +128,8 @@ export interface CreateNodeOptions {
    * timestamps. Default `Date.now`; tests and simulations move it forward.
    */
   clock?: () => number;
+  /** libp2p's metrics, e.g. `prometheusMetrics({ registry })` from @libp2p/prometheus-metrics. */
+  libp2pMetrics?: CreateHostOptions['metrics'];
 }
 
 export interface IncomingMessage {
@@ -137,6 +140,10 @@ export interface IncomingMessage {
   timestamp: number;
 }
 
+/**
+ * A delivery attempt's outcome: `delivered` when the recipient's node acked it as stored, `queued`
+ * when an attempt failed and the message stays in the outbox for a retry.
+ */
 export interface DeliveryUpdate {
   id: string;
   to: string;
@@ -160,10 +167,26 @@ export interface KeyChange {
   currentKey: string;
 }
 
+/** One directory lookup of an identity record finished (for metrics). */
+export interface LookupEvent {
+  /** A valid record was found. */
+  ok: boolean;
+  /** It came from the node's cache (memory or store) instead of a DHT query. */
+  cached: boolean;
+  durationMs: number;
+}
+
+/** A PQXDH handshake completed, as the side that started it or the side that answered it. */
+export interface HandshakeEvent {
+  role: 'initiator' | 'responder';
+}
+
 export interface SottoNodeEvents {
   message: [IncomingMessage];
   delivery: [DeliveryUpdate];
   'key-change': [KeyChange];
+  lookup: [LookupEvent];
+  handshake: [HandshakeEvent];
 }
 
 const enc = new TextEncoder();
@@ -251,6 +274,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         logger: this.options.logger,
         start: false,
         dht: identityRecordRules(provider, now),
+        metrics: this.options.libp2pMetrics,
       });
       this.handler = new MessageHandler(
         { registrar: host },
@@ -331,6 +355,27 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         .catch((err: unknown) => this.options.logger?.warn?.(`publish failed: ${String(err)}`));
     }, REPUBLISH_RETRY_MS);
     this.firstPeerTimer.unref();
+  }
+
+  /**
+   * Creates (or loads) this node's identity, prekeys and peer key without going online, then closes
+   * the store: `sotto init` and `sotto id` without a daemon. Fails with StoreOpenError while
+   * another process (a running daemon) holds the data dir.
+   */
+  async initialize(): Promise<{ address: string; peerId: string; created: boolean }> {
+    if (this.store) throw new NodeAlreadyStartedError();
+    await nodeProviderReady;
+    const store = await openStore({ path: join(this.options.dataDir, 'store') });
+    try {
+      const created = (await store.identity.get()) === undefined;
+      const identity = await this.loadOrCreateKeys(store);
+      await ensureCurrentPrekeys(store, this.env, identity, this.env.now());
+      const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
+      const peerId = peerIdFromPrivateKey(privateKey).toString();
+      return { address: encodeAddress(identity.signingKey), peerId, created };
+    } finally {
+      await store.close();
+    }
   }
 
   /** Stops the host and closes the store; afterwards the process can exit. */
@@ -475,6 +520,28 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return record;
   }
 
+  /** Removes a contact (history and session stay); false when the address was not a contact. */
+  async removeContact(address: string): Promise<boolean> {
+    const { store } = this.running;
+    const key = toHex(decodeAddress(address));
+    if (!(await store.contacts.get(key))) return false;
+    await store.contacts.remove(key);
+    return true;
+  }
+
+  /** Connected peers and the remote addresses of their connections. */
+  peers(): Array<{ peerId: string; addresses: string[] }> {
+    const byPeer = new Map<string, string[]>();
+    for (const conn of this.running.host.getConnections()) {
+      const peerId = conn.remotePeer.toString();
+      const addresses = byPeer.get(peerId) ?? [];
+      const addr = conn.remoteAddr.toString();
+      if (!addresses.includes(addr)) addresses.push(addr);
+      byPeer.set(peerId, addresses);
+    }
+    return [...byPeer].map(([peerId, addresses]) => ({ peerId, addresses }));
+  }
+
   async contacts(): Promise<ContactRecord[]> {
     return this.running.store.contacts.list();
   }
@@ -487,7 +554,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   // ── Sending ─────────────────────────────────────────────────────────────────────────────────
 
   async send(address: string, text: string): Promise<SendResult> {
-    const { store, host } = this.running;
+    const { store } = this.running;
     const recipient = decodeAddress(address);
     const body = enc.encode(text);
     if (body.length === 0 || body.length > MAX_TEXT_BYTES) {
@@ -508,11 +575,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         const stored = await store.sessions.get(remote);
         session = stored
           ? Session.restore(this.env, stored.snapshot)
-          : initiateSession(this.env, {
-              identity: this.identity,
-              bundle: bundleFromRecord(record, await this.claimOneTimePrekey(devicePeer, recipient)),
-              context: { initiator: host.peerId.toString(), responder: devicePeer.toString() },
-            });
+          : this.initiate(record, await this.claimOneTimePrekey(devicePeer, recipient), devicePeer);
       }
       const ct = session.encrypt(body);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
@@ -576,6 +639,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     } catch {
       // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
     }
+    this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'queued' }); // attempt failed
     const current = await store.outbox.get(entry.id);
     if (current) {
       const attempts = current.attempts + 1;
@@ -641,6 +705,20 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return delivered;
   }
 
+  private initiate(
+    record: IdentityRecord,
+    oneTime: { id: number; publicKey: Uint8Array } | undefined,
+    devicePeer: PeerId,
+  ): Session {
+    const session = initiateSession(this.env, {
+      identity: this.identity,
+      bundle: bundleFromRecord(record, oneTime),
+      context: { initiator: this.running.host.peerId.toString(), responder: devicePeer.toString() },
+    });
+    this.emit('handshake', { role: 'initiator' });
+    return session;
+  }
+
   /** A one-time prekey from the recipient's node, or none (the handshake then goes ahead without). */
   private async claimOneTimePrekey(
     devicePeer: PeerId,
@@ -654,8 +732,24 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     }
   }
 
-  /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
+  /** `findRecord`, reported as a 'lookup' event (metrics: count, cache hits, failures, latency). */
   private async lookup(identityKey: Uint8Array, options: { fresh?: boolean } = {}): Promise<IdentityRecord> {
+    const started = performance.now();
+    const cached = !options.fresh && this.knowsRecord(toHex(identityKey));
+    try {
+      const record = await this.findRecord(identityKey, options);
+      if (this.listenerCount('lookup') > 0) {
+        this.emit('lookup', { ok: true, cached, durationMs: performance.now() - started });
+      }
+      return record;
+    } catch (err) {
+      this.emit('lookup', { ok: false, cached, durationMs: performance.now() - started });
+      throw err;
+    }
+  }
+
+  /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
+  private async findRecord(identityKey: Uint8Array, options: { fresh?: boolean } = {}): Promise<IdentityRecord> {
     const { store, host } = this.running;
     const hex = toHex(identityKey);
     const now = this.env.now();
@@ -821,6 +915,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
             session = r.session;
             plaintext = r.plaintext;
             usedOneTime = r.usedOneTimePrekeyId;
+            this.emit('handshake', { role: 'responder' });
           } else {
             if (!current) return { status: AckStatus.REJECTED, reason: 'no-session' };
             session = current;

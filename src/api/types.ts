@@ -1,0 +1,89 @@
+/**
+ * What the local API needs from a node, and nothing more: `SottoNode` implements it, and tests pass
+ * an in-memory fake. The API is a thin layer over this interface (DESIGN.md, Interfaces).
+ */
+import type { DeliveryUpdate, IncomingMessage, KeyChange } from '../node/node.js';
+import type { ContactRecord, MessageRecord } from '../store/types.js';
+
+export type { ContactRecord, DeliveryUpdate, IncomingMessage, KeyChange, MessageRecord };
+
+/** One directory (DHT) lookup of an identity record finished. */
+export interface LookupEvent {
+  /** A valid record was found. */
+  ok: boolean;
+  /** It came from the node's cache (memory or store) instead of a DHT query. */
+  cached: boolean;
+  /** How long the lookup took, in milliseconds. */
+  durationMs: number;
+}
+
+/** A PQXDH handshake completed, as the side that started it or as the side that answered it. */
+export interface HandshakeEvent {
+  role: 'initiator' | 'responder';
+}
+
+/** The node events the API listens to, as `EventEmitter` listener argument lists. */
+export interface ApiNodeEvents {
+  message: [IncomingMessage];
+  delivery: [DeliveryUpdate];
+  'key-change': [KeyChange];
+  lookup: [LookupEvent];
+  handshake: [HandshakeEvent];
+}
+
+export type ApiNodeEventName = keyof ApiNodeEvents;
+
+export type ApiNodeListener<E extends ApiNodeEventName> = (...args: ApiNodeEvents[E]) => void;
+
+/** The node's non-secret status facts (as `SottoNode.status()` returns them). */
+export interface ApiNodeStatus {
+  /** Connected peers. */
+  peers: number;
+  /** Peers in the DHT routing table. */
+  routingTable: number;
+  /** Outgoing messages waiting for an ack. */
+  outbox: number;
+  oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+}
+
+export interface ApiPeer {
+  peerId: string;
+  addresses: string[];
+}
+
+export interface ApiNode {
+  /** Our identity's address (`sotto1…`). */
+  readonly address: string;
+  /** The libp2p peer id of this node. */
+  readonly peerId: string;
+  multiaddrs(): string[];
+  /** Encrypts and sends; `queued` means the outbox retries it later. */
+  send(address: string, text: string): Promise<{ id: string; state: 'delivered' | 'queued' }>;
+  contacts(): Promise<ContactRecord[]>;
+  /** Adds the contact, or renames it when the address is already a contact. */
+  addContact(name: string, address: string): Promise<ContactRecord>;
+  /** Removes the contact; false when there was none with this address. */
+  removeContact(address: string): Promise<boolean>;
+  /** The conversation with `address`, newest first, strictly before `before` when given. */
+  conversation(
+    address: string,
+    options?: { limit?: number; before?: { timestamp: number; id: string } },
+  ): Promise<MessageRecord[]>;
+  /** The 60-digit safety number of our identity and `address`. */
+  safetyNumber(address: string): string;
+  /** Marks the contact verified; throws UnknownContactError when it is not a contact. */
+  verifyContact(address: string): Promise<ContactRecord>;
+  status(): Promise<ApiNodeStatus>;
+  /** Connected peers with their addresses. */
+  peers(): ApiPeer[];
+  on<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
+  off<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
+}
+
+/** Where the API writes its own log lines (the same shape as the node's logger). */
+export interface ApiLogger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+}

@@ -1,0 +1,165 @@
+/**
+ * The daemon: one sotto node plus its local API, from a validated configuration. `startDaemon`
+ * loads the config (defaults < config.json < SOTTO_* < flags), starts the node, serves the API on
+ * 127.0.0.1 with the bearer token of the data dir, writes `daemon.json` (how the CLI finds it), and
+ * returns a handle whose `stop()` ends everything in order. Signals are the caller's business
+ * (`runDaemon` in the CLI wires SIGINT/SIGTERM).
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { prometheusMetrics } from '@libp2p/prometheus-metrics';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createApiServer, createNodeMetrics, loadOrCreateToken } from '../api/index.js';
+import {
+  type ConfigEnv,
+  type ConfigFlags,
+  configToJson,
+  type DaemonConfig,
+  loadConfig,
+  type ResolvedConfig,
+} from '../config/index.js';
+import { createLogger, type SottoLogger } from '../log/index.js';
+import { createNode, type SottoNode } from '../node/node.js';
+import { StoreOpenError } from '../store/errors.js';
+
+/** Written to the data dir while the daemon runs: where its API listens (the CLI reads it). */
+export const DAEMON_FILE = 'daemon.json';
+/** Owner-only, like every file in the data dir. */
+export const DAEMON_FILE_MODE = 0o600;
+/** The data dir holds keys: owner-only (the node creates it with the same mode). */
+export const DATA_DIR_MODE = 0o700;
+
+export interface DaemonInfo {
+  pid: number;
+  /** Base URL of the local API, e.g. http://127.0.0.1:7373 */
+  api: string;
+  address: string;
+  peerId: string;
+  startedAt: number;
+}
+
+export interface DaemonHandle {
+  readonly node: SottoNode;
+  readonly api: FastifyInstance;
+  readonly config: DaemonConfig;
+  readonly resolved: ResolvedConfig;
+  readonly info: DaemonInfo;
+  readonly logger: SottoLogger;
+  /** Stops the API, then the node (in-flight writes finish), removes daemon.json. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartDaemonOptions {
+  flags?: ConfigFlags;
+  env?: ConfigEnv;
+  /** Where log lines go (default: standard error, so standard output carries only results). */
+  logDestination?: pino.DestinationStream;
+}
+
+/** The daemon could not start; `message` is one line for the terminal. */
+export class DaemonError extends Error {
+  constructor(
+    readonly code: 'DATA_DIR_LOCKED' | 'API_ADDRESS_IN_USE' | 'START_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DaemonError';
+  }
+}
+
+function apiUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function startDaemon(options: StartDaemonOptions = {}): Promise<DaemonHandle> {
+  const resolved = await loadConfig({ flags: options.flags, env: options.env });
+  const { config } = resolved;
+  const logger = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    destination: options.logDestination ?? pino.destination({ fd: 2, sync: true }),
+  });
+  const log = logger.child('daemon');
+  await mkdir(config.dataDir, { recursive: true, mode: DATA_DIR_MODE });
+  const token = await loadOrCreateToken(config.dataDir);
+
+  const registry = new Registry();
+  const node = createNode({
+    dataDir: config.dataDir,
+    net: config.net,
+    logger: logger.child('node'),
+    libp2pMetrics: prometheusMetrics({ registry, preserveExistingMetrics: true }),
+  });
+  const metrics = createNodeMetrics(node, registry);
+  try {
+    await node.start();
+  } catch (err) {
+    metrics.dispose();
+    if (err instanceof StoreOpenError) {
+      throw new DaemonError(
+        'DATA_DIR_LOCKED',
+        `cannot open the store in ${config.dataDir}: is another sotto daemon running with this data dir?`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+
+  const startedAt = Date.now();
+  let stopping = false;
+  const api = await createApiServer({
+    node,
+    token,
+    config: JSON.parse(configToJson(config, resolved.sources)) as unknown,
+    startedAt,
+    ready: () => (stopping ? { ready: false, reason: 'stopping' } : { ready: true }),
+    metrics: { registry },
+    logger: logger.child('api'),
+  });
+  try {
+    await api.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    await api.close().catch(() => undefined);
+    await node.stop();
+    metrics.dispose();
+    const inUse = (err as { code?: string }).code === 'EADDRINUSE';
+    throw new DaemonError(
+      inUse ? 'API_ADDRESS_IN_USE' : 'START_FAILED',
+      inUse
+        ? `the API address ${config.api.host}:${config.api.port} is in use (set api.port, SOTTO_API_PORT or --api-port)`
+        : `the API could not listen on ${config.api.host}:${config.api.port}`,
+      { cause: err },
+    );
+  }
+  const address = api.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.api.port;
+  const info: DaemonInfo = {
+    pid: process.pid,
+    api: apiUrl(config.api.host, port),
+    address: node.address,
+    peerId: node.peerId,
+    startedAt,
+  };
+  const daemonFile = join(config.dataDir, DAEMON_FILE);
+  await writeFile(daemonFile, `${JSON.stringify(info, null, 2)}\n`, { mode: DAEMON_FILE_MODE });
+  log.info('started: api %s, peer %s', info.api, info.peerId);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      log.info('stopping');
+      await api.close().catch((err: unknown) => log.warn('api close failed: %s', String(err)));
+      await node.stop();
+      metrics.dispose();
+      await rm(daemonFile, { force: true });
+      log.info('stopped');
+      logger.flush();
+    })();
+    return stopped;
+  };
+  return { node, api, config, resolved, info, logger, stop };
+}

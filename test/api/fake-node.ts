@@ -1,0 +1,164 @@
+/**
+ * An in-memory ApiNode for the API tests: contacts, conversations and sends without libp2p, with
+ * knobs for the status the node reports, the outcome of the next send, and whether it is running.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { ApiNode, ApiNodeEvents, ApiNodeStatus, ApiPeer } from '../../src/api/types.js';
+import { toHex } from '../../src/crypto/bytes.js';
+import { decodeAddress, encodeAddress } from '../../src/identity/address.js';
+import { InvalidMessageError, NodeNotStartedError, UnknownContactError } from '../../src/node/errors.js';
+import type { ContactRecord, MessageRecord } from '../../src/store/types.js';
+
+export const FAKE_MAX_TEXT_BYTES = 32 * 1024;
+
+export function randomAddress(): string {
+  return encodeAddress(randomBytes(32));
+}
+
+export function messageId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+const keyOf = (address: string) => toHex(decodeAddress(address));
+
+export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
+  readonly address = randomAddress();
+  running = true;
+  readonly contactsByKey = new Map<string, ContactRecord>();
+  readonly messages: MessageRecord[] = [];
+  readonly sent: Array<{ address: string; text: string }> = [];
+  /** What the next sends report. */
+  sendState: 'delivered' | 'queued' = 'delivered';
+  /** Thrown by the next send, once. */
+  sendError: Error | undefined;
+  statusValue: ApiNodeStatus = {
+    peers: 3,
+    routingTable: 7,
+    outbox: 2,
+    oneTimePrekeys: { available: 18, claimed: 2, claimsServed: 5 },
+  };
+  peerList: ApiPeer[] = [{ peerId: '12D3KooWPeerOne', addresses: ['/ip4/127.0.0.1/tcp/4002'] }];
+  private clock = 1_700_000_000_000;
+
+  private check(): void {
+    if (!this.running) throw new NodeNotStartedError();
+  }
+
+  get peerId(): string {
+    this.check();
+    return '12D3KooWFakeNodePeerId';
+  }
+
+  multiaddrs(): string[] {
+    this.check();
+    return ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4003/ws'];
+  }
+
+  async send(address: string, text: string): Promise<{ id: string; state: 'delivered' | 'queued' }> {
+    this.check();
+    const contact = keyOf(address);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes === 0 || bytes > FAKE_MAX_TEXT_BYTES) throw new InvalidMessageError('a message is 1..32768 bytes');
+    if (this.sendError) {
+      const err = this.sendError;
+      this.sendError = undefined;
+      throw err;
+    }
+    const id = messageId();
+    this.sent.push({ address, text });
+    this.messages.push({ id, contact, direction: 'out', timestamp: this.clock++, body: text, state: this.sendState });
+    return { id, state: this.sendState };
+  }
+
+  async contacts(): Promise<ContactRecord[]> {
+    this.check();
+    return [...this.contactsByKey.values()].map((c) => ({ ...c, previousKeys: [...c.previousKeys] }));
+  }
+
+  async addContact(name: string, address: string): Promise<ContactRecord> {
+    this.check();
+    const key = keyOf(address);
+    const existing = this.contactsByKey.get(key);
+    const record: ContactRecord = existing
+      ? { ...existing, name }
+      : {
+          identityKey: key,
+          name,
+          address: encodeAddress(decodeAddress(address)),
+          verified: false,
+          addedAt: this.clock++,
+          previousKeys: [],
+        };
+    this.contactsByKey.set(key, record);
+    return { ...record };
+  }
+
+  async removeContact(address: string): Promise<boolean> {
+    this.check();
+    return this.contactsByKey.delete(keyOf(address));
+  }
+
+  async conversation(
+    address: string,
+    options: { limit?: number; before?: { timestamp: number; id: string } } = {},
+  ): Promise<MessageRecord[]> {
+    this.check();
+    const key = keyOf(address);
+    const newestFirst = (a: MessageRecord, b: MessageRecord) =>
+      b.timestamp - a.timestamp || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+    const before = options.before;
+    return this.messages
+      .filter((m) => m.contact === key)
+      .filter(
+        (m) => !before || m.timestamp < before.timestamp || (m.timestamp === before.timestamp && m.id < before.id),
+      )
+      .sort(newestFirst)
+      .slice(0, options.limit ?? 50)
+      .map((m) => ({ ...m }));
+  }
+
+  /** Stores an incoming message in the conversation with `from` (no event). */
+  receive(from: string, text: string, timestamp = this.clock++): MessageRecord {
+    const record: MessageRecord = {
+      id: messageId(),
+      contact: keyOf(from),
+      direction: 'in',
+      timestamp,
+      body: text,
+      state: 'received',
+    };
+    this.messages.push(record);
+    return record;
+  }
+
+  safetyNumber(address: string): string {
+    this.check();
+    const keys = [keyOf(this.address), keyOf(address)].sort().join('');
+    const digits = BigInt(`0x${createHash('sha256').update(keys).digest('hex')}`)
+      .toString()
+      .padStart(60, '0')
+      .slice(0, 60);
+    return digits.match(/\d{5}/g)!.join(' ');
+  }
+
+  async verifyContact(address: string): Promise<ContactRecord> {
+    this.check();
+    const key = keyOf(address);
+    const contact = this.contactsByKey.get(key);
+    if (!contact) throw new UnknownContactError();
+    const updated = { ...contact, verified: true };
+    this.contactsByKey.set(key, updated);
+    return { ...updated };
+  }
+
+  async status(): Promise<ApiNodeStatus> {
+    this.check();
+    return structuredClone(this.statusValue);
+  }
+
+  peers(): ApiPeer[] {
+    this.check();
+    return this.peerList.map((p) => ({ peerId: p.peerId, addresses: [...p.addresses] }));
+  }
+}

@@ -70,8 +70,13 @@ interface Config {
   lookupTimeoutMs: number;
   lookupBudgetMs: number;
   profile: boolean;
+  /** Run the two-process part (off with --no-pair). */
+  pair: boolean;
   json: boolean;
 }
+
+/** Largest N accepted by --mesh: one process on this 2-core machine (issue: up to 200 in-process). */
+const MAX_MESH_NODES = 200;
 
 function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
@@ -94,6 +99,7 @@ function parseArgs(argv: string[]): Config {
     lookupTimeoutMs: 10_000,
     lookupBudgetMs: quick ? 10_000 : 40_000,
     profile: !argv.includes('--no-profile'),
+    pair: true,
     json: argv.includes('--json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -105,6 +111,19 @@ function parseArgs(argv: string[]): Config {
       case '--json':
       case '--no-profile':
         break;
+      case '--no-pair':
+        config.pair = false;
+        break;
+      case '--mesh': {
+        const sizes = String(inline ?? argv[++i])
+          .split(',')
+          .map((x) => Number(x));
+        if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > MAX_MESH_NODES)) {
+          throw new Error(`--mesh takes node counts 2..${MAX_MESH_NODES}, comma-separated`);
+        }
+        config.meshSizes = sizes;
+        break;
+      }
       case '--runs': {
         const n = Number(inline ?? argv[++i]);
         if (!Number.isInteger(n) || n < 1) throw new Error('--runs must be a positive integer');
@@ -114,7 +133,7 @@ function parseArgs(argv: string[]): Config {
       case '--help':
       case '-h':
         console.log(
-          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--json] [--no-profile]',
+          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--mesh N[,N...]] [--no-pair] [--json] [--no-profile]',
         );
         process.exit(0);
         break;
@@ -976,13 +995,15 @@ async function main(): Promise<void> {
     meshErrors: {},
   };
   try {
-    log('part 1: two node processes + bare libp2p floor');
-    try {
-      report.pair = await runPair(root);
-    } catch (err) {
-      report.pairError = errorMessage(err).split('\n')[0];
-      log(`two-process part failed: ${report.pairError}`);
-      process.exitCode = 1;
+    if (config.pair) {
+      log('part 1: two node processes + bare libp2p floor');
+      try {
+        report.pair = await runPair(root);
+      } catch (err) {
+        report.pairError = errorMessage(err).split('\n')[0];
+        log(`two-process part failed: ${report.pairError}`);
+        process.exitCode = 1;
+      }
     }
     log('part 2: N nodes in one process');
     await nodeProviderReady;

@@ -74,6 +74,18 @@ function apiUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * GET /health: not ready while stopping, or while bootstrap peers are configured but the DHT has no
+ * peer yet (the node can neither publish its record nor look anyone up).
+ */
+function readiness(stopping: boolean, config: DaemonConfig, node: SottoNode): { ready: boolean; reason?: string } {
+  if (stopping) return { ready: false, reason: 'stopping' };
+  if (config.net.bootstrap.length > 0 && node.dhtPeers === 0) {
+    return { ready: false, reason: 'no DHT peers yet (bootstrap peers unreachable?)' };
+  }
+  return { ready: true };
+}
+
 export async function startDaemon(options: StartDaemonOptions = {}): Promise<DaemonHandle> {
   const resolved = await loadConfig({ flags: options.flags, env: options.env });
   const { config } = resolved;
@@ -115,7 +127,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
     token,
     config: JSON.parse(configToJson(config, resolved.sources)) as unknown,
     startedAt,
-    ready: () => (stopping ? { ready: false, reason: 'stopping' } : { ready: true }),
+    ready: () => readiness(stopping, config, node),
     metrics: { registry },
     logger: logger.child('api'),
   });

@@ -328,6 +328,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.rotationTimer.unref();
   }
 
+  /** Peers in the DHT routing table right now (0 before start). */
+  get dhtPeers(): number {
+    return this.routingTableSize();
+  }
+
   private routingTableSize(): number {
     const dht = this.host?.services.dht as unknown as { routingTable?: { size?: number } } | undefined;
     return dht?.routingTable?.size ?? 0;

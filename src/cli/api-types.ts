@@ -1,0 +1,60 @@
+/** The local API's response shapes the CLI reads (see src/api/schemas.ts and docs/openapi.json). */
+
+export interface Contact {
+  name: string;
+  address: string;
+  identityKey: string;
+  verified: boolean;
+  addedAt: number;
+  keyChangedAt?: number;
+  previousKeys: string[];
+}
+
+export interface SendResult {
+  id: string;
+  to: string;
+  state: 'delivered' | 'queued';
+}
+
+export type MessageState = 'queued' | 'sent' | 'stored-at-mailbox' | 'delivered' | 'read' | 'received' | 'failed';
+
+export interface MessageView {
+  id: string;
+  direction: 'in' | 'out';
+  timestamp: number;
+  text: string;
+  state: MessageState;
+}
+
+export interface Conversation {
+  address: string;
+  name?: string;
+  messages: MessageView[];
+  next?: { beforeTimestamp: number; beforeId: string };
+}
+
+export interface SafetyNumberView {
+  address: string;
+  name?: string;
+  safetyNumber: string;
+  verified: boolean;
+}
+
+export interface Status {
+  peers: number;
+  routingTable: number;
+  outbox: number;
+  oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+  startedAt: number;
+  uptimeMs: number;
+  version: string;
+}
+
+export interface Peers {
+  peers: { peerId: string; addresses: string[] }[];
+}
+
+export type StreamEvent =
+  | { type: 'message'; id: string; from: string; text: string; timestamp: number }
+  | { type: 'delivery'; id: string; to: string; state: MessageState }
+  | { type: 'key-change'; address: string; name: string; previousKey: string; currentKey: string };

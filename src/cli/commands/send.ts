@@ -1,0 +1,48 @@
+/**
+ * `sotto send <contact|address> <text...>`: sends a message and waits for one delivery attempt.
+ * Prints the message id and `delivered` (exit 0), or `queued (will retry)` (exit 75, EX_TEMPFAIL):
+ * the message is stored and the daemon's outbox keeps retrying; `sotto watch` shows the delivery.
+ */
+import type { Command } from 'commander';
+import type { SendResult } from '../api-types.js';
+import { SEND_TIMEOUT_MS } from '../client.js';
+import type { CliContext } from '../context.js';
+import { CliError, EXIT } from '../errors.js';
+import { clean } from '../output.js';
+import type { ActionRunner } from '../program.js';
+
+/** The human line for a send result. */
+export function sendLine(result: SendResult): string {
+  return result.state === 'delivered' ? `${result.id} delivered` : `${result.id} queued (will retry)`;
+}
+
+async function send(ctx: CliContext, to: string, words: readonly string[]): Promise<number> {
+  const text = words.join(' ');
+  if (text.trim() === '') throw new CliError(EXIT.USAGE, 'the message is empty');
+  const api = await ctx.client();
+  const { body } = await api.request<SendResult>('POST', '/v1/messages', {
+    body: { to, text },
+    timeoutMs: SEND_TIMEOUT_MS,
+  });
+  ctx.out.result(body, () => [sendLine(body)]);
+  if (body.state !== 'delivered' && !ctx.out.json) {
+    ctx.out.note(`sotto: ${clean(to)} is not reachable now; the daemon keeps the message and retries`);
+  }
+  return body.state === 'delivered' ? EXIT.OK : EXIT.QUEUED;
+}
+
+export function registerSend(program: Command, runner: ActionRunner): void {
+  program
+    .command('send')
+    .description('send a message; prints its id and "delivered" (exit 0) or "queued (will retry)" (exit 75)')
+    .argument('<contact>', 'a contact name or a sotto1… address')
+    .argument('<text...>', 'the message (several words are joined with spaces)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sotto send alice "see you at 8"
+  sotto send sotto1qv… hello`,
+    )
+    .action(runner.action((ctx, cmd) => send(ctx, cmd.processedArgs[0] as string, cmd.processedArgs[1] as string[])));
+}

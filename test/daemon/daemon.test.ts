@@ -1,0 +1,161 @@
+/**
+ * The daemon in this process (the CLI end-to-end tests run it as child processes): readiness,
+ * metrics from libp2p and sotto on one registry, the data-dir lock, daemon.json, and bad input
+ * through the real API leaving the store exactly as it was.
+ */
+import assert from 'node:assert/strict';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DAEMON_FILE, DaemonError, type DaemonHandle, startDaemon } from '../../src/daemon/daemon.js';
+
+const dirs: string[] = [];
+const daemons: DaemonHandle[] = [];
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sotto-daemon-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(dir: string, extra: Record<string, unknown> = {}): Promise<DaemonHandle> {
+  const d = await startDaemon({
+    flags: { dataDir: dir, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...extra },
+    env: {},
+  });
+  daemons.push(d);
+  return d;
+}
+
+function client(d: DaemonHandle, token: string) {
+  return async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(d.info.api + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+}
+
+after(async () => {
+  await Promise.allSettled(daemons.map((d) => d.stop()));
+  await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('daemon', () => {
+  it('serves health, libp2p and sotto metrics; refuses a second daemon on its data dir; cleans up on stop', async () => {
+    const dir = await dataDir();
+    const d = await start(dir);
+    const token = (await readFile(join(dir, 'api-token'), 'utf8')).trim();
+    const api = client(d, token);
+    assert.deepEqual((await api('GET', '/health')).json, { ready: true });
+    const info = JSON.parse(await readFile(join(dir, DAEMON_FILE), 'utf8')) as { api: string; address: string };
+    assert.equal(info.api, d.info.api);
+    assert.equal(info.address, d.node.address);
+
+    const metrics = await (
+      await fetch(`${d.info.api}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
+    assert.match(metrics, /^sotto_messages_received_total 0$/m);
+    assert.match(metrics, /^libp2p_/m, "libp2p's own metrics are on the same registry");
+
+    await assert.rejects(
+      startDaemon({ flags: { dataDir: dir, apiPort: 0, logLevel: 'silent' }, env: {} }),
+      (err: unknown) => err instanceof DaemonError && err.code === 'DATA_DIR_LOCKED' && err.message.includes(dir),
+    );
+    assert.equal((await api('GET', '/v1/status')).status, 200, 'the first daemon still serves');
+
+    await d.stop();
+    await assert.rejects(access(join(dir, DAEMON_FILE)), 'daemon.json is removed on stop');
+    await assert.rejects(fetch(`${d.info.api}/health`), 'the API is closed');
+  });
+
+  it('is not ready while its bootstrap peers are unreachable, and says why', async () => {
+    const d = await start(await dataDir(), {
+      bootstrap: ['/ip4/127.0.0.1/tcp/9/p2p/12D3KooWRMCn3GjrRqTTxXbDuLgFjn4eJsm12s6Eh7DejpLZ6Bvz'],
+    });
+    const token = (await readFile(join(d.config.dataDir, 'api-token'), 'utf8')).trim();
+    const health = await client(d, token)('GET', '/health');
+    assert.equal(health.status, 503);
+    assert.equal(health.json.ready, false);
+    assert.match(String(health.json.reason), /no DHT peers/);
+    await d.stop();
+  });
+
+  it('bad input through the API: a clear error and a status each, and nothing stored changes', async () => {
+    const d = await start(await dataDir());
+    const token = (await readFile(join(d.config.dataDir, 'api-token'), 'utf8')).trim();
+    const api = client(d, token);
+    const peer = await start(await dataDir(), { bootstrap: [d.node.multiaddrs()[0] as string] });
+    assert.equal(
+      (await api('POST', '/v1/contacts', JSON.stringify({ name: 'bob', address: peer.node.address }))).status,
+      201,
+    );
+    const snapshot = async () => ({
+      contacts: (await api('GET', '/v1/contacts')).json,
+      history: (await api('GET', '/v1/conversations/bob')).json,
+      status: ((await api('GET', '/v1/status')).json as { outbox: number }).outbox,
+    });
+    const before = await snapshot();
+
+    const mistyped = `${peer.node.address.slice(0, -1)}${peer.node.address.endsWith('q') ? 'p' : 'q'}`;
+    const cases: Array<[string, Awaited<ReturnType<typeof api>>, number, string]> = [
+      [
+        'mistyped address',
+        await api('POST', '/v1/messages', JSON.stringify({ to: mistyped, text: 'x' })),
+        400,
+        'INVALID_ADDRESS',
+      ],
+      [
+        'unknown contact',
+        await api('POST', '/v1/messages', JSON.stringify({ to: 'carol', text: 'x' })),
+        404,
+        'UNKNOWN_CONTACT',
+      ],
+      [
+        'empty message',
+        await api('POST', '/v1/messages', JSON.stringify({ to: 'bob', text: '' })),
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'oversized message',
+        await api('POST', '/v1/messages', JSON.stringify({ to: 'bob', text: 'x'.repeat(40_000) })),
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'oversized in UTF-8 bytes only',
+        await api('POST', '/v1/messages', JSON.stringify({ to: 'bob', text: '🐙'.repeat(9000) })),
+        400,
+        'INVALID_MESSAGE',
+      ],
+      ['malformed JSON', await api('POST', '/v1/messages', '{"to": "bob", "text": '), 400, 'INVALID_REQUEST'],
+      ['missing token', await api('GET', '/v1/contacts', undefined, { authorization: '' }), 401, 'UNAUTHORIZED'],
+      [
+        'wrong token',
+        await api('GET', '/v1/contacts', undefined, { authorization: `Bearer ${'A'.repeat(token.length)}` }),
+        401,
+        'UNAUTHORIZED',
+      ],
+      [
+        'name taken',
+        await api('POST', '/v1/contacts', JSON.stringify({ name: 'bob', address: d.node.address })),
+        409,
+        'CONTACT_NAME_TAKEN',
+      ],
+    ];
+    for (const [what, res, status, code] of cases) {
+      assert.equal(res.status, status, what);
+      assert.equal((res.json.error as { code?: string } | undefined)?.code, code, what);
+    }
+    assert.deepEqual(await snapshot(), before, 'contacts, history and outbox unchanged');
+  });
+});

@@ -75,6 +75,10 @@ interface Config {
   json: boolean;
 }
 
+/** Hosts joining the in-process mesh at once. */
+const MESH_JOIN_CONCURRENCY = 5;
+/** Longest wait for a joining host's first DHT peer before the next one starts. */
+const MESH_JOIN_WAIT_MS = 15_000;
 /** Largest N accepted by --mesh: one process on this 2-core machine (issue: up to 200 in-process). */
 const MAX_MESH_NODES = 200;
 
@@ -534,10 +538,20 @@ async function runMesh(n: number, root: string, env: CryptoEnv): Promise<MeshRes
     const seedAddr = seed.getMultiaddrs().find((m) => m.toString().includes('/tcp/'));
     if (!seedAddr) throw new Error('seed has no TCP address');
     const seedStr = seedAddr.toString().includes('/p2p/') ? seedAddr.toString() : `${seedAddr}/p2p/${seed.peerId}`;
+    // Joining at the pace one process can take: ≤ 5 hosts at a time, each counted as started once
+    // it has a DHT peer (bounded), because every join runs Noise handshakes and a self-lookup on
+    // this one thread; unpaced, 100 joins starve each other's handshakes into timeouts.
     const rest = await mapLimit(
       Array.from({ length: n - 1 }, (_, i) => i),
-      10,
-      () => newHost([seedStr]),
+      MESH_JOIN_CONCURRENCY,
+      async () => {
+        const host = await newHost([seedStr]);
+        const joined = now();
+        while (routingTableSize(host) === 0 && now() - joined < MESH_JOIN_WAIT_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return host;
+      },
     );
     hosts.push(...rest);
     const startMs = now() - t0;
@@ -935,7 +949,7 @@ function renderMarkdown(report: Report): string {
     `- Floor: two other child processes run bare libp2p ${meta.libraries.libp2p} hosts (TCP + Noise + Yamux, no identify, no DHT); the client writes a ${meta.messageBytes}-byte length-prefixed frame with lpStream on one long-lived stream and waits for a 2-byte length-prefixed ack (${config.latencyCount * 3} round trips per run). "New stream per request" opens a stream on the existing connection for every request (multistream-select included) and closes it after the ack, the stream pattern of sotto's \`send()\`.`,
     `- Throughput: sotto keeps ${meta.window} \`send()\` calls in flight to the same recipient for ${config.sottoBudgetMs / 1000} s or ${intFmt.format(config.sottoMaxCount)} messages per run, whichever comes first (the message protocol allows 8 concurrent streams per connection); the floor writes up to ${meta.window} frames ahead of their acks on its one stream for ${config.floorBudgetMs / 1000} s or ${intFmt.format(config.floorMaxCount)} frames.`,
     "- Persistence: every sotto message goes through LevelDB batches on both sides (sender: outbox + session before the frame leaves, delivered state after the ack; recipient: session + message + dedupe mark before the ack); batches are written without `sync` (the store's default).",
-    `- N nodes: in this process, libp2p hosts built with sotto's \`createHost\` (the node's own transport and DHT configuration) bootstrap from node 0, ${'≤'} 10 starting at once; the routing wait ends when node 0 knows every node and every node knows at least 2 (bounded to 30 s). Each node then signs an identity record exactly as \`publishRecord()\` does and stores it with \`putRecord\` (5 at a time). Lookups: ${config.lookups} \`getRecord\` calls (at most ${config.lookupBudgetMs / 1000} s, ${config.lookupTimeoutMs / 1000} s each) from a random node for a random other node's record, one at a time, each validated; success = the right identity's valid record.`,
+    `- N nodes: in this process, libp2p hosts built with sotto's \`createHost\` (the node's own transport and DHT configuration) bootstrap from node 0, ${'≤'} 5 joining at once, each counted as started once it has a DHT peer (at most 15 s; unpaced joins starve each other's handshakes on this one thread); the routing wait ends when node 0 knows every node and every node knows at least 2 (bounded to 30 s). Each node then signs an identity record exactly as \`publishRecord()\` does and stores it with \`putRecord\` (5 at a time). Lookups: ${config.lookups} \`getRecord\` calls (at most ${config.lookupBudgetMs / 1000} s, ${config.lookupTimeoutMs / 1000} s each) from a random node for a random other node's record, one at a time, each validated; success = the right identity's valid record.`,
     `- RSS per node: (RSS after the lookups − RSS before the first host) ÷ N, ${report.mesh[0]?.gcAvailable ? 'each after forced garbage collections' : 'without forced GC (gc unavailable)'}; node stores are not part of these hosts.`,
     "- Start → first delivered: two full sotto nodes (createNode) join that network: the recipient starts, waits for a DHT peer and publishes; then the sender is timed from `start()` through its first DHT peer and its own publish (the recipient checks the sender's device binding in the directory) to `send()` resolving.",
     '- CPU profile: node:inspector sampling (200 µs) in both sotto children during an extra latency + throughput pass after the runs; self time grouped by package (node_modules), sotto src/ folder, or V8/Node internals. The raw `.cpuprofile` files are in scripts/bench/out/.',

@@ -300,6 +300,10 @@ describe('sotto CLI end to end', { timeout: 120_000 }, () => {
     const page = json<{ messages: { direction: string; text: string }[] }>(await B('chat', 'alice', '--json'));
     const texts = page.messages.map((m) => m.text).reverse();
     assert.deepEqual(texts.slice(0, 3), ['hello bob', 'hi alice', 'live \u001b[31mmessage']);
+    // the conversation continues after the restart, on the same session, both ways
+    const again = await B('send', 'alice', 'back again');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, / delivered\n$/);
   });
 
   it('a second signal during the stop forces the exit (130)', async () => {

@@ -14,7 +14,7 @@
  * `createApiServer` returns the fastify instance without listening; the daemon calls
  * `listen({ host: '127.0.0.1', port })`. Routes: see `docs/openapi.json` (GET /v1/openapi.json).
  */
-import { readFileSync } from 'node:fs';
+
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { Static, TSchema } from '@sinclair/typebox';
@@ -28,6 +28,7 @@ import { decodeAddress } from '../identity/address.js';
 import { InvalidAddressError } from '../identity/errors.js';
 import { NodeError } from '../node/errors.js';
 import { SottoStoreError } from '../store/errors.js';
+import { packageVersion } from '../version.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   bearerFromHeader,
@@ -114,19 +115,6 @@ export function apiRoutes(app: FastifyInstance): ApiRoute[] {
 }
 
 const silent: ApiLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** The package version, from the nearest package.json named sotto (works from src/ and from dist/). */
-function packageVersion(): string {
-  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'sotto' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    if (dir.pathname === '/') return 'unknown';
-  }
-}
 
 /** Maps anything a handler or fastify throws to the API error the client sees. */
 export function toApiError(err: unknown, bodyLimit = BODY_LIMIT_BYTES): ApiError {

@@ -2,25 +2,10 @@
  * What the local API needs from a node, and nothing more: `SottoNode` implements it, and tests pass
  * an in-memory fake. The API is a thin layer over this interface (DESIGN.md, Interfaces).
  */
-import type { DeliveryUpdate, IncomingMessage, KeyChange } from '../node/node.js';
+import type { DeliveryUpdate, HandshakeEvent, IncomingMessage, KeyChange, LookupEvent } from '../node/node.js';
 import type { ContactRecord, MessageRecord } from '../store/types.js';
 
-export type { ContactRecord, DeliveryUpdate, IncomingMessage, KeyChange, MessageRecord };
-
-/** One directory (DHT) lookup of an identity record finished. */
-export interface LookupEvent {
-  /** A valid record was found. */
-  ok: boolean;
-  /** It came from the node's cache (memory or store) instead of a DHT query. */
-  cached: boolean;
-  /** How long the lookup took, in milliseconds. */
-  durationMs: number;
-}
-
-/** A PQXDH handshake completed, as the side that started it or as the side that answered it. */
-export interface HandshakeEvent {
-  role: 'initiator' | 'responder';
-}
+export type { ContactRecord, DeliveryUpdate, HandshakeEvent, IncomingMessage, KeyChange, LookupEvent, MessageRecord };
 
 /** The node events the API listens to, as `EventEmitter` listener argument lists. */
 export interface ApiNodeEvents {

@@ -4,6 +4,7 @@
  * buffers.
  */
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from '../version.js';
 import { registerChat } from './commands/chat.js';
 import { registerConfig } from './commands/config.js';
 import { registerContacts } from './commands/contacts.js';
@@ -17,7 +18,6 @@ import { registerVerify } from './commands/verify.js';
 import { registerWatch } from './commands/watch.js';
 import { CliContext, type CliEnvironment, envFlag, type GlobalOptions } from './context.js';
 import { debugReport, describeError, EXIT, EXIT_CODE_TABLE, oneLine } from './errors.js';
-import { packageVersion } from './version.js';
 
 /** What a command's action returns: its exit code (undefined = 0). */
 export type ActionResult = number | undefined;

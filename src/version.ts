@@ -1,4 +1,4 @@
-/** The package version, for `sotto version` and `sotto --version`. */
+/** The package version, for `sotto version`, `sotto --version` and the API's status. */
 import { readFileSync } from 'node:fs';
 
 /** The version of the nearest package.json named sotto (works from src/ and from dist/). */

@@ -30,7 +30,15 @@ import {
   validateRecordBytes,
 } from '../../src/directory/record.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
-import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
+import {
+  createHost,
+  getRecord,
+  parseNetConfig,
+  putRecord,
+  routingTableSize,
+  type SottoHost,
+  waitForDhtPeer,
+} from '../../src/net/index.js';
 import { createNode, type SottoNode } from '../../src/node/node.js';
 import {
   errorMessage,
@@ -471,11 +479,6 @@ async function settledRss(): Promise<number> {
   return process.memoryUsage().rss;
 }
 
-function routingTableSize(host: SottoHost): number {
-  const dht = host.services.dht as unknown as { routingTable?: { size?: number } };
-  return dht.routingTable?.size ?? 0;
-}
-
 interface MeshResult {
   nodes: number;
   startMs: number;
@@ -546,10 +549,7 @@ async function runMesh(n: number, root: string, env: CryptoEnv): Promise<MeshRes
       MESH_JOIN_CONCURRENCY,
       async () => {
         const host = await newHost([seedStr]);
-        const joined = now();
-        while (routingTableSize(host) === 0 && now() - joined < MESH_JOIN_WAIT_MS) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await waitForDhtPeer(host, MESH_JOIN_WAIT_MS);
         return host;
       },
     );

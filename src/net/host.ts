@@ -97,6 +97,28 @@ function privateAddressGater(): ConnectionGater {
  */
 export const CONNECTION_PING_INTERVAL_MS = 60_000;
 
+/** How often `waitForDhtPeer` looks at the routing table. */
+const DHT_PEER_POLL_MS = 20;
+
+/** Peers in the host's DHT routing table (kad-dht does not put its size on the public interface). */
+export function routingTableSize(host: SottoHost): number {
+  const dht = host.services.dht as unknown as { routingTable?: { size?: number } };
+  return dht.routingTable?.size ?? 0;
+}
+
+/**
+ * Resolves true once the routing table has a peer, false when `timeoutMs` passed, the signal was
+ * aborted or the host stopped first. A new connection's peer enters the table only after identify.
+ */
+export async function waitForDhtPeer(host: SottoHost, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (routingTableSize(host) === 0) {
+    if (Date.now() >= until || signal?.aborted === true || host.status !== 'started') return false;
+    await new Promise((resolve) => setTimeout(resolve, DHT_PEER_POLL_MS));
+  }
+  return true;
+}
+
 /** Bound of the self-lookup after the first bootstrap connection. */
 export const SELF_LOOKUP_TIMEOUT_MS = 15_000;
 
@@ -110,11 +132,7 @@ function selfLookup(node: SottoHost, logger: NetLogger | undefined): void {
   void (async () => {
     const signal = AbortSignal.timeout(SELF_LOOKUP_TIMEOUT_MS);
     // the connection is open, but kad-dht adds the peer only after identify: wait for it
-    const table = (node.services.dht as unknown as { routingTable?: { size?: number } }).routingTable;
-    while ((table?.size ?? 0) === 0 && !signal.aborted && node.status === 'started') {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    if (signal.aborted || node.status !== 'started') return;
+    if (!(await waitForDhtPeer(node, SELF_LOOKUP_TIMEOUT_MS, signal))) return;
     let found = 0;
     for await (const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })) {
       if (event.name === 'FINAL_PEER') found++;

@@ -44,7 +44,9 @@ import {
   type NetLogger,
   parseNetConfig,
   putRecord,
+  routingTableSize,
   type SottoHost,
+  waitForDhtPeer,
 } from '../net/index.js';
 import {
   type Ack,
@@ -291,7 +293,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       throw err;
     }
     await this.rotatePrekeys({ publish: false });
-    if (config.bootstrap.length > 0) await this.waitForDhtPeer(FIRST_PEER_WAIT_MS);
+    if (config.bootstrap.length > 0) await waitForDhtPeer(this.running.host, FIRST_PEER_WAIT_MS);
     const { peersStored } = await this.publishRecord();
     if (peersStored === 0) this.publishOnFirstPeer();
     this.republishTimer = setInterval(() => {
@@ -330,27 +332,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
 
   /** Peers in the DHT routing table right now (0 before start). */
   get dhtPeers(): number {
-    return this.routingTableSize();
-  }
-
-  private routingTableSize(): number {
-    const dht = this.host?.services.dht as unknown as { routingTable?: { size?: number } } | undefined;
-    return dht?.routingTable?.size ?? 0;
-  }
-
-  /** Resolves once the DHT routing table has a peer, or after `ms`. */
-  private async waitForDhtPeer(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.routingTableSize() === 0 && Date.now() < until && this.host) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    return this.host ? routingTableSize(this.host) : 0;
   }
 
   /** Our record reached nobody (no DHT peer yet): publish again as soon as there is one. */
   private publishOnFirstPeer(): void {
     if (this.firstPeerTimer) return;
     this.firstPeerTimer = setInterval(() => {
-      if (this.routingTableSize() === 0) return;
+      if (this.dhtPeers === 0) return;
       clearInterval(this.firstPeerTimer);
       this.firstPeerTimer = undefined;
       this.publishRecord()
@@ -488,13 +477,12 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
   }> {
     const { store, host } = this.running;
-    const dht = host.services.dht as unknown as { routingTable?: { size?: number } };
     let claimed = 0;
     const ids = await store.prekeys.ids('one-time');
     for (const id of ids) if (await store.prekeys.isClaimed(id)) claimed++;
     return {
       peers: host.getPeers().length,
-      routingTable: dht.routingTable?.size ?? 0,
+      routingTable: routingTableSize(host),
       outbox: (await store.outbox.list()).length,
       oneTimePrekeys: { available: ids.length - claimed, claimed, claimsServed: this.prekeyHandler?.stats.claims ?? 0 },
     };
@@ -740,9 +728,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   /** `findRecord`, reported as a 'lookup' event (metrics: count, cache hits, failures, latency). */
   private async lookup(identityKey: Uint8Array, options: { fresh?: boolean } = {}): Promise<IdentityRecord> {
     const started = performance.now();
-    const cached = !options.fresh && this.knowsRecord(toHex(identityKey));
+    const hex = toHex(identityKey);
+    const cached = !options.fresh && this.knowsRecord(hex);
     try {
-      const record = await this.findRecord(identityKey, options);
+      const record = await this.findRecord(identityKey, hex, options);
       if (this.listenerCount('lookup') > 0) {
         this.emit('lookup', { ok: true, cached, durationMs: performance.now() - started });
       }
@@ -754,9 +743,12 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   /** The recipient's identity record: from the cache while fresh, else the DHT (validated, no rollback). */
-  private async findRecord(identityKey: Uint8Array, options: { fresh?: boolean } = {}): Promise<IdentityRecord> {
+  private async findRecord(
+    identityKey: Uint8Array,
+    hex: string,
+    options: { fresh?: boolean },
+  ): Promise<IdentityRecord> {
     const { store, host } = this.running;
-    const hex = toHex(identityKey);
     const now = this.env.now();
     const known = options.fresh ? undefined : this.verified.get(hex);
     if (known && now - known.fetchedAt < DIRECTORY_CACHE_TTL_MS && known.record.expiresAt > now) return known.record;

@@ -157,9 +157,9 @@ describe('sotto start options → ConfigFlags', () => {
   });
 
   it('withPeerId appends /p2p/<id> where it is missing', () => {
-    assert.deepEqual(withPeerId(['/ip4/1.2.3.4/tcp/1', '/ip4/1.2.3.4/tcp/2/p2p/X'], 'X'), [
-      '/ip4/1.2.3.4/tcp/1/p2p/X',
-      '/ip4/1.2.3.4/tcp/2/p2p/X',
+    assert.deepEqual(withPeerId(['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2/p2p/X'], 'X'), [
+      '/ip4/127.0.0.1/tcp/1/p2p/X',
+      '/ip4/127.0.0.1/tcp/2/p2p/X',
     ]);
   });
 });
@@ -495,10 +495,10 @@ describe('output', () => {
     assert.ok(status.some((l) => /^uptime\s+1h 02m 03s/.test(l)));
     assert.ok(status.some((l) => /^routing table\s+3 peers$/.test(l)));
     assert.deepEqual(peersLines([]), ['no connected peers']);
-    assert.deepEqual(peersLines([{ peerId: 'P', addresses: ['/ip4/1.2.3.4/tcp/1'] }]), [
+    assert.deepEqual(peersLines([{ peerId: 'P', addresses: ['/ip4/127.0.0.1/tcp/1'] }]), [
       '1 connected peer',
       'P',
-      '  /ip4/1.2.3.4/tcp/1',
+      '  /ip4/127.0.0.1/tcp/1',
     ]);
     assert.match(contactsTable([])[0]!, /^no contacts yet/);
     const rows = contactsTable([

@@ -46,9 +46,9 @@ describe('json format', () => {
   it('printf placeholders, structured fields and errors', () => {
     const { log, records } = capture('info');
     const err = Object.assign(new TypeError('bad frame'), { code: 'FRAME_TOO_LARGE' });
-    log.info('dial to %s failed: %s (%d tries, 100%%)', '/ip4/1.2.3.4/tcp/1', 'Timeout', 3, { peer: '12D3Koo' }, err);
+    log.info('dial to %s failed: %s (%d tries, 100%%)', '/ip4/127.0.0.1/tcp/1', 'Timeout', 3, { peer: '12D3Koo' }, err);
     const [r] = records();
-    assert.equal(r?.msg, 'dial to /ip4/1.2.3.4/tcp/1 failed: Timeout (3 tries, 100%)');
+    assert.equal(r?.msg, 'dial to /ip4/127.0.0.1/tcp/1 failed: Timeout (3 tries, 100%)');
     assert.equal(r?.peer, '12D3Koo');
     assert.deepEqual(r?.err, { type: 'TypeError', message: 'bad frame', code: 'FRAME_TOO_LARGE' });
     assert.equal(r?.component, 'sotto');
@@ -156,7 +156,7 @@ describe('redaction', () => {
 describe('pretty format', () => {
   it('HH:MM:SS.mmm LEVEL component message k=v', () => {
     const { log, lines } = capture('debug', 'pretty');
-    log.child('net').info('connected to %s', '12D3KooW', { peers: 3, addr: '/ip4/1.2.3.4/tcp/1', note: 'two words' });
+    log.child('net').info('connected to %s', '12D3KooW', { peers: 3, addr: '/ip4/127.0.0.1/tcp/1', note: 'two words' });
     log.child('api').child('ws').warn('slow');
     log.error('failed', new Error('boom'));
     log.debug('d');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode, type IncomingMessage, type SottoNode } from '../../src/index.js';
 import { SIGNED_PREKEY_ROTATION_MS } from '../../src/node/prekey-rotation.js';
+import { waitFor } from '../net/helpers.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const dirs: string[] = [];
@@ -62,12 +63,15 @@ describe('node life cycle', () => {
     // the seed, and the seed republishes by itself once it has a DHT peer
     const found = await seed.refresh(joiner.address);
     assert.equal(found.devices, 1);
-    const deadline = Date.now() + 10_000;
     let seen: Awaited<ReturnType<SottoNode['refresh']>> | undefined;
-    while (!seen && Date.now() < deadline) {
-      seen = await joiner.refresh(seed.address).catch(() => undefined);
-      if (!seen) await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      "the lone seed's record in the DHT",
+      async () => {
+        seen = await joiner.refresh(seed.address).catch(() => undefined);
+        return seen !== undefined;
+      },
+      10_000,
+    );
     assert.ok(seen, "the lone seed's record reaches the DHT once it has a peer");
     await stop(joiner);
     await stop(seed);

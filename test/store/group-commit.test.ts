@@ -20,8 +20,19 @@ class RecordingBackend extends MemoryBackend {
   readonly batches: RawOp[][] = [];
   hold: Promise<void> | undefined;
   failNext = false;
+  /** Resolves when the next backend batch starts (before it waits for `hold`). */
+  started: Promise<void> = Promise.resolve();
+  private onStart: () => void = () => {};
+
+  /** Arms `started` for the next batch. */
+  armStart(): void {
+    this.started = new Promise<void>((resolve) => {
+      this.onStart = resolve;
+    });
+  }
 
   override async batch(ops: readonly RawOp[]): Promise<void> {
+    this.onStart();
     if (this.hold) await this.hold;
     if (this.failNext) {
       this.failNext = false;
@@ -44,10 +55,15 @@ describe('store group commit', () => {
       releaseSeal = r;
     });
     let first = false; // armed once the store is open (opening writes the schema)
+    let sealing!: () => void;
+    const sealStarted = new Promise<void>((resolve) => {
+      sealing = resolve;
+    });
     const hook: EncryptionHook = {
       seal: async (plain) => {
         if (first) {
           first = false;
+          sealing();
           await slowSeal; // the first value sealed waits until the second batch is ready
         }
         return plain;
@@ -64,7 +80,8 @@ describe('store group commit', () => {
     const order: string[] = [];
     const pa = a.commit().then(() => order.push('a'));
     const pb = b.commit().then(() => order.push('b'));
-    await new Promise((r) => setTimeout(r, 20));
+    await sealStarted;
+    await new Promise((r) => setImmediate(r)); // b's (synchronous) sealing is done by now
     assert.equal(backend.batches.length, 0, 'b waits for a: nothing written while a seals');
     releaseSeal();
     await Promise.all([pa, pb]);
@@ -82,13 +99,15 @@ describe('store group commit', () => {
     backend.hold = new Promise<void>((r) => {
       release = r;
     });
+    backend.armStart();
     const commits: Promise<void>[] = [];
     for (let i = 1; i <= 10; i++) {
       const batch = store.batch();
       batch.outbox.put(outboxEntry(i));
       commits.push(batch.commit());
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await backend.started; // the first batch is being written
+    await new Promise((r) => setImmediate(r)); // the other nine are sealed and queued
     backend.hold = undefined;
     release();
     await Promise.all(commits);
@@ -111,10 +130,11 @@ describe('store group commit', () => {
       release = r;
     });
     backend.failNext = true;
+    backend.armStart();
     const failing = store.batch();
     failing.outbox.put(outboxEntry(2));
     const pFailing = failing.commit();
-    await new Promise((r) => setTimeout(r, 5));
+    await backend.started; // the failing write is in flight
     const queued = store.batch();
     queued.outbox.put(outboxEntry(3));
     const pQueued = queued.commit();

@@ -15,14 +15,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { API_TOKEN_FILE, readToken } from '../api/token.js';
-import type { ConfigEnv } from '../config/config.js';
+import type { ConfigEnv } from '../config/settings.js';
+import { DAEMON_FILE as DAEMON_INFO_FILE } from '../daemon/info.js';
 import { ApiCallError, ApiUnreachableError, CliError, EXIT, noDaemonMessage } from './errors.js';
 
-/**
- * The daemon's info file in the data dir; the same name as `DAEMON_FILE` in src/daemon/daemon.ts,
- * restated so that talking to the API does not load the daemon (and libp2p). test/cli checks they agree.
- */
-export const DAEMON_INFO_FILE = 'daemon.json';
+/** The daemon's info file in the data dir (src/daemon/info.ts). */
+export { DAEMON_FILE as DAEMON_INFO_FILE } from '../daemon/info.js';
 
 /** Requests that do not answer within this time count as "the daemon does not answer". */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -40,7 +38,7 @@ export interface ApiTarget {
   source: ApiUrlSource;
 }
 
-/** What the running daemon wrote to `<dataDir>/daemon.json` (see DaemonInfo in src/daemon/daemon.ts). */
+/** What the running daemon wrote to `<dataDir>/daemon.json` (DaemonInfo in src/daemon/info.ts, read defensively). */
 export interface DaemonFileInfo {
   pid?: number;
   api: string;

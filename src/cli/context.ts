@@ -2,7 +2,7 @@
  * What every command gets: the global options (`--data-dir`, `--api-url`, `--json`, `--debug`),
  * the output, the data dir and, on demand, a client of the running daemon's API.
  */
-import type { ConfigEnv } from '../config/config.js';
+import type { ConfigEnv } from '../config/settings.js';
 import { ApiClient, discoverApi, findToken, unreachableMessage } from './client.js';
 import { dataDirOf } from './data-dir.js';
 import { ApiUnreachableError, type ErrorContext, noDaemonMessage } from './errors.js';

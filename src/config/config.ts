@@ -82,294 +82,46 @@
  */
 import '../net/shim.js';
 import { BlockList, isIP } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { type NetConfig, parseNetConfig } from '../net/config.js';
 import { NetConfigError } from '../net/errors.js';
-import { ConfigError, type ConfigProblem, type ConfigSource } from './errors.js';
+import { ConfigError, type ConfigSource } from './errors.js';
+import {
+  type ApiConfig,
+  CONFIG_FILE_NAME,
+  type ConfigEnv,
+  type ConfigField,
+  type ConfigFlags,
+  type ConfigSources,
+  type DaemonConfig,
+  DEFAULT_API_HOST,
+  DEFAULT_API_PORT,
+  DEFAULT_LOG_FORMAT_NO_TTY,
+  DEFAULT_LOG_FORMAT_TTY,
+  DEFAULT_LOG_LEVEL,
+  ENV_ALLOW_LIST,
+  ENV_HOME,
+  ENV_PREFIX,
+  ENV_VARS,
+  FLAG_KEYS,
+  fail,
+  flagName,
+  isPlainObject,
+  type Kind,
+  type LogConfig,
+  MAX_API_PORT,
+  MIN_API_PORT,
+  type Origin,
+  type ResolveConfigInput,
+  type ResolvedConfig,
+  resolveDataDir,
+  SETTINGS,
+  type SettingField,
+  showValue,
+} from './settings.js';
 
-// ---------------------------------------------------------------------------------------------
-// Defaults and limits
-
-/** The config file's name inside the data dir. */
-export const CONFIG_FILE_NAME = 'config.json';
-/** The data dir's name under `$XDG_DATA_HOME` or `~/.local/share`. */
-export const DATA_DIR_NAME = 'sotto';
-/** Loopback: the API is reachable from this machine only (see "loopback-only" above). */
-export const DEFAULT_API_HOST = '127.0.0.1';
-/**
- * Unprivileged and clear of the ports a node usually sits next to (libp2p's customary 4001,
- * Prometheus 9090); tests and devnets use port 0 (ephemeral) instead.
- */
-export const DEFAULT_API_PORT = 7373;
-export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
-/** `pretty` on a terminal, `json` everywhere else (pipes, files, Docker, systemd). */
-export const DEFAULT_LOG_FORMAT_TTY: LogFormat = 'pretty';
-export const DEFAULT_LOG_FORMAT_NO_TTY: LogFormat = 'json';
-
-/** Lowest and highest TCP port; 0 asks the OS for an ephemeral one. */
-export const MIN_API_PORT = 0;
-export const MAX_API_PORT = 65_535;
-/**
- * A hand-written config is a few KiB; anything over 1 MiB is a wrong file (a log, a database), and
- * refusing it early keeps a mistake from costing memory and a confusing JSON error.
- */
-export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
-/** Linux `PATH_MAX`: a longer data dir cannot be opened anyway. */
-export const MAX_PATH_LENGTH = 4096;
-/** Error messages quote at most this many characters of a bad value, so a pasted blob stays one readable line. */
-export const MAX_SHOWN_VALUE_CHARS = 80;
-
-// ---------------------------------------------------------------------------------------------
-// Types
-
-export interface ApiConfig {
-  /** IP literal or `localhost` to bind the local HTTP/WebSocket API to. Default `127.0.0.1`. */
-  readonly host: string;
-  /** TCP port, 0..65535; 0 = ephemeral. Default 7373. */
-  readonly port: number;
-  /** Must be `true` for a non-loopback `host`. Default `false`. */
-  readonly allowRemote: boolean;
-}
-
-export interface LogConfig {
-  /** Default `info`. */
-  readonly level: LogLevel;
-  /** Default `pretty` when standard output is a terminal, else `json`. */
-  readonly format: LogFormat;
-}
-
-export interface DaemonConfig {
-  /** Absolute, normalised path of the data dir. */
-  readonly dataDir: string;
-  readonly net: NetConfig;
-  readonly api: ApiConfig;
-  readonly log: LogConfig;
-}
-
-/** Already-parsed command-line options (camelCase); `undefined` means "not given". */
-export interface ConfigFlags {
-  readonly dataDir?: string;
-  readonly listen?: readonly string[] | string;
-  readonly announce?: readonly string[] | string;
-  readonly bootstrap?: readonly string[] | string;
-  readonly dhtMode?: string;
-  readonly allowPrivateAddresses?: boolean | string;
-  readonly maxConnections?: number | string;
-  readonly inboundConnectionThreshold?: number | string;
-  readonly maxIncomingPendingConnections?: number | string;
-  readonly dialTimeoutMs?: number | string;
-  readonly apiHost?: string;
-  readonly apiPort?: number | string;
-  readonly apiAllowRemote?: boolean | string;
-  readonly logLevel?: string;
-  readonly logFormat?: string;
-}
-
-type Kind = 'list' | 'string' | 'boolean' | 'integer';
-
-interface SettingSpec {
-  /** Path in the config file and in `DaemonConfig`. */
-  readonly field: string;
-  readonly env: string;
-  readonly flag: keyof ConfigFlags;
-  readonly kind: Kind;
-  readonly description: string;
-}
-
-/** Every setting except the data dir, in display order. */
-export const SETTINGS = Object.freeze([
-  { field: 'net.listen', env: 'SOTTO_LISTEN', flag: 'listen', kind: 'list', description: 'multiaddrs to listen on' },
-  {
-    field: 'net.announce',
-    env: 'SOTTO_ANNOUNCE',
-    flag: 'announce',
-    kind: 'list',
-    description: 'multiaddrs to announce instead of the listen addresses',
-  },
-  {
-    field: 'net.bootstrap',
-    env: 'SOTTO_BOOTSTRAP',
-    flag: 'bootstrap',
-    kind: 'list',
-    description: 'peers to dial on start (…/p2p/<peerId>)',
-  },
-  { field: 'net.dhtMode', env: 'SOTTO_DHT_MODE', flag: 'dhtMode', kind: 'string', description: 'server or client' },
-  {
-    field: 'net.allowPrivateAddresses',
-    env: 'SOTTO_ALLOW_PRIVATE_ADDRESSES',
-    flag: 'allowPrivateAddresses',
-    kind: 'boolean',
-    description: 'keep and dial private/loopback addresses (devnets)',
-  },
-  {
-    field: 'net.limits.maxConnections',
-    env: 'SOTTO_MAX_CONNECTIONS',
-    flag: 'maxConnections',
-    kind: 'integer',
-    description: 'connections above this are pruned',
-  },
-  {
-    field: 'net.limits.inboundConnectionThreshold',
-    env: 'SOTTO_INBOUND_CONNECTION_THRESHOLD',
-    flag: 'inboundConnectionThreshold',
-    kind: 'integer',
-    description: 'new inbound connections per second per remote host',
-  },
-  {
-    field: 'net.limits.maxIncomingPendingConnections',
-    env: 'SOTTO_MAX_INCOMING_PENDING_CONNECTIONS',
-    flag: 'maxIncomingPendingConnections',
-    kind: 'integer',
-    description: 'inbound connections still upgrading',
-  },
-  {
-    field: 'net.limits.dialTimeoutMs',
-    env: 'SOTTO_DIAL_TIMEOUT_MS',
-    flag: 'dialTimeoutMs',
-    kind: 'integer',
-    description: 'per-dial timeout in milliseconds',
-  },
-  {
-    field: 'api.host',
-    env: 'SOTTO_API_HOST',
-    flag: 'apiHost',
-    kind: 'string',
-    description: 'local API bind address (IP literal or localhost)',
-  },
-  {
-    field: 'api.port',
-    env: 'SOTTO_API_PORT',
-    flag: 'apiPort',
-    kind: 'integer',
-    description: 'local API port (0 = any)',
-  },
-  {
-    field: 'api.allowRemote',
-    env: 'SOTTO_API_ALLOW_REMOTE',
-    flag: 'apiAllowRemote',
-    kind: 'boolean',
-    description: 'allow a non-loopback API host',
-  },
-  {
-    field: 'log.level',
-    env: 'SOTTO_LOG_LEVEL',
-    flag: 'logLevel',
-    kind: 'string',
-    description: 'error, warn, info, debug or silent',
-  },
-  { field: 'log.format', env: 'SOTTO_LOG_FORMAT', flag: 'logFormat', kind: 'string', description: 'json or pretty' },
-] as const satisfies readonly SettingSpec[]);
-
-export type SettingField = (typeof SETTINGS)[number]['field'];
-/** Every field whose source `ResolvedConfig.sources` reports. */
-export type ConfigField = 'dataDir' | SettingField;
-/** Which source won, per field (`dataDir`: `default`, `env` or `flag`, never `file`). */
-export type ConfigSources = Readonly<Record<ConfigField, ConfigSource>>;
-
-/** The data-dir variable. */
-export const ENV_HOME = 'SOTTO_HOME';
-
-export interface EnvVarSpec {
-  readonly name: string;
-  readonly field: ConfigField;
-  readonly description: string;
-}
-
-/** Every environment variable this module reads (the table above). */
-export const ENV_VARS: readonly EnvVarSpec[] = Object.freeze([
-  Object.freeze({ name: ENV_HOME, field: 'dataDir' as const, description: 'the data dir' }),
-  ...SETTINGS.map((s) => Object.freeze({ name: s.env, field: s.field, description: s.description })),
-]);
-
-/**
- * `SOTTO_*` variables read elsewhere, which config validation accepts without reading them:
- * the store passphrase (or a file holding it), the CLI's daemon URL and API token, and debug
- * switches. Extend it by passing `allowEnv` to `resolveConfig`/`loadConfig` (or add the name here
- * when the variable belongs to sotto itself).
- */
-export const ENV_ALLOW_LIST: readonly string[] = Object.freeze([
-  'SOTTO_PASSPHRASE',
-  'SOTTO_PASSPHRASE_FILE',
-  'SOTTO_API_URL',
-  'SOTTO_API_TOKEN',
-  'SOTTO_DEBUG',
-]);
-
-export const ENV_PREFIX = 'SOTTO_';
-
-/** `apiPort` → `--api-port`. */
-export function flagName(key: string): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
-
-const FLAG_KEYS: readonly string[] = Object.freeze(['dataDir', ...SETTINGS.map((s) => s.flag)]);
-
-export type ConfigEnv = Readonly<Record<string, string | undefined>>;
-
-export interface ResolveConfigInput {
-  /** Parsed CLI options. */
-  readonly flags?: ConfigFlags;
-  /** The environment (e.g. `process.env`); default none. */
-  readonly env?: ConfigEnv;
-  /** The parsed `config.json`; `undefined` when there is no file. */
-  readonly file?: unknown;
-  /** Whether standard output is a terminal (picks the default log format); default false. */
-  readonly isTty?: boolean;
-  /** The user's home directory, for the default data dir and `~/`; e.g. `os.homedir()`. */
-  readonly homedir?: string;
-  /** Base for a relative `--data-dir`/`SOTTO_HOME`; without it a relative path is an error. */
-  readonly cwd?: string;
-  /** Extra `SOTTO_*` names to accept besides `ENV_ALLOW_LIST`. */
-  readonly allowEnv?: readonly string[];
-}
-
-export interface ResolvedConfig {
-  readonly config: DaemonConfig;
-  /** Which source won, per field. */
-  readonly sources: ConfigSources;
-  /** The config file's path and whether there was one. */
-  readonly file: { readonly path: string; readonly present: boolean };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** A bad value, quoted and shortened for a one-line message. */
-export function showValue(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > MAX_SHOWN_VALUE_CHARS ? `${text.slice(0, MAX_SHOWN_VALUE_CHARS)}…` : text;
-}
-
-/** Where a value came from, for error messages. */
-interface Origin {
-  readonly source: Exclude<ConfigSource, 'default'> | 'default';
-  /** The field's name in that source: `api.port`, `SOTTO_API_PORT`, `--api-port`. */
-  readonly name: string;
-  readonly file?: string;
-}
-
-function fail(origin: Origin, problem: ConfigProblem, detail: string, cause?: unknown): never {
-  throw new ConfigError({
-    source: origin.source,
-    file: origin.file,
-    field: origin.name,
-    problem,
-    detail,
-    cause,
-  });
-}
+export * from './settings.js';
 
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -701,64 +453,6 @@ function checkFlagNames(flags: unknown): asserts flags is Readonly<Record<string
   for (const key of Object.keys(flags)) {
     if (!FLAG_KEYS.includes(key)) fail({ source: 'flag', name: flagName(key) }, 'UNKNOWN_KEY', 'unknown option');
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The data dir
-
-function normalizePath(value: unknown, origin: Origin, homedir: string | undefined, cwd: string | undefined): string {
-  if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected a path, got ${showValue(value)}`);
-  if (value === '') fail(origin, 'EMPTY', 'empty path');
-  if (value.includes('\0')) fail(origin, 'BAD_VALUE', 'path contains a NUL character');
-  if (value.length > MAX_PATH_LENGTH) fail(origin, 'OUT_OF_RANGE', `path longer than ${MAX_PATH_LENGTH} characters`);
-  let path = value;
-  if (path === '~' || path.startsWith('~/')) {
-    if (homedir === undefined || !isAbsolute(homedir)) {
-      fail(origin, 'NOT_ABSOLUTE', `cannot expand "~": no home directory, got ${showValue(value)}`);
-    }
-    path = join(homedir, path.slice(1));
-  }
-  if (isAbsolute(path)) return resolve(path);
-  if (cwd === undefined || !isAbsolute(cwd))
-    fail(origin, 'NOT_ABSOLUTE', `expected an absolute path, got ${showValue(value)}`);
-  return resolve(cwd, path);
-}
-
-export interface DataDirInput {
-  readonly flags?: ConfigFlags;
-  readonly env?: ConfigEnv;
-  readonly homedir?: string;
-  readonly cwd?: string;
-}
-
-/**
- * The data dir and where it came from: `--data-dir` > `SOTTO_HOME` > `$XDG_DATA_HOME/sotto` >
- * `<homedir>/.local/share/sotto`. A relative `XDG_DATA_HOME` is ignored, as the XDG spec says.
- */
-export function resolveDataDir(input: DataDirInput): { dataDir: string; source: ConfigSource } {
-  const { flags = {}, env = {}, homedir, cwd } = input;
-  if (flags.dataDir !== undefined) {
-    return {
-      dataDir: normalizePath(flags.dataDir, { source: 'flag', name: flagName('dataDir') }, homedir, cwd),
-      source: 'flag',
-    };
-  }
-  const home = env[ENV_HOME];
-  if (home !== undefined) {
-    return { dataDir: normalizePath(home, { source: 'env', name: ENV_HOME }, homedir, cwd), source: 'env' };
-  }
-  const xdg = env.XDG_DATA_HOME;
-  if (xdg !== undefined && xdg !== '' && isAbsolute(xdg)) {
-    return { dataDir: resolve(xdg, DATA_DIR_NAME), source: 'default' };
-  }
-  if (homedir === undefined || homedir === '' || !isAbsolute(homedir)) {
-    fail(
-      { source: 'default', name: 'dataDir' },
-      'NO_DATA_DIR',
-      `no home directory to put the data dir in: set ${ENV_HOME} or pass --data-dir`,
-    );
-  }
-  return { dataDir: resolve(homedir, '.local', 'share', DATA_DIR_NAME), source: 'default' };
 }
 
 // ---------------------------------------------------------------------------------------------

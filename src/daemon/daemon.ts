@@ -23,22 +23,12 @@ import {
 import { createLogger, type SottoLogger } from '../log/index.js';
 import { createNode, type SottoNode } from '../node/node.js';
 import { StoreOpenError } from '../store/errors.js';
+import { DAEMON_FILE, DAEMON_FILE_MODE, type DaemonInfo } from './info.js';
 
-/** Written to the data dir while the daemon runs: where its API listens (the CLI reads it). */
-export const DAEMON_FILE = 'daemon.json';
-/** Owner-only, like every file in the data dir. */
-export const DAEMON_FILE_MODE = 0o600;
+export * from './info.js';
+
 /** The data dir holds keys: owner-only (the node creates it with the same mode). */
 export const DATA_DIR_MODE = 0o700;
-
-export interface DaemonInfo {
-  pid: number;
-  /** Base URL of the local API, e.g. http://127.0.0.1:7373 */
-  api: string;
-  address: string;
-  peerId: string;
-  startedAt: number;
-}
 
 export interface DaemonHandle {
   readonly node: SottoNode;

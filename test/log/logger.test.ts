@@ -162,7 +162,7 @@ describe('pretty format', () => {
     log.debug('d');
     assert.match(
       lines[0] ?? '',
-      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}net connected to 12D3KooW peers=3 addr=\/ip4\/1\.2\.3\.4\/tcp\/1 note="two words"\n$/,
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}net connected to 12D3KooW peers=3 addr=\/ip4\/127\.0\.0\.1\/tcp\/1 note="two words"\n$/,
     );
     assert.match(lines[1] ?? '', /^\d\d:\d\d:\d\d\.\d{3} WARN {2}api\.ws slow\n$/);
     assert.match(lines[2] ?? '', / ERROR sotto failed err=\{"type":"Error","message":"boom"\}\n$/);

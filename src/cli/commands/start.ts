@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { ConfigFlags } from '../../config/config.js';
+import { type ConfigFlags, flagName, SETTINGS } from '../../config/settings.js';
 import { readDaemonFile } from '../client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
@@ -37,85 +37,33 @@ export interface StartOptionSpec {
   readonly description: string;
 }
 
-/**
- * One option per daemon setting, in the order of SETTINGS in src/config/config.ts (restated here so
- * that the CLI does not load the config code for every command; test/cli checks they agree).
- */
-export const START_OPTIONS: readonly StartOptionSpec[] = Object.freeze([
-  { key: 'listen', kind: 'list', env: 'SOTTO_LISTEN', description: 'multiaddrs to listen on' },
-  {
-    key: 'announce',
-    kind: 'list',
-    env: 'SOTTO_ANNOUNCE',
-    description: 'multiaddrs to announce instead of the listen addresses',
-  },
-  { key: 'bootstrap', kind: 'list', env: 'SOTTO_BOOTSTRAP', description: 'peers to dial on start (…/p2p/<peerId>)' },
-  { key: 'dhtMode', kind: 'string', value: 'mode', env: 'SOTTO_DHT_MODE', description: 'server or client' },
-  {
-    key: 'allowPrivateAddresses',
-    kind: 'boolean',
-    env: 'SOTTO_ALLOW_PRIVATE_ADDRESSES',
-    description: 'keep and dial private/loopback addresses (devnets)',
-  },
-  {
-    key: 'maxConnections',
-    kind: 'integer',
-    value: 'n',
-    env: 'SOTTO_MAX_CONNECTIONS',
-    description: 'connections above this are pruned',
-  },
-  {
-    key: 'inboundConnectionThreshold',
-    kind: 'integer',
-    value: 'n',
-    env: 'SOTTO_INBOUND_CONNECTION_THRESHOLD',
-    description: 'new inbound connections per second per remote host',
-  },
-  {
-    key: 'maxIncomingPendingConnections',
-    kind: 'integer',
-    value: 'n',
-    env: 'SOTTO_MAX_INCOMING_PENDING_CONNECTIONS',
-    description: 'inbound connections still upgrading',
-  },
-  {
-    key: 'dialTimeoutMs',
-    kind: 'integer',
-    value: 'ms',
-    env: 'SOTTO_DIAL_TIMEOUT_MS',
-    description: 'per-dial timeout in milliseconds',
-  },
-  {
-    key: 'apiHost',
-    kind: 'string',
-    value: 'host',
-    env: 'SOTTO_API_HOST',
-    description: 'local API bind address (IP literal or localhost)',
-  },
-  { key: 'apiPort', kind: 'integer', value: 'port', env: 'SOTTO_API_PORT', description: 'local API port (0 = any)' },
-  {
-    key: 'apiAllowRemote',
-    kind: 'boolean',
-    env: 'SOTTO_API_ALLOW_REMOTE',
-    description: 'allow a non-loopback API host',
-  },
-  {
-    key: 'logLevel',
-    kind: 'string',
-    value: 'level',
-    env: 'SOTTO_LOG_LEVEL',
-    description: 'error, warn, info, debug or silent',
-  },
-  { key: 'logFormat', kind: 'string', value: 'format', env: 'SOTTO_LOG_FORMAT', description: 'json or pretty' },
-]);
+/** The value name shown in the help for each setting that takes a value (`--api-port <port>`). */
+const VALUE_NAMES: Readonly<Partial<Record<StartOptionSpec['key'], string>>> = {
+  dhtMode: 'mode',
+  maxConnections: 'n',
+  inboundConnectionThreshold: 'n',
+  maxIncomingPendingConnections: 'n',
+  dialTimeoutMs: 'ms',
+  apiHost: 'host',
+  apiPort: 'port',
+  logLevel: 'level',
+  logFormat: 'format',
+};
+
+/** One option per daemon setting, in the order of SETTINGS (src/config/settings.ts). */
+export const START_OPTIONS: readonly StartOptionSpec[] = Object.freeze(
+  SETTINGS.map((s) => {
+    const key = s.flag as StartOptionSpec['key'];
+    const value = VALUE_NAMES[key];
+    return { key, kind: s.kind, env: s.env, description: s.description, ...(value === undefined ? {} : { value }) };
+  }),
+);
 
 /** What `sotto start`'s options parse to (commander's camelCase keys, the same as ConfigFlags'). */
 export type StartOptions = Partial<Record<StartOptionSpec['key'], string | string[] | boolean>>;
 
-/** `apiPort` → `--api-port` (as flagName in src/config). */
-export function optionName(key: string): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-}
+/** `apiPort` → `--api-port`. */
+export const optionName = flagName;
 
 /**
  * The daemon's ConfigFlags from `sotto start`'s options and the global `--data-dir`: only settings

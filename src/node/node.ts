@@ -625,7 +625,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         const batch = store.batch();
         batch.outbox.remove(entry.id);
         if (message) batch.messages.put({ ...message, state: 'delivered' });
-        await batch.commit();
+        // no fsync: lost in an OS crash, the entry is resent and answered DUPLICATE (same end state)
+        await batch.commit({ durable: false });
         this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'delivered' });
         return true;
       }

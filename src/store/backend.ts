@@ -13,6 +13,11 @@ export interface RangeOptions extends KeyRange {
   limit?: number;
 }
 
+export interface WriteOptions {
+  /** Flush to stable storage before resolving (fsync). */
+  sync?: boolean;
+}
+
 export type RawOp =
   | { type: 'put'; concern: Concern; key: string; value: Uint8Array }
   | { type: 'del'; concern: Concern; key: string };
@@ -22,8 +27,11 @@ export interface KvBackend {
   /** Entries in key order (or reversed), within the range, at most `limit`. */
   entries(concern: Concern, range?: RangeOptions): Promise<Array<[string, Uint8Array]>>;
   keys(concern: Concern, range?: RangeOptions): Promise<string[]>;
-  /** Applies every op or none. */
-  batch(ops: readonly RawOp[]): Promise<void>;
+  /**
+   * Applies every op or none. With `sync` the batch is on stable storage when the promise resolves
+   * (LevelDB: the log is fsync'd); without it, it survives the process dying but not the OS.
+   */
+  batch(ops: readonly RawOp[], options?: WriteOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,7 +99,10 @@ export class MemoryBackend implements KvBackend {
   }
 
   /** All-or-nothing: every op is checked before any is applied, and applying cannot fail. */
-  async batch(ops: readonly RawOp[]): Promise<void> {
+  /** Batches written with `sync` (the memory backend has nothing to flush; tests check the intent). */
+  syncedBatches = 0;
+
+  async batch(ops: readonly RawOp[], options: WriteOptions = {}): Promise<void> {
     for (const op of ops) {
       if (typeof op.key !== 'string') throw new TypeError('batch op key must be a string');
       if (op.type === 'put' && !(op.value instanceof Uint8Array)) throw new TypeError('batch op value must be bytes');
@@ -100,6 +111,7 @@ export class MemoryBackend implements KvBackend {
       if (op.type === 'put') this.map(op.concern).put(op.key, op.value.slice());
       else this.map(op.concern).del(op.key);
     }
+    if (options.sync === true) this.syncedBatches++;
   }
 
   /** The data stays: a memory backend is closed by dropping it. */

@@ -32,6 +32,10 @@ import {
   directoryRecordKey,
   directorySequenceKey,
   identityKey,
+  MAILBOX_TOTAL_KEY,
+  mailboxEntryKey,
+  mailboxIndexKey,
+  mailboxUsageKey,
   messageIndexKey,
   messageKey,
   outboxKey,
@@ -45,6 +49,8 @@ import {
 import type {
   ContactRecord,
   DirectoryEntry,
+  MailboxEntry,
+  MailboxUsage,
   MessageRecord,
   OutboxEntry,
   PrekeyRotationRecord,
@@ -144,6 +150,32 @@ export class StoreBatch {
     remove: (sender: string, id: string): void => this.step(() => this.del('dedupe', dedupeKey(sender, id))),
   };
 
+  readonly mailbox = {
+    /** The envelope and its id index entry (usage is written separately: see KvMailboxStore). */
+    put: (entry: MailboxEntry): void =>
+      this.step(() => {
+        this.put('mailbox', mailboxEntryKey(entry.identity, entry.storedAt, entry.id), 'mailbox-entry', entry);
+        this.put('mailbox', mailboxIndexKey(entry.identity, entry.id), 'seen', entry.storedAt);
+      }),
+    remove: (identity: string, id: string, storedAt: number): void =>
+      this.step(() => {
+        this.del('mailbox', mailboxEntryKey(identity, storedAt, id));
+        this.del('mailbox', mailboxIndexKey(identity, id));
+      }),
+    /** Usage of one identity, or (identity undefined) of the whole mailbox. */
+    setUsage: (identity: string | undefined, usage: MailboxUsage): void =>
+      this.step(() =>
+        identity === undefined || usage.count > 0
+          ? this.put(
+              'mailbox',
+              identity === undefined ? MAILBOX_TOTAL_KEY : mailboxUsageKey(identity),
+              'mailbox-usage',
+              usage,
+            )
+          : this.del('mailbox', mailboxUsageKey(identity)),
+      ),
+  };
+
   readonly directory = {
     put: (entry: DirectoryEntry): void =>
       this.step(() => this.put('directory', directoryRecordKey(entry.identity), 'directory-record', entry)),
@@ -171,8 +203,14 @@ export class StoreBatch {
    * Writes everything planned in one backend batch, or nothing. Its place in the store's write
    * order is taken when `commit()` is called (synchronously), so batches committed one after the
    * other reach the disk in that order even while values are still being sealed.
+   *
+   * Durable by default: the promise resolves once the batch is on stable storage (fsync), which is
+   * what an Ack promises (protocols/message/SPEC.md §7) and what the send path needs before a frame
+   * leaves (a ratchet state lost in an OS crash would reuse message keys). `durable: false` is for
+   * writes whose loss is harmless and that are re-derived after a crash (e.g. a "delivered" mark:
+   * the retry is answered DUPLICATE); it still survives the process dying, and it stays in write order.
    */
-  commit(): Promise<void> {
+  commit(options: { durable?: boolean } = {}): Promise<void> {
     if (this.used) return Promise.reject(new BatchAlreadyUsedError());
     this.used = true;
     if (this.failure !== undefined) return Promise.reject(this.failure.error);
@@ -183,7 +221,7 @@ export class StoreBatch {
       return Promise.reject(err);
     }
     return this.seal().then(
-      (ops) => reservation.fill(ops),
+      (ops) => reservation.fill(ops, options),
       (err: unknown) => {
         reservation.cancel();
         throw err;

@@ -28,6 +28,8 @@ import { type Concern, checkIdentityHex, checkMessageId, checkUint } from './lay
 import type {
   ContactRecord,
   DirectoryEntry,
+  MailboxEntry,
+  MailboxUsage,
   MessageDirection,
   MessageRecord,
   MessageState,
@@ -62,6 +64,8 @@ export interface ValueTypes {
   'directory-sequence': number;
   /** Current signed/KEM prekey id and the age of each stored one (`prekeys/p/s`, `prekeys/p/k`). */
   'prekey-rotation': PrekeyRotationRecord;
+  'mailbox-entry': MailboxEntry;
+  'mailbox-usage': MailboxUsage;
 }
 export type ValueKind = keyof ValueTypes;
 
@@ -82,6 +86,8 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   'directory-record': 0x0d,
   'directory-sequence': 0x0e,
   'prekey-rotation': 0x0f,
+  'mailbox-entry': 0x10,
+  'mailbox-usage': 0x11,
 };
 
 /** A value's bytes did not decode (the store turns this into StoreCorruptError). */
@@ -417,6 +423,24 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
     read: (r) => ({ identity: r.hex('identity', 32), record: r.bytes('record'), fetchedAt: r.u64('fetchedAt') }),
   },
   'directory-sequence': uint('sequence'),
+  'mailbox-entry': {
+    write: (w, v) =>
+      w
+        .hex(checkIdentityHex('identity', v.identity))
+        .hex(checkMessageId(v.id))
+        .bytes('envelope', v.envelope)
+        .u64('storedAt', v.storedAt),
+    read: (r) => ({
+      identity: r.hex('identity', 32),
+      id: r.hex('id', 16),
+      envelope: r.bytes('envelope'),
+      storedAt: r.u64('storedAt'),
+    }),
+  },
+  'mailbox-usage': {
+    write: (w, v) => w.u32(checkU32('count', v.count)).u64('bytes', v.bytes),
+    read: (r) => ({ count: r.u32('count'), bytes: r.u64('bytes') }),
+  },
   'prekey-rotation': {
     write: (w, v) => {
       const problem = rotationRecordProblem(v);

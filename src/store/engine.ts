@@ -6,7 +6,8 @@
  * Writes are group-committed: batches go to the backend in the order their places were reserved
  * (`reserve()`, synchronously, before any await), and every batch that is ready while an earlier
  * write is in flight joins the next backend batch. Each StoreBatch is still all-or-nothing (it is
- * wholly inside one backend batch), and a batch is durable when its promise resolves.
+ * wholly inside one backend batch), and a batch is on stable storage (fsync'd, once per group) when
+ * its promise resolves, unless it was written with `durable: false`.
  *
  * Fail-stop: after a backend write fails, the failing group, everything queued behind it and every
  * later write are rejected with StoreWriteError until the store is reopened (LevelDB behaves the same
@@ -20,6 +21,7 @@ import type { Concern } from './layout.js';
 
 interface WriteSlot {
   ops: readonly RawOp[] | undefined;
+  sync: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
   done: Promise<void>;
@@ -27,7 +29,8 @@ interface WriteSlot {
 
 /** A place in the write order: fill it with the batch's ops, or cancel it (writes nothing). */
 export interface WriteReservation {
-  fill(ops: readonly RawOp[]): Promise<void>;
+  /** `durable: false` for a write whose loss in an OS crash is harmless (see StoreBatch.commit). */
+  fill(ops: readonly RawOp[], options?: { durable?: boolean }): Promise<void>;
   cancel(): void;
 }
 
@@ -81,8 +84,8 @@ export class StoreEngine {
     return this.backend;
   }
 
-  async write(ops: readonly RawOp[]): Promise<void> {
-    return this.reserve().fill(ops);
+  async write(ops: readonly RawOp[], options: { durable?: boolean } = {}): Promise<void> {
+    return this.reserve().fill(ops, options);
   }
 
   /** Takes the next place in the write order, synchronously. Throws once the store has failed. */
@@ -96,11 +99,14 @@ export class StoreEngine {
       reject = rej;
     });
     done.catch(() => undefined); // observed through fill(); a cancelled or failed slot is not unhandled
-    const slot: WriteSlot = { ops: undefined, resolve, reject, done };
+    const slot: WriteSlot = { ops: undefined, sync: false, resolve, reject, done };
     this.queue.push(slot);
     return {
-      fill: (ops) => {
-        if (slot.ops === undefined) slot.ops = ops;
+      fill: (ops, options = {}) => {
+        if (slot.ops === undefined) {
+          slot.ops = ops;
+          slot.sync = options.durable !== false;
+        }
         this.pump();
         return slot.done;
       },
@@ -126,7 +132,8 @@ export class StoreEngine {
     }
     this.flushing = true;
     this.groups++;
-    this.backend.batch(ops).then(
+    // one fsync covers the whole group: durable if any member asked for it
+    this.backend.batch(ops, { sync: group.some((slot) => slot.sync) }).then(
       () => {
         this.flushing = false;
         for (const slot of group) slot.resolve();

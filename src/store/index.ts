@@ -3,7 +3,7 @@
  * concerns (batch.ts), the key layout (layout.ts), the value codec with its encryption hook
  * (codec.ts) and the schema/migrations (schema.ts), over LevelDB or memory.
  */
-export { type KvBackend, MemoryBackend, type RangeOptions, type RawOp } from './backend.js';
+export { type KvBackend, MemoryBackend, type RangeOptions, type RawOp, type WriteOptions } from './backend.js';
 export { StoreBatch } from './batch.js';
 export {
   binaryCodec,

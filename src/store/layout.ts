@@ -24,6 +24,9 @@
  * | `dedupe`    | `<sender:64 hex>/<id:32 hex>`                | `seen`               | when a sender's message id was delivered       |
  * | `directory` | `r/<identity:64 hex>`                        | `directory-record`   | last fetched identity record bytes + fetchedAt |
  * | `directory` | `q/<identity:64 hex>`                        | `directory-sequence` | highest record sequence seen (rollback guard)  |
+ * | `mailbox`   | `e/<identity:64 hex>/<at:16 hex>/<id:32 hex>`| `mailbox-entry`      | an envelope held for an identity (mailbox role)|
+ * | `mailbox`   | `i/<identity:64 hex>/<id:32 hex>`            | `seen`               | id → stored-at time (dedupe, delete by id)     |
+ * | `mailbox`   | `u/<identity:64 hex>` and `t`                | `mailbox-usage`      | envelopes and bytes held per identity / in all |
  *
  * Identities are the lowercase hex of the 32-byte Ed25519 identity key, base keys the hex of the
  * 32-byte X25519 PQXDH base key, message ids the hex of 16 random bytes; ids and times are
@@ -49,6 +52,7 @@ export const CONCERNS = [
   'outbox',
   'dedupe',
   'directory',
+  'mailbox',
 ] as const;
 export type Concern = (typeof CONCERNS)[number];
 
@@ -152,3 +156,12 @@ export const dedupeKey = (sender: string, id: string): string =>
 
 export const directoryRecordKey = (identity: string): string => `r/${checkIdentityHex('identity', identity)}`;
 export const directorySequenceKey = (identity: string): string => `q/${checkIdentityHex('identity', identity)}`;
+
+export const mailboxEntryKey = (identity: string, storedAt: number, id: string): string =>
+  `e/${checkIdentityHex('identity', identity)}/${hex16(checkUint('storedAt', storedAt))}/${checkMessageId(id)}`;
+export const mailboxEntryPrefix = (identity: string): string => `e/${checkIdentityHex('identity', identity)}/`;
+export const MAILBOX_ENTRY_PREFIX = 'e/';
+export const mailboxIndexKey = (identity: string, id: string): string =>
+  `i/${checkIdentityHex('identity', identity)}/${checkMessageId(id)}`;
+export const mailboxUsageKey = (identity: string): string => `u/${checkIdentityHex('identity', identity)}`;
+export const MAILBOX_TOTAL_KEY = 't';

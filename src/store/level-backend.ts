@@ -3,7 +3,7 @@
  * and `db.batch([...{ sublevel }])` for atomic writes across sublevels.
  */
 import { Level } from 'level';
-import type { KvBackend, RangeOptions, RawOp } from './backend.js';
+import type { KvBackend, RangeOptions, RawOp, WriteOptions } from './backend.js';
 import { StoreOpenError, StoreWriteError } from './errors.js';
 import { CONCERNS, type Concern } from './layout.js';
 
@@ -59,7 +59,7 @@ export class LevelBackend implements KvBackend {
     return this.sub(concern).keys(levelRange(range)).all();
   }
 
-  async batch(ops: readonly RawOp[]): Promise<void> {
+  async batch(ops: readonly RawOp[], options: WriteOptions = {}): Promise<void> {
     if (ops.length === 0) return;
     try {
       await this.db.batch(
@@ -68,6 +68,7 @@ export class LevelBackend implements KvBackend {
             ? { type: 'put' as const, sublevel: this.sub(op.concern), key: op.key, value: op.value }
             : { type: 'del' as const, sublevel: this.sub(op.concern), key: op.key },
         ),
+        { sync: options.sync === true },
       );
     } catch (err) {
       throw new StoreWriteError({ cause: err });

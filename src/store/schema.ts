@@ -65,9 +65,17 @@ export async function applySchema(engine: StoreEngine, schema: SchemaOptions = D
         throw new StoreCorruptError('meta', SCHEMA_KEY, 'the store has data but no schema version');
       }
     }
-    await raw.batch([
-      { type: 'put', concern: 'meta', key: SCHEMA_KEY, value: await engine.codec.toDisk(at, 'schema', schema.version) },
-    ]);
+    await raw.batch(
+      [
+        {
+          type: 'put',
+          concern: 'meta',
+          key: SCHEMA_KEY,
+          value: await engine.codec.toDisk(at, 'schema', schema.version),
+        },
+      ],
+      { sync: true },
+    );
     return schema.version;
   }
   const version = await engine.codec.fromDisk(at, 'schema', stored);
@@ -89,7 +97,7 @@ export async function applySchema(engine: StoreEngine, schema: SchemaOptions = D
     }
   }
   ctx.put('meta', SCHEMA_KEY, engine.codec.codec.encode('schema', schema.version));
-  await raw.batch(await ctx.ops());
+  await raw.batch(await ctx.ops(), { sync: true });
   return schema.version;
 }
 

@@ -13,6 +13,7 @@ import {
   KvDedupeStore,
   KvDirectoryCache,
   KvIdentityStore,
+  KvMailboxStore,
   KvMessageStore,
   KvOutboxStore,
   KvPrekeyStore,
@@ -46,6 +47,7 @@ class KvStore implements SottoStore {
   readonly contacts: KvContactStore;
   readonly messages: KvMessageStore;
   readonly outbox: KvOutboxStore;
+  readonly mailbox: KvMailboxStore;
   readonly dedupe: KvDedupeStore;
   readonly directory: KvDirectoryCache;
 
@@ -59,6 +61,7 @@ class KvStore implements SottoStore {
     this.contacts = new KvContactStore(engine);
     this.messages = new KvMessageStore(engine);
     this.outbox = new KvOutboxStore(engine);
+    this.mailbox = new KvMailboxStore(engine);
     this.dedupe = new KvDedupeStore(engine);
     this.directory = new KvDirectoryCache(engine);
   }

@@ -16,6 +16,12 @@ import {
   directoryRecordKey,
   directorySequenceKey,
   identityKey,
+  MAILBOX_ENTRY_PREFIX,
+  MAILBOX_TOTAL_KEY,
+  mailboxEntryKey,
+  mailboxEntryPrefix,
+  mailboxIndexKey,
+  mailboxUsageKey,
   messageIndexKey,
   messageKey,
   messagePrefix,
@@ -35,9 +41,14 @@ import type {
   ContactRecord,
   ContactStore,
   DedupeStore,
+  DepositResult,
   DirectoryCache,
   DirectoryEntry,
   IdentityStore,
+  MailboxEntry,
+  MailboxQuota,
+  MailboxStore,
+  MailboxUsage,
   MessageCursor,
   MessageRecord,
   MessageState,
@@ -289,5 +300,125 @@ export class KvDirectoryCache extends ConcernStore implements DirectoryCache {
     if (highest !== undefined && sequence < highest) return false;
     if (highest !== sequence) await this.write((b) => b.directory.setHighestSequence(identity, sequence));
     return true;
+  }
+}
+
+const NO_USAGE: MailboxUsage = { count: 0, bytes: 0 };
+
+/**
+ * The mailbox role's envelopes. Usage counters (per identity and in all) are kept in the same batch
+ * as the envelopes they count, so a quota check never scans; deposits, removals and expiry run one
+ * at a time (each reads usage, then writes it).
+ */
+export class KvMailboxStore extends ConcernStore implements MailboxStore {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async usage(identity?: string): Promise<MailboxUsage> {
+    const key = identity === undefined ? MAILBOX_TOTAL_KEY : mailboxUsageKey(identity);
+    return (await this.engine.get('mailbox', key, 'mailbox-usage')) ?? NO_USAGE;
+  }
+
+  deposit(entry: MailboxEntry, quota: MailboxQuota): Promise<DepositResult> {
+    checkIdentityHex('identity', entry.identity);
+    checkMessageId(entry.id);
+    checkUint('storedAt', entry.storedAt);
+    if (!(entry.envelope instanceof Uint8Array) || entry.envelope.byteLength === 0) {
+      throw new InvalidStoreArgumentError('envelope must be non-empty bytes');
+    }
+    return this.serial(async () => {
+      if ((await this.engine.get('mailbox', mailboxIndexKey(entry.identity, entry.id), 'seen')) !== undefined) {
+        return 'duplicate';
+      }
+      const size = entry.envelope.byteLength;
+      const mine = await this.usage(entry.identity);
+      const total = await this.usage();
+      if (mine.count + 1 > quota.maxEnvelopesPerIdentity || mine.bytes + size > quota.maxBytesPerIdentity) {
+        return 'over-quota';
+      }
+      if (total.bytes + size > quota.maxTotalBytes) return 'full';
+      await this.write((b) => {
+        b.mailbox.put(entry);
+        b.mailbox.setUsage(entry.identity, { count: mine.count + 1, bytes: mine.bytes + size });
+        b.mailbox.setUsage(undefined, { count: total.count + 1, bytes: total.bytes + size });
+      });
+      return 'stored';
+    });
+  }
+
+  async list(identity: string, limit: number, maxBytes: number): Promise<MailboxEntry[]> {
+    checkUint('limit', limit);
+    checkUint('maxBytes', maxBytes);
+    const rows = await this.engine.entries('mailbox', 'mailbox-entry', {
+      ...prefixRange(mailboxEntryPrefix(identity)),
+      limit,
+    });
+    const out: MailboxEntry[] = [];
+    let bytes = 0;
+    for (const { value } of rows) {
+      if (out.length > 0 && bytes + value.envelope.byteLength > maxBytes) break;
+      out.push(value);
+      bytes += value.envelope.byteLength;
+    }
+    return out;
+  }
+
+  remove(identity: string, ids: readonly string[]): Promise<number> {
+    checkIdentityHex('identity', identity);
+    for (const id of ids) checkMessageId(id);
+    return this.serial(async () => {
+      const found: MailboxEntry[] = [];
+      for (const id of new Set(ids)) {
+        const storedAt = await this.engine.get('mailbox', mailboxIndexKey(identity, id), 'seen');
+        if (storedAt === undefined) continue;
+        const entry = await this.engine.get('mailbox', mailboxEntryKey(identity, storedAt, id), 'mailbox-entry');
+        if (entry !== undefined) found.push(entry);
+      }
+      await this.drop(found);
+      return found.length;
+    });
+  }
+
+  expire(before: number): Promise<number> {
+    checkUint('before', before);
+    return this.serial(async () => {
+      const rows = await this.engine.entries('mailbox', 'mailbox-entry', prefixRange(MAILBOX_ENTRY_PREFIX));
+      const old = rows.map((r) => r.value).filter((e) => e.storedAt < before);
+      await this.drop(old);
+      return old.length;
+    });
+  }
+
+  /** Deletes `entries` and lowers the usage counters, in one batch. */
+  private async drop(entries: readonly MailboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const per = new Map<string, MailboxUsage>();
+    for (const e of entries) {
+      const u = per.get(e.identity) ?? { count: 0, bytes: 0 };
+      per.set(e.identity, { count: u.count + 1, bytes: u.bytes + e.envelope.byteLength });
+    }
+    const usages = new Map<string, MailboxUsage>();
+    for (const identity of per.keys()) usages.set(identity, await this.usage(identity));
+    const total = await this.usage();
+    await this.write((b) => {
+      let count = total.count;
+      let bytes = total.bytes;
+      for (const e of entries) b.mailbox.remove(e.identity, e.id, e.storedAt);
+      for (const [identity, gone] of per) {
+        const u = usages.get(identity) ?? NO_USAGE;
+        b.mailbox.setUsage(identity, {
+          count: Math.max(0, u.count - gone.count),
+          bytes: Math.max(0, u.bytes - gone.bytes),
+        });
+        count -= gone.count;
+        bytes -= gone.bytes;
+      }
+      b.mailbox.setUsage(undefined, { count: Math.max(0, count), bytes: Math.max(0, bytes) });
+    });
   }
 }

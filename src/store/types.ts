@@ -77,6 +77,49 @@ export interface OutboxEntry {
   createdAt: number;
 }
 
+/** An envelope a mailbox holds for one of the identities it serves (opaque bytes). */
+export interface MailboxEntry {
+  /** The recipient identity (hex). */
+  identity: string;
+  /** The envelope's message id (hex). */
+  id: string;
+  /** The encoded `/sotto/msg/1.0.0` Envelope, exactly as deposited. */
+  envelope: Uint8Array;
+  /** When the mailbox stored it (ms): orders a fetch and bounds the TTL. */
+  storedAt: number;
+}
+
+/** Envelopes and bytes a mailbox holds (per identity, or in all). */
+export interface MailboxUsage {
+  count: number;
+  bytes: number;
+}
+
+/** The operator's limits, checked at each deposit. */
+export interface MailboxQuota {
+  /** Most envelopes held per identity. */
+  maxEnvelopesPerIdentity: number;
+  /** Most envelope bytes held per identity. */
+  maxBytesPerIdentity: number;
+  /** Most envelope bytes held in all. */
+  maxTotalBytes: number;
+}
+
+export type DepositResult = 'stored' | 'duplicate' | 'over-quota' | 'full';
+
+/** Envelopes held for other identities (the mailbox role): deposit, fetch oldest first, delete on ack, expire. */
+export interface MailboxStore {
+  /** Stores an envelope unless its id is already held for `identity` or a quota would be exceeded. */
+  deposit(entry: MailboxEntry, quota: MailboxQuota): Promise<DepositResult>;
+  /** Oldest first, at most `limit` entries and `maxBytes` bytes of envelopes (always one if any). */
+  list(identity: string, limit: number, maxBytes: number): Promise<MailboxEntry[]>;
+  /** Deletes those of `ids` held for `identity`; returns how many. */
+  remove(identity: string, ids: readonly string[]): Promise<number>;
+  usage(identity?: string): Promise<MailboxUsage>;
+  /** Deletes every envelope stored before `before` (TTL); returns how many. */
+  expire(before: number): Promise<number>;
+}
+
 export interface DirectoryEntry {
   /** The identity (hex) the record belongs to. */
   identity: string;
@@ -264,6 +307,7 @@ export interface SottoStore {
   readonly contacts: ContactStore;
   readonly messages: MessageStore;
   readonly outbox: OutboxStore;
+  readonly mailbox: MailboxStore;
   readonly dedupe: DedupeStore;
   readonly directory: DirectoryCache;
   /** The schema version the store is at (after migrations). */

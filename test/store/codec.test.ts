@@ -37,6 +37,13 @@ function samples(): { [K in ValueKind]: ValueTypes[K] } {
     'directory-record': directoryEntry(ALICE),
     'directory-sequence': 12,
     'prekey-rotation': ROTATION,
+    'mailbox-entry': {
+      identity: BOB,
+      id: hexOf('id', 16),
+      envelope: Uint8Array.of(8, 1, 2),
+      storedAt: 1_700_000_000_777,
+    },
+    'mailbox-usage': { count: 3, bytes: 70_000 },
   };
 }
 

@@ -693,5 +693,64 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       // Without the hook the values do not decode: the schema check already fails.
       await expectRejects(h.open(), StoreCorruptError);
     });
+
+    it('mailbox: deposit with quotas and dedupe, list oldest first within limits, remove only own ids, expire, usage', async () => {
+      const h = await factory();
+      const quota = { maxEnvelopesPerIdentity: 3, maxBytesPerIdentity: 250, maxTotalBytes: 400 };
+      const entry = (identity: string, n: number, at: number, size = 100) => ({
+        identity,
+        id: hexOf(`mb-${identity}-${n}`, 16),
+        envelope: new Uint8Array(size).fill(n),
+        storedAt: at,
+      });
+      await withStore(h, async (s) => {
+        assert.equal(await s.mailbox.deposit(entry(BOB, 2, 2000), quota), 'stored');
+        assert.equal(await s.mailbox.deposit(entry(BOB, 1, 1000), quota), 'stored');
+        assert.equal(await s.mailbox.deposit(entry(BOB, 1, 5000), quota), 'duplicate', 'same id again');
+        assert.equal(await s.mailbox.deposit(entry(BOB, 3, 3000, 60), quota), 'over-quota', 'bytes per identity');
+        assert.equal(await s.mailbox.deposit(entry(BOB, 3, 3000, 50), quota), 'stored');
+        assert.equal(await s.mailbox.deposit(entry(BOB, 4, 4000, 1), quota), 'over-quota', 'count per identity');
+        assert.equal(await s.mailbox.deposit(entry(CAROL, 1, 1500, 100), quota), 'stored');
+        assert.equal(await s.mailbox.deposit(entry(CAROL, 2, 1600, 51), quota), 'full', 'total bytes');
+        assert.deepEqual(await s.mailbox.usage(BOB), { count: 3, bytes: 250 });
+        assert.deepEqual(await s.mailbox.usage(), { count: 4, bytes: 350 });
+        await expectRejects(
+          Promise.resolve().then(() => s.mailbox.deposit({ ...entry(BOB, 9, 1), id: 'nope' }, quota)),
+          InvalidStoreArgumentError,
+        );
+
+        const all = await s.mailbox.list(BOB, 10, 10_000);
+        assert.deepEqual(
+          all.map((e) => e.storedAt),
+          [1000, 2000, 3000],
+          'oldest first',
+        );
+        assert.deepEqual(all[0]?.envelope, new Uint8Array(100).fill(1));
+        assert.equal((await s.mailbox.list(BOB, 2, 10_000)).length, 2, 'limit');
+        assert.equal((await s.mailbox.list(BOB, 10, 150)).length, 1, 'byte limit');
+        assert.equal((await s.mailbox.list(BOB, 10, 1)).length, 1, 'always one when any');
+        assert.equal((await s.mailbox.list(ALICE, 10, 10_000)).length, 0);
+
+        // Carol's ids do nothing to Bob's mailbox and vice versa
+        assert.equal(await s.mailbox.remove(CAROL, [entry(BOB, 1, 0).id, entry(BOB, 2, 0).id]), 0);
+        assert.equal((await s.mailbox.list(BOB, 10, 10_000)).length, 3);
+        assert.equal(await s.mailbox.remove(BOB, [entry(BOB, 1, 0).id, entry(BOB, 1, 0).id, hexOf('x', 16)]), 1);
+        assert.deepEqual(await s.mailbox.usage(BOB), { count: 2, bytes: 150 });
+        assert.deepEqual(await s.mailbox.usage(), { count: 3, bytes: 250 });
+      });
+      await withStore(h, async (s) => {
+        assert.deepEqual(
+          (await s.mailbox.list(BOB, 10, 10_000)).map((e) => e.storedAt),
+          [2000, 3000],
+          'kept across a reopen',
+        );
+        assert.equal(await s.mailbox.expire(2500), 2, 'Bob 2000 and Carol 1500');
+        assert.deepEqual(await s.mailbox.usage(BOB), { count: 1, bytes: 50 });
+        assert.deepEqual(await s.mailbox.usage(CAROL), { count: 0, bytes: 0 });
+        assert.deepEqual(await s.mailbox.usage(), { count: 1, bytes: 50 });
+        // freed space is usable again
+        assert.equal(await s.mailbox.deposit(entry(CAROL, 2, 6000, 51), quota), 'stored');
+      });
+    });
   });
 }

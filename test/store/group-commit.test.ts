@@ -12,12 +12,15 @@ import {
   MemoryBackend,
   type RawOp,
   StoreWriteError,
+  type WriteOptions,
 } from '../../src/store/index.js';
 import { ALICE, BOB, outboxEntry } from './fixtures.js';
 
 /** A memory backend that records every batch and can hold or fail the next one. */
 class RecordingBackend extends MemoryBackend {
   readonly batches: RawOp[][] = [];
+  /** The `sync` flag each recorded batch was written with. */
+  readonly syncs: boolean[] = [];
   hold: Promise<void> | undefined;
   failNext = false;
   /** Resolves when the next backend batch starts (before it waits for `hold`). */
@@ -31,7 +34,7 @@ class RecordingBackend extends MemoryBackend {
     });
   }
 
-  override async batch(ops: readonly RawOp[]): Promise<void> {
+  override async batch(ops: readonly RawOp[], options: WriteOptions = {}): Promise<void> {
     this.onStart();
     if (this.hold) await this.hold;
     if (this.failNext) {
@@ -39,7 +42,8 @@ class RecordingBackend extends MemoryBackend {
       throw new Error('disk full');
     }
     this.batches.push([...ops]);
-    await super.batch(ops);
+    this.syncs.push(options.sync === true);
+    await super.batch(ops, options);
   }
 }
 
@@ -190,6 +194,48 @@ describe('store group commit', () => {
       (await store.outbox.list()).map((e) => e.id),
       [outboxEntry(2).id],
     );
+    await store.close();
+  });
+
+  it("a commit is fsync'd unless it says durable: false; a group is fsync'd when any member needs it", async () => {
+    const backend = new RecordingBackend();
+    const store = await createMemoryStore({ backend });
+    assert.deepEqual(backend.syncs, [true], 'opening writes the schema durably');
+    backend.syncs.length = 0;
+    backend.batches.length = 0;
+
+    const durable = store.batch();
+    durable.outbox.put(outboxEntry(1));
+    await durable.commit();
+    const relaxed = store.batch();
+    relaxed.outbox.put(outboxEntry(2));
+    await relaxed.commit({ durable: false });
+    await store.outbox.put(outboxEntry(3)); // single writes through the concern stores are durable
+    assert.deepEqual(backend.syncs, [true, false, true]);
+
+    // a relaxed and a durable batch queued behind one in flight share one fsync'd backend batch
+    let release!: () => void;
+    backend.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    backend.armStart();
+    const first = store.batch();
+    first.outbox.put(outboxEntry(4));
+    const commits = [first.commit({ durable: false })];
+    await backend.started;
+    const a = store.batch();
+    a.outbox.put(outboxEntry(5));
+    commits.push(a.commit({ durable: false }));
+    const b = store.batch();
+    b.outbox.put(outboxEntry(6));
+    commits.push(b.commit());
+    await new Promise((r) => setImmediate(r));
+    backend.hold = undefined;
+    release();
+    await Promise.all(commits);
+    assert.deepEqual(backend.syncs.slice(3), [false, true]);
+    assert.deepEqual(outboxIds(backend.batches.at(-1) ?? []).length, 2);
+    assert.equal(backend.syncedBatches, 4, 'schema + 3 synced batches reached the memory backend with sync');
     await store.close();
   });
 });

@@ -130,8 +130,9 @@ export const SendResult = Type.Object(
   {
     id: MessageId,
     to: Type.String({ description: 'the recipient address' }),
-    state: StringEnum(['delivered', 'queued'], {
-      description: 'delivered: the recipient node stored it; queued: the outbox retries it',
+    state: StringEnum(['delivered', 'stored-at-mailbox', 'queued'], {
+      description:
+        "delivered: the recipient node stored it; stored-at-mailbox: one of the recipient's mailboxes stored it (its node was unreachable); queued: the outbox retries it",
     }),
   },
   { description: 'the message was stored and one delivery attempt made' },

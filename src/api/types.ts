@@ -43,7 +43,7 @@ export interface ApiNode {
   readonly peerId: string;
   multiaddrs(): string[];
   /** Encrypts and sends; `queued` means the outbox retries it later. */
-  send(address: string, text: string): Promise<{ id: string; state: 'delivered' | 'queued' }>;
+  send(address: string, text: string): Promise<{ id: string; state: 'delivered' | 'stored-at-mailbox' | 'queued' }>;
   contacts(): Promise<ContactRecord[]>;
   /** Adds the contact, or renames it when the address is already a contact. */
   addContact(name: string, address: string): Promise<ContactRecord>;

@@ -13,7 +13,7 @@ export interface Contact {
 export interface SendResult {
   id: string;
   to: string;
-  state: 'delivered' | 'queued';
+  state: 'delivered' | 'stored-at-mailbox' | 'queued';
 }
 
 export type MessageState = 'queued' | 'sent' | 'stored-at-mailbox' | 'delivered' | 'read' | 'received' | 'failed';

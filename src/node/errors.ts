@@ -6,7 +6,8 @@ export type NodeErrorCode =
   | 'RECIPIENT_NOT_FOUND'
   | 'INVALID_MESSAGE'
   | 'UNKNOWN_CONTACT'
-  | 'PREKEY_IDS_EXHAUSTED';
+  | 'PREKEY_IDS_EXHAUSTED'
+  | 'INVALID_MAILBOX_OPTIONS';
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
@@ -65,5 +66,13 @@ export class PrekeyIdsExhaustedError extends NodeError {
     super('PREKEY_IDS_EXHAUSTED', `no unused ${kind} prekey id is left`);
     this.name = 'PrekeyIdsExhaustedError';
     this.kind = kind;
+  }
+}
+
+/** Mailbox options (the role this node serves, or this identity's own mailboxes) are invalid. */
+export class InvalidMailboxOptionsError extends NodeError {
+  constructor(message: string) {
+    super('INVALID_MAILBOX_OPTIONS', message);
+    this.name = 'InvalidMailboxOptionsError';
   }
 }

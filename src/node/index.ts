@@ -1,2 +1,3 @@
 export * from './errors.js';
+export * from './mailbox.js';
 export * from './node.js';

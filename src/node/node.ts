@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
-import { peerIdFromMultihash, peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { peerIdFromMultihash, peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { decode as decodeMultihash } from 'multiformats/hashes/digest';
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js';
 import { type CryptoEnv, createEnv } from '../crypto/env.js';
@@ -31,6 +31,7 @@ import {
   createIdentityRecord,
   encodeIdentityRecord,
   type IdentityRecord,
+  MAX_MAILBOXES,
   recordKey,
   validateRecordBytes,
 } from '../directory/record.js';
@@ -48,25 +49,30 @@ import {
   type SottoHost,
   waitForDhtPeer,
 } from '../net/index.js';
+import { fetchMailbox, type MailboxHandler, mailboxProtocol } from '../protocols/mailbox/index.js';
 import {
   type Ack,
   AckStatus,
   type Envelope,
   type EnvelopeDecision,
   type EnvelopeStream,
+  encodeEnvelope,
   MessageHandler,
   openEnvelopeStream,
+  sendEnvelope,
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
 import {
+  InvalidMailboxOptionsError,
   InvalidMessageError,
   NodeAlreadyStartedError,
   NodeNotStartedError,
   RecipientNotFoundError,
   UnknownContactError,
 } from './errors.js';
+import { MAILBOX_EXPIRY_INTERVAL_MS, MailboxRole, type MailboxRoleOptions, parseMailboxRole } from './mailbox.js';
 import { ensureCurrentPrekeys } from './prekey-rotation.js';
 
 /** How many one-time prekeys the node keeps ready for first contacts. */
@@ -89,6 +95,12 @@ export const RETRY_JITTER = 0.2;
 export const RETRY_INTERVAL_MS = 5_000;
 /** Most messages one outbox pass tries. */
 export const RETRY_BATCH = 50;
+/** How often a node fetches from its mailboxes (also at start and whenever it connects to one). */
+export const MAILBOX_FETCH_INTERVAL_MS = 60_000;
+/** Fetch sessions in a row with one mailbox while it says more are waiting (64 batches of ≤ 64 each). */
+export const MAX_FETCH_SESSIONS = 16;
+/** Default time after which an undeliverable message is marked failed (issue 5: "not silently dropped"). */
+export const FAIL_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
 /**
  * How long `start()` waits for a first DHT peer when bootstrap peers are configured, so the first
  * publish of our identity record reaches someone. A lone node (no bootstrap peers) does not wait.
@@ -132,6 +144,15 @@ export interface CreateNodeOptions {
   clock?: () => number;
   /** libp2p's metrics, e.g. `prometheusMetrics({ registry })` from @libp2p/prometheus-metrics. */
   libp2pMetrics?: CreateHostOptions['metrics'];
+  /** Serve as a mailbox for other identities (protocols/mailbox/SPEC.md); off when absent. */
+  mailbox?: MailboxRoleOptions;
+  /**
+   * Peer ids of this identity's own mailboxes, published in its record (at most MAX_MAILBOXES):
+   * senders deposit there while this node is unreachable, and this node fetches from them.
+   */
+  mailboxes?: string[];
+  /** A message not delivered (nor stored at a mailbox) within this many ms is marked failed; default FAIL_AFTER_MS. */
+  failAfterMs?: number;
 }
 
 export interface IncomingMessage {
@@ -154,8 +175,11 @@ export interface DeliveryUpdate {
 
 export interface SendResult {
   id: string;
-  /** `delivered`: the recipient's node stored it; `queued`: kept in the outbox to retry. */
-  state: 'delivered' | 'queued';
+  /**
+   * `delivered`: the recipient's node stored it; `stored-at-mailbox`: the recipient's node was
+   * unreachable and one of its mailboxes stored it; `queued`: kept in the outbox to retry.
+   */
+  state: 'delivered' | 'stored-at-mailbox' | 'queued';
 }
 
 /**
@@ -198,6 +222,24 @@ function peerIdFromBytes(bytes: Uint8Array): PeerId {
   return peerIdFromMultihash(decodeMultihash(bytes));
 }
 
+/** Mailbox peer ids as given by the app or the config: valid, distinct, at most MAX_MAILBOXES. */
+function parseMailboxPeers(peerIds: readonly string[]): PeerId[] {
+  if (!Array.isArray(peerIds)) throw new InvalidMailboxOptionsError('mailboxes must be an array of peer ids');
+  if (peerIds.length > MAX_MAILBOXES) throw new InvalidMailboxOptionsError(`at most ${MAX_MAILBOXES} mailboxes`);
+  const out: PeerId[] = [];
+  for (const id of peerIds) {
+    let peer: PeerId;
+    try {
+      peer = peerIdFromString(String(id));
+    } catch {
+      throw new InvalidMailboxOptionsError(`not a peer id: ${JSON.stringify(String(id).slice(0, 80))}`);
+    }
+    if (out.some((p) => p.equals(peer))) throw new InvalidMailboxOptionsError(`mailbox listed twice: ${peer}`);
+    out.push(peer);
+  }
+  return out;
+}
+
 export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private readonly options: CreateNodeOptions;
   private readonly env: CryptoEnv;
@@ -205,11 +247,21 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private host?: SottoHost;
   private handler?: MessageHandler;
   private prekeyHandler?: PrekeyHandler;
+  private mailboxHandler?: MailboxHandler;
+  private fetchAbort = new AbortController();
   private identityKeys?: IdentityKeyPair;
   private republishTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private firstPeerTimer?: NodeJS.Timeout;
   private rotationTimer?: NodeJS.Timeout;
+  private expiryTimer?: NodeJS.Timeout;
+  private mailboxRole?: MailboxRole;
+  /** Our own mailboxes (peer ids), published in our record. */
+  private ownMailboxes: PeerId[] = [];
+  private fetchTimer?: NodeJS.Timeout;
+  /** The fetch running per mailbox (one at a time each). */
+  private readonly fetches = new Map<string, Promise<number>>();
+  private onPeerConnect?: (evt: CustomEvent<PeerId>) => void;
   private retrying?: Promise<number>;
   /** Validated identity records (insertion order = age), so messages skip signature checks. */
   private readonly verified = new Map<string, { record: IdentityRecord; fetchedAt: number }>();
@@ -263,9 +315,13 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   async start(): Promise<void> {
     if (this.store) throw new NodeAlreadyStartedError();
     const config = parseNetConfig(this.options.net ?? {});
+    const roleConfig = this.options.mailbox === undefined ? undefined : parseMailboxRole(this.options.mailbox);
+    const ownMailboxes = parseMailboxPeers(this.options.mailboxes ?? []);
     await nodeProviderReady;
     const store = await openStore({ path: join(this.options.dataDir, 'store') });
     try {
+      if (roleConfig !== undefined) this.mailboxRole = new MailboxRole(roleConfig, store, () => this.env.now());
+      this.ownMailboxes = ownMailboxes;
       this.identityKeys = await this.loadOrCreateKeys(store);
       const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
       const now = () => this.env.now();
@@ -285,6 +341,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       await this.handler.start();
       this.prekeyHandler = new PrekeyHandler({ registrar: host }, { claim: (identity) => this.serveClaim(identity) });
       await this.prekeyHandler.start();
+      if (this.mailboxRole) {
+        const role = this.mailboxRole;
+        this.mailboxHandler = mailboxProtocol({
+          storage: role.storage(),
+          verify: (key, message, signature) => provider.ed25519Verify(key, message, signature),
+        })({ registrar: host, logger: host.logger, peerId: host.peerId });
+        await this.mailboxHandler.start();
+      }
       await host.start();
       this.store = store;
       this.host = host;
@@ -308,6 +372,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       this.retrying.catch((err: unknown) => this.options.logger?.warn?.(`outbox retry failed: ${String(err)}`));
     }, RETRY_INTERVAL_MS);
     this.retryTimer.unref();
+    this.onPeerConnect = (evt) => {
+      if (this.ownMailboxes.some((p) => p.equals(evt.detail))) this.fetchFromInBackground(evt.detail);
+    };
+    this.running.host.addEventListener('peer:connect', this.onPeerConnect);
+    for (const peer of this.ownMailboxes) this.fetchFromInBackground(peer);
+    this.fetchTimer = setInterval(() => {
+      for (const peer of this.ownMailboxes) this.fetchFromInBackground(peer);
+    }, MAILBOX_FETCH_INTERVAL_MS);
+    this.fetchTimer.unref();
+    if (this.mailboxRole) {
+      const role = this.mailboxRole;
+      await role.expire();
+      this.expiryTimer = setInterval(() => {
+        role.expire().catch((err: unknown) => this.options.logger?.warn?.(`mailbox expiry failed: ${String(err)}`));
+      }, MAILBOX_EXPIRY_INTERVAL_MS);
+      this.expiryTimer.unref();
+    }
   }
 
   /**
@@ -320,6 +401,15 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const result = await ensureCurrentPrekeys(store, this.env, this.identity, this.env.now());
     if (result.rotated && options.publish) await this.publishRecord();
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    if (this.fetchTimer) clearInterval(this.fetchTimer);
+    this.fetchTimer = undefined;
+    if (this.onPeerConnect) this.host?.removeEventListener('peer:connect', this.onPeerConnect);
+    this.onPeerConnect = undefined;
+    this.fetchAbort.abort();
+    await Promise.allSettled([...this.fetches.values()]);
+    this.fetchAbort = new AbortController();
+    this.expiryTimer = undefined;
     // setTimeout holds at most 2^31 - 1 ms (≈ 24.8 days); the rotation period is shorter
     const delay = Math.min(Math.max(result.nextCheckAt - this.env.now(), ROTATION_CHECK_MIN_MS), 2 ** 31 - 1);
     this.rotationTimer = setTimeout(() => {
@@ -388,12 +478,15 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.envelopeStreams.clear();
     await this.handler?.stop();
     await this.prekeyHandler?.stop();
+    await this.mailboxHandler?.stop();
+    this.mailboxHandler = undefined;
     await this.host?.stop();
     await this.store?.close();
     this.handler = undefined;
     this.prekeyHandler = undefined;
     this.host = undefined;
     this.store = undefined;
+    this.mailboxRole = undefined;
   }
 
   private async loadOrCreateKeys(store: SottoStore): Promise<IdentityKeyPair> {
@@ -457,7 +550,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       signedPrekey: { id: signedPrekey.id, publicKey: signedPrekey.publicKey, signature: signedPrekey.signature },
       kemPrekey: { id: kemPrekey.id, publicKey: kemPrekey.publicKey, signature: kemPrekey.signature },
       devices: [createDeviceBinding(this.env.provider, identity, host.peerId.toMultihash().bytes, now)],
-      mailboxes: [],
+      mailboxes: this.ownMailboxes.map((p) => p.toMultihash().bytes),
       sequence: Math.max(now, previous + 1),
       expiresAt: now + RECORD_LIFETIME_MS,
     });
@@ -475,6 +568,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     outbox: number;
     /** Unclaimed and claimed-but-unused one-time prekeys, and claims served since start. */
     oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+    /** The mailbox role, when this node serves it: envelopes and bytes held for others. */
+    mailbox?: { held: number; bytes: number };
   }> {
     const { store, host } = this.running;
     let claimed = 0;
@@ -485,6 +580,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       routingTable: routingTableSize(host),
       outbox: (await store.outbox.list()).length,
       oneTimePrekeys: { available: ids.length - claimed, claimed, claimsServed: this.prekeyHandler?.stats.claims ?? 0 },
+      ...(this.mailboxRole ? { mailbox: await this.mailboxUsage() } : {}),
     };
   }
 
@@ -590,25 +686,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     });
     await durable;
 
-    const delivered = await this.deliver(
-      { id, recipient: remote, ciphertext, createdAt: timestamp },
-      devicePeer,
-      message,
-    );
-    return { id, state: delivered ? 'delivered' : 'queued' };
+    const outcome = await this.deliver({ id, recipient: remote, ciphertext, createdAt: timestamp }, record, message);
+    return { id, state: outcome };
   }
 
   /**
-   * One delivery attempt of an outbox entry: the exact stored ciphertext, same id. On an ack of
-   * STORED/DUPLICATE, one batch removes the entry and marks the message delivered; otherwise the
-   * entry gets its next attempt time (exponential backoff with jitter).
+   * One delivery attempt of an outbox entry: the exact stored ciphertext, same id. Direct to the
+   * recipient's node first; when that node cannot be reached, to its mailboxes in the order its
+   * record lists them. On an ack of STORED/DUPLICATE one batch removes the entry and sets the
+   * message's state (delivered / stored-at-mailbox); otherwise the entry gets its next attempt time
+   * (exponential backoff with jitter), or is marked failed once it is older than `failAfterMs`.
    */
   private async deliver(
     entry: { id: string; recipient: string; ciphertext: Uint8Array; createdAt: number },
-    devicePeer: PeerId,
+    record: IdentityRecord,
     /** The stored outgoing message, when the caller has it (saves a read on the send path). */
     known?: MessageRecord,
-  ): Promise<boolean> {
+  ): Promise<'delivered' | 'stored-at-mailbox' | 'queued'> {
     const { store } = this.running;
     const recipient = fromHex(entry.recipient);
     const envelope: Envelope = {
@@ -618,30 +712,168 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       timestamp: entry.createdAt,
       body: entry.ciphertext,
     };
-    try {
-      const ack = await this.sendOnStream(devicePeer, envelope);
-      if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
-        const message = known ?? (await store.messages.get(entry.recipient, entry.id));
-        const batch = store.batch();
-        batch.outbox.remove(entry.id);
-        if (message) batch.messages.put({ ...message, state: 'delivered' });
-        // no fsync: lost in an OS crash, the entry is resent and answered DUPLICATE (same end state)
-        await batch.commit({ durable: false });
-        this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'delivered' });
-        return true;
+    let reachable = false;
+    const device = record.devices[0];
+    if (device !== undefined) {
+      try {
+        const ack = await this.sendOnStream(peerIdFromBytes(device.peerId), envelope);
+        reachable = true;
+        if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
+          await this.settle(entry, recipient, 'delivered', known);
+          return 'delivered';
+        }
+      } catch {
+        // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
       }
-    } catch {
-      // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
+    }
+    // The recipient's node is unreachable (an answer other than stored means it is up: retry it).
+    if (!reachable) {
+      for (const mailbox of record.mailboxes) {
+        try {
+          const ack = await sendEnvelope(this.running.host, peerIdFromBytes(mailbox), envelope, {
+            timeout: SEND_ATTEMPT_TIMEOUT_MS,
+          });
+          if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
+            await this.settle(entry, recipient, 'stored-at-mailbox', known);
+            return 'stored-at-mailbox';
+          }
+        } catch {
+          // next mailbox
+        }
+      }
+    }
+    const current = await store.outbox.get(entry.id);
+    const now = this.env.now();
+    if (current && now - current.createdAt >= (this.options.failAfterMs ?? FAIL_AFTER_MS)) {
+      const message = known ?? (await store.messages.get(entry.recipient, entry.id));
+      const batch = store.batch();
+      batch.outbox.put({ ...current, state: 'failed', attempts: current.attempts + 1 });
+      if (message) batch.messages.put({ ...message, state: 'failed' });
+      await batch.commit();
+      this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'failed' });
+      return 'queued';
     }
     this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'queued' }); // attempt failed
-    const current = await store.outbox.get(entry.id);
     if (current) {
       const attempts = current.attempts + 1;
       const backoff = Math.min(RETRY_BASE_MS * 2 ** Math.min(attempts, 20), RETRY_MAX_MS);
       const jitter = Math.floor((backoff * RETRY_JITTER * (this.env.rng(1)[0] as number)) / 255);
-      await store.outbox.put({ ...current, attempts, nextAttemptAt: this.env.now() + backoff + jitter });
+      await store.outbox.put({ ...current, attempts, nextAttemptAt: now + backoff + jitter });
     }
-    return false;
+    return 'queued';
+  }
+
+  /** The ack is in: the outbox entry goes and the message takes its new state, in one batch. */
+  private async settle(
+    entry: { id: string; recipient: string },
+    recipient: Uint8Array,
+    state: 'delivered' | 'stored-at-mailbox',
+    known: MessageRecord | undefined,
+  ): Promise<void> {
+    const { store } = this.running;
+    const message = known ?? (await store.messages.get(entry.recipient, entry.id));
+    const batch = store.batch();
+    batch.outbox.remove(entry.id);
+    if (message) batch.messages.put({ ...message, state });
+    // no fsync: lost in an OS crash, the entry is resent and answered DUPLICATE (same end state)
+    await batch.commit({ durable: false });
+    this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state });
+  }
+
+  /**
+   * Puts a failed message back in the queue for another round of attempts (its clock restarts).
+   * Returns false when there is no failed outgoing message with this id.
+   */
+  async retryMessage(id: string): Promise<boolean> {
+    const { store } = this.running;
+    const entry = await store.outbox.get(id);
+    if (entry === undefined || entry.state !== 'failed') return false;
+    const now = this.env.now();
+    const message = await store.messages.get(entry.recipient, entry.id);
+    const batch = store.batch();
+    batch.outbox.put({ ...entry, state: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now });
+    if (message) batch.messages.put({ ...message, state: 'queued' });
+    await batch.commit();
+    this.emit('delivery', { id, to: encodeAddress(fromHex(entry.recipient)), state: 'queued' });
+    return true;
+  }
+
+  private async mailboxUsage(): Promise<{ held: number; bytes: number }> {
+    const usage = await this.running.store.mailbox.usage();
+    return { held: usage.count, bytes: usage.bytes };
+  }
+
+  /**
+   * Fetches from every one of this identity's mailboxes now; resolves with how many new messages
+   * arrived. Runs by itself at start, every MAILBOX_FETCH_INTERVAL_MS and on connecting to one.
+   */
+  async fetchMailboxes(): Promise<number> {
+    const counts = await Promise.allSettled(this.ownMailboxes.map((peer) => this.fetchFrom(peer)));
+    return counts.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
+  }
+
+  private fetchFromInBackground(peer: PeerId): void {
+    this.fetchFrom(peer).catch((err: unknown) =>
+      this.options.logger?.debug?.(`mailbox fetch from ${peer} failed: ${(err as Error)?.name ?? 'error'}`),
+    );
+  }
+
+  /**
+   * One fetch session with `peer` (protocols/mailbox/SPEC.md), at most one per mailbox at a time.
+   * Each batch is decided envelope by envelope in the order the mailbox held them, exactly like
+   * the direct path (dedupe by id, so an envelope that also came directly is delivered once); the
+   * batch is acked (deleted at the mailbox) only once every envelope in it is stored or refused for
+   * good. A transient failure (store, directory) ends the session without an ack: the mailbox keeps
+   * them and the next fetch tries again.
+   */
+  private fetchFrom(peer: PeerId): Promise<number> {
+    const key = peer.toString();
+    const running = this.fetches.get(key);
+    if (running !== undefined) return running;
+    const { host } = this.running;
+    const identity = this.identity;
+    let fresh = 0;
+    const session = () =>
+      fetchMailbox(host, peer, {
+        identity: identity.signingKey,
+        localPeer: host.peerId,
+        sign: (message) => this.env.provider.ed25519Sign(identity.signingSeed, message),
+        signal: this.fetchAbort.signal,
+        onBatch: async (envelopes) => {
+          for (const envelope of envelopes) {
+            const decision = await this.receive(envelope, peer, true);
+            const status = typeof decision === 'object' ? decision.status : decision;
+            const reason = typeof decision === 'object' ? decision.reason : undefined;
+            if (status === AckStatus.UNAVAILABLE || reason === 'unknown-sender') {
+              throw new Error('transient failure: keep the batch at the mailbox');
+            }
+            if (status === AckStatus.STORED) fresh++;
+          }
+        },
+      });
+    const run = (async () => {
+      // a session ends after MAX_BATCHES_PER_STREAM batches with `remaining` > 0: go on, bounded
+      for (let i = 0; i < MAX_FETCH_SESSIONS; i++) {
+        const result = await session();
+        if (result.remaining === 0) break;
+      }
+      return fresh;
+    })().finally(() => this.fetches.delete(key));
+    this.fetches.set(key, run);
+    return run;
+  }
+
+  /** This identity's mailboxes (peer ids), as published in its record. */
+  mailboxes(): string[] {
+    return this.ownMailboxes.map((p) => p.toString());
+  }
+
+  /** Replaces this identity's mailbox list and republishes the record (validated: peer ids, at most MAX_MAILBOXES). */
+  async setMailboxes(peerIds: string[]): Promise<void> {
+    const parsed = parseMailboxPeers(peerIds);
+    void this.running; // throws when not started
+    this.ownMailboxes = parsed;
+    await this.publishRecord();
   }
 
   /**
@@ -684,7 +916,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   async retryOutbox(options: { force?: boolean } = {}): Promise<number> {
     const { store } = this.running;
     const now = this.env.now();
-    const due = options.force ? await store.outbox.list() : await store.outbox.due(now, RETRY_BATCH);
+    const due = options.force
+      ? (await store.outbox.list()).filter((e) => e.state !== 'failed')
+      : await store.outbox.due(now, RETRY_BATCH);
     let delivered = 0;
     for (const entry of due.slice(0, RETRY_BATCH)) {
       let record: IdentityRecord;
@@ -693,8 +927,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       } catch {
         continue;
       }
-      const device = record.devices[0];
-      if (device && (await this.deliver(entry, peerIdFromBytes(device.peerId)))) delivered++;
+      if ((await this.deliver(entry, record)) !== 'queued') delivered++;
     }
     return delivered;
   }
@@ -857,16 +1090,30 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
 
   // ── Receiving ───────────────────────────────────────────────────────────────────────────────
 
-  private async receive(envelope: Envelope, remotePeer: PeerId): Promise<EnvelopeDecision> {
+  /**
+   * Decides an incoming envelope. `remotePeer` is the node it came from: the sender's own node on
+   * the direct path, or, for an envelope fetched from one of our mailboxes (`viaMailbox`), that
+   * mailbox — then the device binding cannot be checked on the connection and the handshake
+   * context names the sender's bound device instead (only a successful decrypt authenticates).
+   */
+  private async receive(envelope: Envelope, remotePeer: PeerId, viaMailbox = false): Promise<EnvelopeDecision> {
     const { store } = this.running;
-    if (!equalBytes(envelope.recipient, this.identity.signingKey)) return AckStatus.UNKNOWN_RECIPIENT;
+    if (!equalBytes(envelope.recipient, this.identity.signingKey)) {
+      if (this.mailboxRole === undefined || viaMailbox) return AckStatus.UNKNOWN_RECIPIENT;
+      return this.mailboxRole.deposit(
+        toHex(envelope.recipient),
+        toHex(envelope.id),
+        encodeEnvelope(envelope),
+        remotePeer.toString(),
+      );
+    }
     const sender = toHex(envelope.sender);
     const id = toHex(envelope.id);
     if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
 
     // The sending node must be one the sender identity has bound to itself. A sender we hold no
     // fresh record of costs a DHT query, which each peer may cause only at a bounded rate.
-    if (!this.knowsRecord(sender) && !this.inboundLookups.take(remotePeer.toString()).ok) {
+    if (!viaMailbox && !this.knowsRecord(sender) && !this.inboundLookups.take(remotePeer.toString()).ok) {
       return { status: AckStatus.REJECTED, reason: 'rate-limited' };
     }
     let record: IdentityRecord;
@@ -876,9 +1123,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       return { status: AckStatus.REJECTED, reason: 'unknown-sender' };
     }
     const peerBytes = remotePeer.toMultihash().bytes;
-    if (!record.devices.some((d) => equalBytes(d.peerId, peerBytes))) {
-      return { status: AckStatus.REJECTED, reason: 'device-not-bound' };
-    }
+    const device = viaMailbox ? record.devices[0] : record.devices.find((d) => equalBytes(d.peerId, peerBytes));
+    if (device === undefined) return { status: AckStatus.REJECTED, reason: 'device-not-bound' };
+    const initiatorPeer = viaMailbox ? peerIdFromBytes(device.peerId).toString() : remotePeer.toString();
 
     const key = `${sender}/${id}`;
     const outcome = await this.withLock(
@@ -905,7 +1152,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
               identity: this.identity,
               prekeys,
               message: envelope.body,
-              context: { initiator: remotePeer.toString(), responder: this.running.host.peerId.toString() },
+              context: { initiator: initiatorPeer, responder: this.running.host.peerId.toString() },
             });
             if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
               return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };

@@ -1,0 +1,193 @@
+/**
+ * Mailboxes end to end (issue 5): Bob lists a mailbox node in his record; while Bob's node is down,
+ * Alice's messages are deposited there (state stored-at-mailbox) — the first one a handshake that
+ * could not claim a one-time prekey; when Bob's node comes back it fetches them, each arrives once
+ * and in order, and the mailbox is empty afterwards. A mailbox refuses identities it does not
+ * serve, oversized envelopes and deposits over quota, and holds nothing it was not asked to.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type CreateNodeOptions, createNode, type IncomingMessage, type SottoNode } from '../../src/index.js';
+import { InvalidMailboxOptionsError } from '../../src/node/errors.js';
+
+const dirs: string[] = [];
+const nodes: SottoNode[] = [];
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sotto-mailbox-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(dir: string, bootstrap: string[], extra: Partial<CreateNodeOptions> = {}): Promise<SottoNode> {
+  const node = createNode({ dataDir: dir, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap }, ...extra });
+  await node.start();
+  nodes.push(node);
+  return node;
+}
+
+function bootstrapAddr(node: SottoNode): string {
+  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
+  assert.ok(ma, 'node has a TCP address');
+  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
+}
+
+/** Collects `count` messages (bounded by a timeout). */
+function collect(node: SottoNode, count: number, timeoutMs = 30_000): Promise<IncomingMessage[]> {
+  const got: IncomingMessage[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${got.length}/${count} messages`)), timeoutMs);
+    const on = (m: IncomingMessage): void => {
+      got.push(m);
+      if (got.length === count) {
+        clearTimeout(timer);
+        node.off('message', on);
+        resolve(got);
+      }
+    };
+    node.on('message', on);
+  });
+}
+
+after(async () => {
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+  await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('mailboxes', () => {
+  it('messages to an offline identity go to its mailbox and arrive once, in order, when it is back', async () => {
+    const dirM = await dataDir();
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    // Bob's address is needed for the allow list: create his identity first (offline).
+    const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
+    const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
+    let b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [bootstrapAddr(m)]);
+    await b.publishRecord();
+    assert.deepEqual(b.mailboxes(), [m.peerId]);
+    await b.stop();
+
+    const texts = ['one', 'two', 'three', 'four', 'five'];
+    for (const text of texts) {
+      const sent = await a.send(bobAddress, text);
+      assert.equal(sent.state, 'stored-at-mailbox', text);
+    }
+    const history = await a.conversation(bobAddress);
+    assert.ok(history.every((x) => x.state === 'stored-at-mailbox'));
+    assert.equal((await a.status()).outbox, 0, 'a mailbox ack empties the outbox');
+    assert.equal((await m.status()).mailbox?.held, texts.length);
+
+    b = createNode({
+      dataDir: dirB,
+      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(m)] },
+      mailboxes: [m.peerId],
+    });
+    nodes.push(b);
+    const arriving = collect(b, texts.length);
+    await b.start();
+    const got = await arriving;
+    assert.deepEqual(
+      got.map((x) => x.text),
+      texts,
+      'each once, in the order sent',
+    );
+    assert.ok(got.every((x) => x.from === a.address));
+    let extra = 0;
+    b.on('message', () => extra++);
+    // joins the fetch started by start() (its acks may still be in flight), or finds nothing new
+    const joined = await b.fetchMailboxes();
+    assert.ok(joined === texts.length || joined === 0, `fetch reported ${joined}`);
+    assert.equal((await m.status()).mailbox?.held, 0, 'deleted after the fetch acked them');
+    // Another fetch finds nothing new, and nothing is delivered twice.
+    assert.equal(await b.fetchMailboxes(), 0);
+    assert.equal(extra, 0);
+    // The session works both ways afterwards (direct now).
+    const back = collect(a, 1);
+    assert.equal((await b.send(a.address, 'back online')).state, 'delivered');
+    assert.equal((await back)[0]?.text, 'back online');
+  });
+
+  it('a mailbox refuses identities it does not serve, oversized envelopes and deposits over quota', async () => {
+    const dirM = await dataDir();
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const dirC = await dataDir();
+    const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
+    const m = await start(dirM, [], {
+      mailbox: { policy: 'allow-list', allow: [bobAddress], maxEnvelopesPerIdentity: 2 },
+    });
+    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    // Carol lists the mailbox too, but the mailbox does not serve her.
+    const c = await start(dirC, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [bootstrapAddr(m)]);
+    await b.publishRecord();
+    await c.publishRecord();
+    const carolAddress = c.address;
+    await b.stop();
+    await c.stop();
+
+    assert.equal((await a.send(carolAddress, 'not served')).state, 'queued');
+    assert.equal((await a.send(bobAddress, 'first')).state, 'stored-at-mailbox');
+    assert.equal((await a.send(bobAddress, 'second')).state, 'stored-at-mailbox');
+    assert.equal((await a.send(bobAddress, 'over quota')).state, 'queued');
+    assert.equal((await m.status()).mailbox?.held, 2);
+    assert.equal((await a.status()).outbox, 2, 'the refused ones stay in the outbox for a retry');
+  });
+
+  it('invalid mailbox options are refused before anything starts', async () => {
+    const dir = await dataDir();
+    await assert.rejects(
+      createNode({ dataDir: dir, mailbox: { policy: 'allow-list', allow: ['not-an-address'] } }).start(),
+      InvalidMailboxOptionsError,
+    );
+    await assert.rejects(
+      createNode({ dataDir: dir, mailbox: { policy: 'everyone' as 'open' } }).start(),
+      InvalidMailboxOptionsError,
+    );
+    await assert.rejects(createNode({ dataDir: dir, mailboxes: ['12D3KooWnope'] }).start(), InvalidMailboxOptionsError);
+    await assert.rejects(
+      createNode({ dataDir: dir, mailbox: { policy: 'open', maxTotalBytes: 0 } }).start(),
+      InvalidMailboxOptionsError,
+    );
+  });
+
+  it('a message nobody takes within failAfterMs is marked failed, and retryMessage() sends it again', async () => {
+    let now = Date.now();
+    const clock = () => now;
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const a = await start(dirA, [], { clock, failAfterMs: 60_000 });
+    let b = await start(dirB, [bootstrapAddr(a)], { clock });
+    await b.publishRecord();
+    const bobAddress = b.address;
+    await b.stop();
+
+    const sent = await a.send(bobAddress, 'are you there?');
+    assert.equal(sent.state, 'queued');
+    const failed = new Promise<string>((resolve) =>
+      a.on('delivery', (d) => {
+        if (d.state === 'failed') resolve(d.id);
+      }),
+    );
+    now += 61_000;
+    assert.equal(await a.retryOutbox({ force: true }), 0);
+    assert.equal(await failed, sent.id);
+    assert.equal((await a.conversation(bobAddress))[0]?.state, 'failed');
+    assert.equal(await a.retryOutbox({ force: true }), 0, 'a failed message is not retried by itself');
+    assert.equal(await a.retryMessage('0'.repeat(32)), false, 'unknown id');
+
+    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(a)] }, clock });
+    nodes.push(b);
+    const arrived = collect(b, 1);
+    await b.start();
+    assert.equal(await a.retryMessage(sent.id), true);
+    assert.equal((await a.conversation(bobAddress))[0]?.state, 'queued');
+    assert.equal(await a.retryOutbox(), 1);
+    assert.equal((await arrived)[0]?.text, 'are you there?');
+    assert.equal((await a.conversation(bobAddress))[0]?.state, 'delivered');
+  });
+});

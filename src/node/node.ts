@@ -63,7 +63,17 @@ import {
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
+import { MAX_MESSAGE_PAGE } from '../store/stores.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
+import {
+  type Content,
+  ContentError,
+  decodeContent,
+  encodeReceipt,
+  encodeText,
+  MAX_RECEIPT_IDS,
+  type ReceiptKind,
+} from './content.js';
 import {
   InvalidMailboxOptionsError,
   InvalidMessageError,
@@ -77,10 +87,9 @@ import { ensureCurrentPrekeys } from './prekey-rotation.js';
 
 /** How many one-time prekeys the node keeps ready for first contacts. */
 export const ONE_TIME_PREKEY_POOL = 20;
+export { MAX_TEXT_BYTES } from './content.js';
 /** Lifetime of a published identity record; republished at half of it. */
 export const RECORD_LIFETIME_MS = 24 * 60 * 60 * 1000;
-/** Longest message text accepted by `send` (UTF-8 bytes); the wire body limit is larger. */
-export const MAX_TEXT_BYTES = 32 * 1024;
 /** How long `send` waits for the recipient's ack before reporting the message as queued. */
 export const SEND_ATTEMPT_TIMEOUT_MS = 15_000;
 /** How long a directory lookup may take. */
@@ -95,6 +104,18 @@ export const RETRY_JITTER = 0.2;
 export const RETRY_INTERVAL_MS = 5_000;
 /** Most messages one outbox pass tries. */
 export const RETRY_BATCH = 50;
+/** How far an outgoing message's state has come; a state only ever moves to a higher rank. */
+const STATE_RANK: Record<MessageState, number> = {
+  failed: 0,
+  queued: 0,
+  sent: 1,
+  'stored-at-mailbox': 2,
+  delivered: 3,
+  read: 4,
+  received: 0,
+};
+/** markRead scans at most this many pages of a conversation for unread messages. */
+export const MAX_READ_SCAN_PAGES = 100;
 /** How often a node fetches from its mailboxes (also at start and whenever it connects to one). */
 export const MAILBOX_FETCH_INTERVAL_MS = 60_000;
 /** Fetch sessions in a row with one mailbox while it says more are waiting (64 batches of ≤ 64 each). */
@@ -151,6 +172,8 @@ export interface CreateNodeOptions {
    * senders deposit there while this node is unreachable, and this node fetches from them.
    */
   mailboxes?: string[];
+  /** Send read receipts when the app marks messages read (`markRead`); default true. */
+  readReceipts?: boolean;
   /** A message not delivered (nor stored at a mailbox) within this many ms is marked failed; default FAIL_AFTER_MS. */
   failAfterMs?: number;
 }
@@ -215,9 +238,6 @@ export interface SottoNodeEvents {
   handshake: [HandshakeEvent];
 }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
-
 function peerIdFromBytes(bytes: Uint8Array): PeerId {
   return peerIdFromMultihash(decodeMultihash(bytes));
 }
@@ -261,6 +281,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private fetchTimer?: NodeJS.Timeout;
   /** The fetch running per mailbox (one at a time each). */
   private readonly fetches = new Map<string, Promise<number>>();
+  /** Receipts being sent in the background (stop() waits for them). */
+  private readonly background = new Set<Promise<void>>();
+  /** Ids of texts fetched from a mailbox, per sender, whose delivery receipt is still to be sent. */
+  private readonly deliveryReceiptsDue = new Map<string, string[]>();
   private onPeerConnect?: (evt: CustomEvent<PeerId>) => void;
   private retrying?: Promise<number>;
   /** Validated identity records (insertion order = age), so messages skip signature checks. */
@@ -408,6 +432,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.onPeerConnect = undefined;
     this.fetchAbort.abort();
     await Promise.allSettled([...this.fetches.values()]);
+    await Promise.allSettled([...this.background]);
     this.fetchAbort = new AbortController();
     this.expiryTimer = undefined;
     // setTimeout holds at most 2^31 - 1 ms (≈ 24.8 days); the rotation period is shorter
@@ -643,12 +668,24 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   // ── Sending ─────────────────────────────────────────────────────────────────────────────────
 
   async send(address: string, text: string): Promise<SendResult> {
-    const { store } = this.running;
-    const recipient = decodeAddress(address);
-    const body = enc.encode(text);
-    if (body.length === 0 || body.length > MAX_TEXT_BYTES) {
-      throw new InvalidMessageError(`a message is 1..${MAX_TEXT_BYTES} bytes of UTF-8`);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = encodeText(text);
+    } catch (err) {
+      throw new InvalidMessageError((err as Error).message);
     }
+    const recipient = decodeAddress(address);
+    return this.sendContent(recipient, plaintext, text);
+  }
+
+  /**
+   * Encrypts and sends one content (protocols/content/SPEC.md) to `recipient`: the advanced chain,
+   * the ciphertext in the outbox and, for a text (`text` given), the outgoing message in the history
+   * are stored in one batch before the frame leaves; then one delivery attempt. A receipt has no
+   * history entry.
+   */
+  private async sendContent(recipient: Uint8Array, plaintext: Uint8Array, text?: string): Promise<SendResult> {
+    const { store } = this.running;
     const remote = toHex(recipient);
     const record = await this.lookup(recipient);
     const device = record.devices[0];
@@ -657,7 +694,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const id = toHex(this.env.rng(16));
     const timestamp = this.env.now();
 
-    const message: MessageRecord = { id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' };
+    const message: MessageRecord | undefined =
+      text === undefined
+        ? undefined
+        : { id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' };
     const { ct: ciphertext, durable } = await this.withLock(remote, async () => {
       let session = this.liveSessions.get(remote);
       if (session === undefined) {
@@ -666,7 +706,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
           ? Session.restore(this.env, stored.snapshot)
           : this.initiate(record, await this.claimOneTimePrekey(devicePeer, recipient), devicePeer);
       }
-      const ct = session.encrypt(body);
+      const ct = session.encrypt(plaintext);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
       const batch = store.batch();
       batch.sessions.put(remote, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
@@ -679,7 +719,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         nextAttemptAt: timestamp,
         createdAt: timestamp,
       });
-      batch.messages.put(message);
+      if (message) batch.messages.put(message);
       // The next message to `remote` may be encrypted while this batch is still being written;
       // the store writes batches in commit order (group commit).
       return { ct, durable: this.commitSession(remote, session, batch) };
@@ -688,6 +728,82 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
 
     const outcome = await this.deliver({ id, recipient: remote, ciphertext, createdAt: timestamp }, record, message);
     return { id, state: outcome };
+  }
+
+  /**
+   * Marks messages from `address` as read (all unread ones, or those of `ids`) and, unless read
+   * receipts are off (`createNode({ readReceipts: false })`), tells the sender end to end. Returns
+   * the ids newly marked.
+   */
+  async markRead(address: string, ids?: readonly string[]): Promise<string[]> {
+    const { store } = this.running;
+    const remote = toHex(decodeAddress(address));
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const marked: MessageRecord[] = [];
+    let before: { timestamp: number; id: string } | undefined;
+    for (let page = 0; page < MAX_READ_SCAN_PAGES; page++) {
+      const rows = await store.messages.list(remote, { limit: MAX_MESSAGE_PAGE, ...(before ? { before } : {}) });
+      for (const m of rows) {
+        if (m.direction === 'in' && m.state === 'received' && (wanted === undefined || wanted.has(m.id)))
+          marked.push(m);
+      }
+      const last = rows.at(-1);
+      if (rows.length < MAX_MESSAGE_PAGE || last === undefined) break;
+      before = { timestamp: last.timestamp, id: last.id };
+    }
+    if (marked.length === 0) return [];
+    const batch = store.batch();
+    for (const m of marked) batch.messages.put({ ...m, state: 'read' });
+    await batch.commit();
+    if (this.options.readReceipts !== false) {
+      this.sendReceipts(
+        fromHex(remote),
+        'read',
+        marked.map((m) => m.id),
+      );
+    }
+    return marked.map((m) => m.id);
+  }
+
+  private flushDeliveryReceipts(): void {
+    for (const [sender, ids] of this.deliveryReceiptsDue) this.sendReceipts(fromHex(sender), 'delivered', ids);
+    this.deliveryReceiptsDue.clear();
+  }
+
+  /** Sends receipts for `ids` in the background (chunks of MAX_RECEIPT_IDS); a failure is logged. */
+  private sendReceipts(to: Uint8Array, kind: ReceiptKind, ids: readonly string[]): void {
+    for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+      const chunk = ids.slice(i, i + MAX_RECEIPT_IDS).map((id) => fromHex(id));
+      const sending = this.sendContent(to, encodeReceipt(kind, chunk)).then(
+        () => undefined,
+        (err: unknown) => {
+          this.options.logger?.warn?.(`${kind} receipt not sent: ${(err as Error)?.name ?? 'error'}`);
+        },
+      );
+      this.background.add(sending);
+      void sending.finally(() => this.background.delete(sending));
+    }
+  }
+
+  /** A receipt from `contact`: moves our messages it names forward (never back) and reports each change. */
+  private async applyReceipt(contact: string, kind: ReceiptKind, ids: readonly Uint8Array[]): Promise<void> {
+    const { store } = this.running;
+    const state: MessageState = kind === 'read' ? 'read' : 'delivered';
+    const changed: MessageRecord[] = [];
+    for (const raw of ids) {
+      const m = await store.messages.get(contact, toHex(raw));
+      if (m === undefined || m.direction !== 'out' || STATE_RANK[m.state] >= STATE_RANK[state]) continue;
+      changed.push({ ...m, state });
+    }
+    if (changed.length === 0) return;
+    const batch = store.batch();
+    for (const m of changed) {
+      batch.messages.put(m);
+      batch.outbox.remove(m.id); // e.g. marked failed while a mailbox had taken it after all
+    }
+    await batch.commit();
+    const to = encodeAddress(fromHex(contact));
+    for (const m of changed) this.emit('delivery', { id: m.id, to, state });
   }
 
   /**
@@ -763,7 +879,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return 'queued';
   }
 
-  /** The ack is in: the outbox entry goes and the message takes its new state, in one batch. */
+  /** The ack is in: the outbox entry goes and the message moves to its new state (never back), in one batch. */
   private async settle(
     entry: { id: string; recipient: string },
     recipient: Uint8Array,
@@ -774,7 +890,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const message = known ?? (await store.messages.get(entry.recipient, entry.id));
     const batch = store.batch();
     batch.outbox.remove(entry.id);
-    if (message) batch.messages.put({ ...message, state });
+    if (message && STATE_RANK[message.state] < STATE_RANK[state]) batch.messages.put({ ...message, state });
     // no fsync: lost in an OS crash, the entry is resent and answered DUPLICATE (same end state)
     await batch.commit({ durable: false });
     this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state });
@@ -849,6 +965,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
             }
             if (status === AckStatus.STORED) fresh++;
           }
+          this.flushDeliveryReceipts();
         },
       });
     const run = (async () => {
@@ -1130,9 +1247,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const key = `${sender}/${id}`;
     const outcome = await this.withLock(
       sender,
-      async (): Promise<EnvelopeDecision | { durable: Promise<void>; text: string; first: boolean }> => {
+      async (): Promise<
+        EnvelopeDecision | { durable: Promise<void>; content?: Content | ContentError; first: boolean }
+      > => {
         const pending = this.pendingReceipts.get(key);
-        if (pending !== undefined) return { durable: pending, text: '', first: false }; // same id, being written
+        if (pending !== undefined) return { durable: pending, first: false }; // same id, being written
         if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
         let plaintext: Uint8Array;
         let session: Session;
@@ -1170,24 +1289,28 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
           const reason = err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
           return { status: AckStatus.REJECTED, reason };
         }
-        let text: string;
+        // Authenticated from here on: the session advances and the id is marked seen even when the
+        // content turns out to be invalid (then answered REJECTED, never delivered, never retried).
+        let content: Content | ContentError;
         try {
-          text = dec.decode(plaintext);
-        } catch {
-          return { status: AckStatus.REJECTED, reason: 'not-utf8' };
+          content = decodeContent(plaintext);
+        } catch (err) {
+          if (!(err instanceof ContentError)) throw err;
+          content = err;
         }
         const now = this.env.now();
-        const message: MessageRecord = {
-          id,
-          contact: sender,
-          direction: 'in',
-          timestamp: envelope.timestamp,
-          body: text,
-          state: 'received',
-        };
         const batch = store.batch();
         batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
-        batch.messages.put(message);
+        if (!(content instanceof ContentError) && content.type === 'text') {
+          batch.messages.put({
+            id,
+            contact: sender,
+            direction: 'in',
+            timestamp: envelope.timestamp,
+            body: content.text,
+            state: 'received',
+          });
+        }
         batch.dedupe.mark(sender, id, now);
         if (usedOneTime !== undefined) {
           batch.prekeys.remove('one-time', usedOneTime);
@@ -1195,11 +1318,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         }
         const durable = this.commitSession(sender, session, batch);
         this.pendingReceipts.set(key, durable);
-        return { durable, text, first: true };
+        return { durable, content, first: true };
       },
     );
     if (typeof outcome !== 'object' || !('durable' in outcome)) return outcome;
-    const { first } = outcome;
+    const { first, content } = outcome;
     try {
       await outcome.durable;
     } catch {
@@ -1207,13 +1330,24 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     } finally {
       if (first) this.pendingReceipts.delete(key);
     }
-    if (!first) return AckStatus.DUPLICATE;
+    if (!first || content === undefined) return AckStatus.DUPLICATE;
+    if (content instanceof ContentError) return { status: AckStatus.REJECTED, reason: content.reason };
+    if (content.type === 'receipt') {
+      await this.applyReceipt(sender, content.kind, content.ids);
+      return AckStatus.STORED;
+    }
     this.emit('message', {
       id,
       from: encodeAddress(envelope.sender),
-      text: outcome.text,
+      text: content.text,
       timestamp: envelope.timestamp,
     });
+    // The sender only knows a mailbox took it: tell it end to end (batched per fetched batch).
+    if (viaMailbox) {
+      const due = this.deliveryReceiptsDue.get(sender) ?? [];
+      due.push(id);
+      this.deliveryReceiptsDue.set(sender, due);
+    }
     return AckStatus.STORED;
   }
 

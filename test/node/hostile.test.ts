@@ -33,6 +33,8 @@ import { encodeAddress as addressOf, decodeAddress } from '../../src/identity/ad
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
 import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
 import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
+import { encodeText } from '../../src/node/content.js';
+import { Content, Receipt } from '../../src/protocols/content/pb/content.js';
 import { AckStatus, type Envelope, sendEnvelope } from '../../src/protocols/message/index.js';
 import { claimPrekey } from '../../src/protocols/prekeys/index.js';
 import { routingTableSize, waitFor } from '../net/helpers.js';
@@ -211,25 +213,52 @@ describe('directory records at the node', () => {
 
 describe('hostile input at the node', () => {
   it('a valid envelope is stored once; its replay is DUPLICATE and not delivered again', async () => {
-    const e = envelope(session.encrypt(new TextEncoder().encode('hi bob')));
+    const e = envelope(session.encrypt(encodeText('hi bob')));
     assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.STORED);
     assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.DUPLICATE);
     assert.equal(received, 1);
     assert.equal((await bob.conversation(encodeAddr())).length, 1);
   });
 
+  it('authentic envelopes with invalid content are REJECTED, never delivered, and do not break the session', async () => {
+    const before = (await bob.conversation(encodeAddr())).length;
+    const cases: Array<[Uint8Array, string]> = [
+      [Uint8Array.of(0xff, 0xff, 0xff), 'malformed-content'],
+      [Content.encode({}), 'malformed-content'],
+      [Content.encode({ text: { text: Uint8Array.of(0xc3, 0x28) } }), 'not-utf8'],
+      [Content.encode({ text: { text: new Uint8Array(0) } }), 'empty-text'],
+      [Content.encode({ receipt: { kind: Receipt.Kind.READ, ids: [new Uint8Array(15)] } }), 'bad-receipt'],
+      [Content.encode({ receipt: { kind: Receipt.Kind.KIND_UNSPECIFIED, ids: [new Uint8Array(16)] } }), 'bad-receipt'],
+    ];
+    for (const [plaintext, reason] of cases) {
+      const e = envelope(session.encrypt(plaintext));
+      const ack = await sendEnvelope(mallory, bobPeer, e);
+      assert.equal(ack.status, AckStatus.REJECTED, reason);
+      assert.equal(ack.reason, reason);
+      assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.DUPLICATE, `${reason}: replay`);
+    }
+    assert.equal(received, 1, 'nothing delivered');
+    assert.equal((await bob.conversation(encodeAddr())).length, before);
+    // the session went on: a valid text after them is delivered
+    assert.equal(
+      (await sendEnvelope(mallory, bobPeer, envelope(session.encrypt(encodeText('still ok'))))).status,
+      AckStatus.STORED,
+    );
+    assert.equal(received, 2);
+  });
+
   it('an envelope for an identity the node does not host is UNKNOWN_RECIPIENT', async () => {
-    const e = envelope(session.encrypt(new TextEncoder().encode('x')), { recipient: generateIdentity(env).signingKey });
+    const e = envelope(session.encrypt(encodeText('x')), { recipient: generateIdentity(env).signingKey });
     assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.UNKNOWN_RECIPIENT);
-    assert.equal(received, 1);
+    assert.equal(received, 2);
   });
 
   it('a valid envelope relayed by a node the sender never bound is REJECTED (device-not-bound)', async () => {
-    const e = envelope(session.encrypt(new TextEncoder().encode('relayed')));
+    const e = envelope(session.encrypt(encodeText('relayed')));
     const ack = await sendEnvelope(eve, bobPeer, e);
     assert.equal(ack.status, AckStatus.REJECTED);
     assert.equal(ack.reason, 'device-not-bound');
-    assert.equal(received, 1);
+    assert.equal(received, 2);
   });
 
   it('garbage ciphertext and an unknown sender are REJECTED with a reason, nothing stored', async () => {
@@ -245,7 +274,7 @@ describe('hostile input at the node', () => {
     assert.equal(stranger.status, AckStatus.REJECTED);
     assert.equal(stranger.reason, 'unknown-sender');
     assert.equal((await bob.conversation(encodeAddr())).length, before);
-    assert.equal(received, 1);
+    assert.equal(received, 2);
   });
 
   it('a peer inventing sender identities is cut off after a burst of directory lookups', async () => {
@@ -260,7 +289,7 @@ describe('hostile input at the node', () => {
       reasons.set(ack.reason, (reasons.get(ack.reason) ?? 0) + 1);
     }
     assert.ok((reasons.get('rate-limited') ?? 0) >= 15, JSON.stringify([...reasons]));
-    assert.equal(received, 1);
+    assert.equal(received, 2);
   });
 });
 

@@ -52,6 +52,24 @@ function collect(node: SottoNode, count: number, timeoutMs = 30_000): Promise<In
   });
 }
 
+/** Resolves once `count` distinct messages of `node` reached `state` (bounded by a timeout). */
+function states(node: SottoNode, state: string, count: number, timeoutMs = 30_000): Promise<string[]> {
+  const ids = new Set<string>();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${ids.size}/${count} reached ${state}`)), timeoutMs);
+    const on = (d: { id: string; state: string }): void => {
+      if (d.state !== state) return;
+      ids.add(d.id);
+      if (ids.size === count) {
+        clearTimeout(timer);
+        node.off('delivery', on);
+        resolve([...ids]);
+      }
+    };
+    node.on('delivery', on);
+  });
+}
+
 after(async () => {
   await Promise.allSettled(nodes.map((n) => n.stop()));
   await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -72,6 +90,7 @@ describe('mailboxes', () => {
     await b.stop();
 
     const texts = ['one', 'two', 'three', 'four', 'five'];
+    const delivered = states(a, 'delivered', texts.length);
     for (const text of texts) {
       const sent = await a.send(bobAddress, text);
       assert.equal(sent.state, 'stored-at-mailbox', text);
@@ -105,6 +124,17 @@ describe('mailboxes', () => {
     // Another fetch finds nothing new, and nothing is delivered twice.
     assert.equal(await b.fetchMailboxes(), 0);
     assert.equal(extra, 0);
+    // Bob's node sent delivery receipts (end to end) for what it fetched: Alice's states move on.
+    await delivered;
+    assert.ok((await a.conversation(bobAddress)).every((x) => x.state === 'delivered'));
+    // Bob reads them: a read receipt moves them to 'read' at Alice.
+    const read = states(a, 'read', texts.length);
+    const marked = await b.markRead(a.address);
+    assert.equal(marked.length, texts.length);
+    await read;
+    assert.ok((await a.conversation(bobAddress)).every((x) => x.state === 'read'));
+    assert.ok((await b.conversation(a.address)).every((x) => x.state === 'read'));
+    assert.deepEqual(await b.markRead(a.address), [], 'nothing left unread');
     // The session works both ways afterwards (direct now).
     const back = collect(a, 1);
     assert.equal((await b.send(a.address, 'back online')).state, 'delivered');
@@ -189,5 +219,37 @@ describe('mailboxes', () => {
     assert.equal(await a.retryOutbox(), 1);
     assert.equal((await arrived)[0]?.text, 'are you there?');
     assert.equal((await a.conversation(bobAddress))[0]?.state, 'delivered');
+  });
+
+  it('read receipts can be turned off; a message is marked read locally either way', async () => {
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const a = await start(dirA, []);
+    const b = await start(dirB, [bootstrapAddr(a)], { readReceipts: false });
+    await b.publishRecord();
+    const arrived = collect(b, 2);
+    const first = await a.send(b.address, 'first');
+    await a.send(b.address, 'second');
+    await arrived;
+    let reads = 0;
+    a.on('delivery', (d) => {
+      if (d.state === 'read') reads++;
+    });
+    assert.deepEqual(await b.markRead(a.address, [first.id]), [first.id]);
+    assert.deepEqual(
+      (await b.conversation(a.address)).map((m) => [m.body, m.state]),
+      [
+        ['second', 'received'],
+        ['first', 'read'],
+      ],
+    );
+    // A receipt would have travelled with the next message: send one and check nothing arrived.
+    const back = collect(a, 1);
+    await b.send(a.address, 'reply');
+    await back;
+    assert.equal(reads, 0);
+    assert.ok(
+      (await a.conversation(b.address)).filter((m) => m.direction === 'out').every((m) => m.state === 'delivered'),
+    );
   });
 });

@@ -22,6 +22,8 @@ export const DEFAULT_MAILBOX_MAX_BYTES_PER_IDENTITY = 64 * 1024 * 1024;
 export const DEFAULT_MAILBOX_MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
 /** Default time an envelope is held before it expires unfetched: 30 days. */
 export const DEFAULT_MAILBOX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most uploaded one-time prekeys a mailbox keeps per identity (a bound on what an identity can store). */
+export const MAILBOX_MAX_PREKEYS_PER_IDENTITY = 100;
 /** How often expired envelopes are deleted. */
 export const MAILBOX_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
 /** Deposits per sending peer: burst (rule: "deposit (any sender, rate-limited …)", issue 5). */
@@ -156,6 +158,10 @@ export class MailboxRole {
           ids.map((id) => toHex(id)),
         ),
       count: async (identity) => (await store.mailbox.usage(toHex(identity))).count,
+      putPrekeys: async (identity, prekeys) => {
+        await store.mailbox.putPrekeys(toHex(identity), prekeys, MAILBOX_MAX_PREKEYS_PER_IDENTITY);
+      },
+      prekeyCount: (identity) => store.mailbox.prekeyCount(toHex(identity)),
     };
   }
 

@@ -49,7 +49,13 @@ import {
   type SottoHost,
   waitForDhtPeer,
 } from '../net/index.js';
-import { fetchMailbox, type MailboxHandler, mailboxProtocol } from '../protocols/mailbox/index.js';
+import {
+  fetchMailbox,
+  MAX_UPLOAD_PREKEYS,
+  type MailboxHandler,
+  mailboxProtocol,
+  type UploadedPrekey,
+} from '../protocols/mailbox/index.js';
 import {
   type Ack,
   AckStatus,
@@ -116,6 +122,12 @@ const STATE_RANK: Record<MessageState, number> = {
 };
 /** markRead scans at most this many pages of a conversation for unread messages. */
 export const MAX_READ_SCAN_PAGES = 100;
+/** Serialises every allocation of one-time prekey ids (claims served, uploads to mailboxes). */
+const ONE_TIME_PREKEY_LOCK = 'one-time-prekeys';
+/** Upload one-time prekeys to a mailbox when it holds fewer than this many of ours (issue 5). */
+export const MAILBOX_PREKEY_LOW = 10;
+/** …and bring it up to this many (at most MAX_UPLOAD_PREKEYS per fetch session). */
+export const MAILBOX_PREKEY_TARGET = 20;
 /** How often a node fetches from its mailboxes (also at start and whenever it connects to one). */
 export const MAILBOX_FETCH_INTERVAL_MS = 60_000;
 /** Fetch sessions in a row with one mailbox while it says more are waiting (64 batches of ≤ 64 each). */
@@ -281,6 +293,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private fetchTimer?: NodeJS.Timeout;
   /** The fetch running per mailbox (one at a time each). */
   private readonly fetches = new Map<string, Promise<number>>();
+  /** Mailboxes that kept none of an upload (no prekey support, or full): not asked again. */
+  private readonly noPrekeyMailboxes = new Set<string>();
   /** Receipts being sent in the background (stop() waits for them). */
   private readonly background = new Set<Promise<void>>();
   /** Ids of texts fetched from a mailbox, per sender, whose delivery receipt is still to be sent. */
@@ -548,7 +562,16 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    */
   private async serveClaim(identity: Uint8Array): Promise<ClaimResult> {
     const { store } = this.running;
-    if (!equalBytes(identity, this.identity.signingKey)) return 'unknown';
+    if (!equalBytes(identity, this.identity.signingKey)) {
+      // as a mailbox: a prekey the identity uploaded, handed out once (taken out of the store)
+      const role = this.mailboxRole;
+      if (role === undefined || !role.serves(toHex(identity))) return 'unknown';
+      return (await store.mailbox.takePrekey(toHex(identity))) ?? 'empty';
+    }
+    return this.withLock(ONE_TIME_PREKEY_LOCK, () => this.claimOwn(store));
+  }
+
+  private async claimOwn(store: SottoStore): Promise<ClaimResult> {
     for (const id of await store.prekeys.ids('one-time')) {
       if (await store.prekeys.isClaimed(id)) continue;
       const prekey = await store.prekeys.get('one-time', id);
@@ -704,7 +727,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         const stored = await store.sessions.get(remote);
         session = stored
           ? Session.restore(this.env, stored.snapshot)
-          : this.initiate(record, await this.claimOneTimePrekey(devicePeer, recipient), devicePeer);
+          : this.initiate(record, await this.claimOneTimePrekey(record, devicePeer, recipient), devicePeer);
       }
       const ct = session.encrypt(plaintext);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
@@ -763,6 +786,29 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       );
     }
     return marked.map((m) => m.id);
+  }
+
+  /**
+   * Fresh one-time prekeys for a mailbox to hand out: stored here with their private halves and
+   * marked claimed (so this node never hands them out itself), in one durable batch before upload.
+   */
+  private prekeysForUpload(count: number): Promise<UploadedPrekey[]> {
+    return this.withLock(ONE_TIME_PREKEY_LOCK, async () => {
+      const { store } = this.running;
+      const ids = await store.prekeys.ids('one-time');
+      let next = ids.length > 0 ? Math.max(...ids) + 1 : 1;
+      const now = this.env.now();
+      const batch = store.batch();
+      const out: UploadedPrekey[] = [];
+      for (let i = 0; i < count; i++) {
+        const prekey = generateOneTimePrekey(this.env, next++);
+        batch.prekeys.put('one-time', prekey);
+        batch.prekeys.markClaimed(prekey.id, now);
+        out.push({ id: prekey.id, publicKey: prekey.publicKey });
+      }
+      await batch.commit();
+      return out;
+    });
   }
 
   private flushDeliveryReceipts(): void {
@@ -949,8 +995,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const { host } = this.running;
     const identity = this.identity;
     let fresh = 0;
-    const session = () =>
+    let prekeys = 0;
+    const session = (upload: UploadedPrekey[] = []) =>
       fetchMailbox(host, peer, {
+        upload,
         identity: identity.signingKey,
         localPeer: host.peerId,
         sign: (message) => this.env.provider.ed25519Sign(identity.signingSeed, message),
@@ -972,7 +1020,15 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       // a session ends after MAX_BATCHES_PER_STREAM batches with `remaining` > 0: go on, bounded
       for (let i = 0; i < MAX_FETCH_SESSIONS; i++) {
         const result = await session();
+        prekeys = result.prekeys;
         if (result.remaining === 0) break;
+      }
+      // Keep the mailbox stocked with our one-time prekeys for first contacts while we are offline
+      // (a mailbox that keeps none is not asked again until restart).
+      if (prekeys < MAILBOX_PREKEY_LOW && !this.noPrekeyMailboxes.has(key)) {
+        const upload = await this.prekeysForUpload(Math.min(MAX_UPLOAD_PREKEYS, MAILBOX_PREKEY_TARGET - prekeys));
+        const result = await session(upload);
+        if (result.prekeys <= prekeys) this.noPrekeyMailboxes.add(key);
       }
       return fresh;
     })().finally(() => this.fetches.delete(key));
@@ -1063,17 +1119,25 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return session;
   }
 
-  /** A one-time prekey from the recipient's node, or none (the handshake then goes ahead without). */
+  /**
+   * A one-time prekey from the recipient's node, else from one of its mailboxes (which hold prekeys
+   * the identity uploaded, protocols/mailbox/SPEC.md §12), else none: the handshake then goes ahead
+   * without one.
+   */
   private async claimOneTimePrekey(
+    record: IdentityRecord,
     devicePeer: PeerId,
     identity: Uint8Array,
   ): Promise<{ id: number; publicKey: Uint8Array } | undefined> {
-    try {
-      const claimed = await claimPrekey(this.running.host, devicePeer, identity, { timeout: CLAIM_TIMEOUT_MS });
-      return claimed ?? undefined;
-    } catch {
-      return undefined;
+    for (const peer of [devicePeer, ...record.mailboxes.map((m) => peerIdFromBytes(m))]) {
+      try {
+        const claimed = await claimPrekey(this.running.host, peer, identity, { timeout: CLAIM_TIMEOUT_MS });
+        if (claimed) return claimed;
+      } catch {
+        // unreachable or refused: the next one
+      }
     }
+    return undefined;
   }
 
   /** `findRecord`, reported as a 'lookup' event (metrics: count, cache hits, failures, latency). */

@@ -35,6 +35,7 @@ import {
   MAILBOX_TOTAL_KEY,
   mailboxEntryKey,
   mailboxIndexKey,
+  mailboxPrekeyKey,
   mailboxUsageKey,
   messageIndexKey,
   messageKey,
@@ -162,6 +163,11 @@ export class StoreBatch {
         this.del('mailbox', mailboxEntryKey(identity, storedAt, id));
         this.del('mailbox', mailboxIndexKey(identity, id));
       }),
+    /** A one-time prekey uploaded by `identity` (public half only). */
+    putPrekey: (identity: string, prekey: { id: number; publicKey: Uint8Array }): void =>
+      this.step(() => this.put('mailbox', mailboxPrekeyKey(identity, prekey.id), 'mailbox-prekey', prekey)),
+    removePrekey: (identity: string, id: number): void =>
+      this.step(() => this.del('mailbox', mailboxPrekeyKey(identity, id))),
     /** Usage of one identity, or (identity undefined) of the whole mailbox. */
     setUsage: (identity: string | undefined, usage: MailboxUsage): void =>
       this.step(() =>

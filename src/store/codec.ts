@@ -66,6 +66,8 @@ export interface ValueTypes {
   'prekey-rotation': PrekeyRotationRecord;
   'mailbox-entry': MailboxEntry;
   'mailbox-usage': MailboxUsage;
+  /** A one-time prekey an identity uploaded to this mailbox (public half only). */
+  'mailbox-prekey': { id: number; publicKey: Uint8Array };
 }
 export type ValueKind = keyof ValueTypes;
 
@@ -88,6 +90,7 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   'prekey-rotation': 0x0f,
   'mailbox-entry': 0x10,
   'mailbox-usage': 0x11,
+  'mailbox-prekey': 0x12,
 };
 
 /** A value's bytes did not decode (the store turns this into StoreCorruptError). */
@@ -440,6 +443,10 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
   'mailbox-usage': {
     write: (w, v) => w.u32(checkU32('count', v.count)).u64('bytes', v.bytes),
     read: (r) => ({ count: r.u32('count'), bytes: r.u64('bytes') }),
+  },
+  'mailbox-prekey': {
+    write: (w, v) => w.u32(checkU32('prekey id', v.id)).bytes('publicKey', v.publicKey),
+    read: (r) => ({ id: r.u32('id'), publicKey: r.bytes('publicKey') }),
   },
   'prekey-rotation': {
     write: (w, v) => {

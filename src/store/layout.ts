@@ -27,6 +27,7 @@
  * | `mailbox`   | `e/<identity:64 hex>/<at:16 hex>/<id:32 hex>`| `mailbox-entry`      | an envelope held for an identity (mailbox role)|
  * | `mailbox`   | `i/<identity:64 hex>/<id:32 hex>`            | `seen`               | id → stored-at time (dedupe, delete by id)     |
  * | `mailbox`   | `u/<identity:64 hex>` and `t`                | `mailbox-usage`      | envelopes and bytes held per identity / in all |
+ * | `mailbox`   | `p/<identity:64 hex>/<id:8 hex>`             | `mailbox-prekey`     | a one-time prekey uploaded by that identity    |
  *
  * Identities are the lowercase hex of the 32-byte Ed25519 identity key, base keys the hex of the
  * 32-byte X25519 PQXDH base key, message ids the hex of 16 random bytes; ids and times are
@@ -165,3 +166,6 @@ export const mailboxIndexKey = (identity: string, id: string): string =>
   `i/${checkIdentityHex('identity', identity)}/${checkMessageId(id)}`;
 export const mailboxUsageKey = (identity: string): string => `u/${checkIdentityHex('identity', identity)}`;
 export const MAILBOX_TOTAL_KEY = 't';
+export const mailboxPrekeyKey = (identity: string, id: number): string =>
+  `p/${checkIdentityHex('identity', identity)}/${hex8(checkPrekeyId(id))}`;
+export const mailboxPrekeyPrefix = (identity: string): string => `p/${checkIdentityHex('identity', identity)}/`;

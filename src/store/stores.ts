@@ -21,6 +21,8 @@ import {
   mailboxEntryKey,
   mailboxEntryPrefix,
   mailboxIndexKey,
+  mailboxPrekeyKey,
+  mailboxPrekeyPrefix,
   mailboxUsageKey,
   messageIndexKey,
   messageKey,
@@ -391,6 +393,46 @@ export class KvMailboxStore extends ConcernStore implements MailboxStore {
       const old = rows.map((r) => r.value).filter((e) => e.storedAt < before);
       await this.drop(old);
       return old.length;
+    });
+  }
+
+  putPrekeys(
+    identity: string,
+    prekeys: ReadonlyArray<{ id: number; publicKey: Uint8Array }>,
+    cap: number,
+  ): Promise<number> {
+    checkIdentityHex('identity', identity);
+    checkUint('cap', cap);
+    return this.serial(async () => {
+      let held = await this.prekeyCount(identity);
+      const fresh: Array<{ id: number; publicKey: Uint8Array }> = [];
+      for (const p of prekeys) {
+        if (held >= cap) break;
+        if (fresh.some((f) => f.id === p.id)) continue;
+        if ((await this.engine.get('mailbox', mailboxPrekeyKey(identity, p.id), 'mailbox-prekey')) !== undefined)
+          continue;
+        fresh.push({ id: p.id, publicKey: p.publicKey });
+        held++;
+      }
+      if (fresh.length > 0) await this.write((b) => fresh.forEach((p) => b.mailbox.putPrekey(identity, p)));
+      return held;
+    });
+  }
+
+  async prekeyCount(identity: string): Promise<number> {
+    return (await this.engine.keys('mailbox', prefixRange(mailboxPrekeyPrefix(identity)))).length;
+  }
+
+  takePrekey(identity: string): Promise<{ id: number; publicKey: Uint8Array } | undefined> {
+    checkIdentityHex('identity', identity);
+    return this.serial(async () => {
+      const [first] = await this.engine.entries('mailbox', 'mailbox-prekey', {
+        ...prefixRange(mailboxPrekeyPrefix(identity)),
+        limit: 1,
+      });
+      if (first === undefined) return undefined;
+      await this.write((b) => b.mailbox.removePrekey(identity, first.value.id));
+      return first.value;
     });
   }
 

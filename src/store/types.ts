@@ -118,6 +118,15 @@ export interface MailboxStore {
   usage(identity?: string): Promise<MailboxUsage>;
   /** Deletes every envelope stored before `before` (TTL); returns how many. */
   expire(before: number): Promise<number>;
+  /** Keeps uploaded one-time prekeys of `identity` up to `cap` held (an id already held is kept as is). */
+  putPrekeys(
+    identity: string,
+    prekeys: ReadonlyArray<{ id: number; publicKey: Uint8Array }>,
+    cap: number,
+  ): Promise<number>;
+  prekeyCount(identity: string): Promise<number>;
+  /** Takes (deletes and returns) the lowest-id uploaded prekey of `identity`, or undefined. */
+  takePrekey(identity: string): Promise<{ id: number; publicKey: Uint8Array } | undefined>;
 }
 
 export interface DirectoryEntry {

@@ -252,4 +252,29 @@ describe('mailboxes', () => {
       (await a.conversation(b.address)).filter((m) => m.direction === 'out').every((m) => m.state === 'delivered'),
     );
   });
+
+  it('a first message to an offline identity uses a one-time prekey it uploaded to its mailbox', async () => {
+    const dirM = await dataDir();
+    const dirB = await dataDir();
+    const dirC = await dataDir();
+    const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
+    const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
+    let b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    await b.fetchMailboxes(); // joins the fetch at start, which uploads prekeys to the mailbox
+    await b.publishRecord();
+    await b.stop();
+    const c = await start(dirC, [bootstrapAddr(m)]);
+    assert.equal((await m.status()).oneTimePrekeys.claimsServed, 0);
+    assert.equal((await c.send(bobAddress, 'first contact while you sleep')).state, 'stored-at-mailbox');
+    assert.equal((await m.status()).oneTimePrekeys.claimsServed, 1, 'the mailbox handed out an uploaded prekey');
+    b = createNode({
+      dataDir: dirB,
+      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(m)] },
+      mailboxes: [m.peerId],
+    });
+    nodes.push(b);
+    const arrived = collect(b, 1);
+    await b.start();
+    assert.equal((await arrived)[0]?.text, 'first contact while you sleep', 'decrypted with the uploaded key');
+  });
 });

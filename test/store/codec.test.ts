@@ -44,6 +44,7 @@ function samples(): { [K in ValueKind]: ValueTypes[K] } {
       storedAt: 1_700_000_000_777,
     },
     'mailbox-usage': { count: 3, bytes: 70_000 },
+    'mailbox-prekey': { id: 7, publicKey: new Uint8Array(32).fill(7) },
   };
 }
 

@@ -750,6 +750,17 @@ export function storeContract(name: string, factory: HarnessFactory): void {
         assert.deepEqual(await s.mailbox.usage(), { count: 1, bytes: 50 });
         // freed space is usable again
         assert.equal(await s.mailbox.deposit(entry(CAROL, 2, 6000, 51), quota), 'stored');
+
+        // uploaded one-time prekeys: capped, an id held is kept, taken lowest id first, per identity
+        const pk = (id: number) => ({ id, publicKey: new Uint8Array(32).fill(id) });
+        assert.equal(await s.mailbox.putPrekeys(BOB, [pk(5), pk(3), pk(9)], 2), 2);
+        assert.equal(await s.mailbox.putPrekeys(BOB, [pk(3), pk(4)], 2), 2, 'at the cap');
+        assert.equal(await s.mailbox.prekeyCount(BOB), 2);
+        assert.equal(await s.mailbox.prekeyCount(CAROL), 0);
+        assert.deepEqual(await s.mailbox.takePrekey(BOB), pk(3));
+        assert.deepEqual(await s.mailbox.takePrekey(BOB), pk(5));
+        assert.equal(await s.mailbox.takePrekey(BOB), undefined);
+        assert.equal(await s.mailbox.takePrekey(CAROL), undefined);
       });
     });
   });

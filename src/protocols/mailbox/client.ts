@@ -29,6 +29,7 @@ import {
   type MailboxBatch,
   MailboxStatus,
   type ServerMessage,
+  type UploadedPrekey,
   validateIdentity,
 } from './validate.js';
 
@@ -63,6 +64,8 @@ export interface FetchOptions extends AbortOptions {
   onInvalid?: (entry: InvalidEntry) => void;
   /** Milliseconds to open the stream and to wait for each mailbox frame; default READ_TIMEOUT_MS. */
   timeout?: number;
+  /** One-time prekeys to upload with the Auth (SPEC §12), at most MAX_UPLOAD_PREKEYS. */
+  upload?: UploadedPrekey[];
 }
 
 export interface FetchResult {
@@ -77,6 +80,8 @@ export interface FetchResult {
    * session at its per-stream cap (MAX_BATCHES_PER_STREAM) — open another session for the rest.
    */
   remaining: number;
+  /** One-time prekeys the mailbox holds for the identity (after this session's upload, SPEC §12). */
+  prekeys: number;
 }
 
 /** The mailbox's peer id from the dial target: the "mailbox peer id" of the signed bytes (SPEC §4). */
@@ -165,6 +170,9 @@ export async function fetchMailbox(
   const mailboxPeer = targetPeer(peer).toMultihash().bytes;
   const clientPeer = options.localPeer.toMultihash().bytes;
   const hello = encodeClientFrame({ type: 'hello', identity });
+  const upload = options.upload ?? [];
+  // the Auth's upload is checked before dialling too (a signature-sized placeholder, same rules)
+  encodeClientFrame({ type: 'auth', signature: new Uint8Array(64), prekeys: upload });
   const ms = options.timeout ?? READ_TIMEOUT_MS;
   let timedOut = false;
 
@@ -184,7 +192,7 @@ export async function fetchMailbox(
     }
   };
 
-  const result: FetchResult = { fetched: 0, batches: 0, invalid: 0, remaining: 0 };
+  const result: FetchResult = { fetched: 0, batches: 0, invalid: 0, remaining: 0, prekeys: 0 };
   let stream: Stream | undefined;
   let ending: MailboxBatch;
   try {
@@ -207,7 +215,7 @@ export async function fetchMailbox(
       } catch (err) {
         throw new CallerError(err);
       }
-      await write(encodeClientFrame({ type: 'auth', signature }));
+      await write(encodeClientFrame({ type: 'auth', signature, prekeys: upload }));
       while (true) {
         const next = await read();
         if (next.type === 'challenge') throw new BadResponseError('a second challenge');
@@ -269,6 +277,7 @@ export async function fetchMailbox(
   await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
   if (ending.status !== MailboxStatus.OK) throw statusError(ending);
   result.remaining = ending.remaining;
+  result.prekeys = ending.prekeys ?? 0;
   return result;
 }
 

@@ -44,6 +44,14 @@ export const MAX_BATCH_BYTES = 1_048_576;
 export const MAX_ACK_IDS = MAX_BATCH_ENVELOPES;
 
 /**
+ * SPEC §12 "Auth.prekeys: at most MAX_UPLOAD_PREKEYS one-time prekeys per session". 32 × 42 bytes
+ * (id + 32-byte key + framing) + the signature stays well inside MAX_CLIENT_FRAME_BYTES.
+ */
+export const MAX_UPLOAD_PREKEYS = 32;
+/** SPEC §12: an uploaded one-time prekey is a 32-byte X25519 public key. */
+export const PREKEY_PUBLIC_BYTES = 32;
+
+/**
  * SPEC §2 "A ClientFrame's length prefix must not exceed MAX_CLIENT_FRAME_BYTES (2 048)". The largest
  * valid one is an Ack of 64 ids: 64 × 18 + 3 = 1 155 bytes; the rest is room for future optional fields.
  */

@@ -28,6 +28,13 @@ export class TooManyIdsError extends Error {
   override name = 'TooManyIdsError';
 }
 
+/** Mailbox: an Auth uploads more than MAX_UPLOAD_PREKEYS one-time prekeys (SPEC §12). */
+export class TooManyPrekeysError extends Error {
+  static readonly code = 'ERR_TOO_MANY_PREKEYS';
+  readonly code = TooManyPrekeysError.code;
+  override name = 'TooManyPrekeysError';
+}
+
 /** Client: the Auth signature was refused (status UNAUTHORIZED, SPEC §4, §5). */
 export class UnauthorizedError extends Error {
   static readonly code = 'ERR_UNAUTHORIZED';

@@ -43,6 +43,7 @@ import {
   fetchAuthMessage,
   type MailboxBatch,
   MailboxStatus,
+  type UploadedPrekey,
   unexpected,
 } from './validate.js';
 
@@ -65,6 +66,13 @@ export interface MailboxStorage {
   remove(identity: Uint8Array, ids: Uint8Array[]): Promise<number>;
   /** How many are stored for `identity`. */
   count(identity: Uint8Array): Promise<number>;
+  /**
+   * Keeps one-time prekeys uploaded by the authenticated identity (SPEC §12), within the mailbox's own
+   * cap (extra ones are dropped, an id already held is not replaced). Absent: uploads are ignored.
+   */
+  putPrekeys?(identity: Uint8Array, prekeys: UploadedPrekey[]): Promise<void>;
+  /** How many uploaded one-time prekeys are held for `identity` (0 when absent). */
+  prekeyCount?(identity: Uint8Array): Promise<number>;
 }
 
 /** RFC 8032 Ed25519 verification that never throws (e.g. `env.provider.ed25519Verify`). */
@@ -98,6 +106,8 @@ export interface MailboxHandlerStats {
   sessions: number;
   /** Sessions whose signature verified for an identity this mailbox serves. */
   authorized: number;
+  /** One-time prekeys received in authenticated Auth frames (SPEC §12). */
+  prekeysUploaded: number;
   /** Non-empty OK Batches written. */
   batches: number;
   /** Entries written in Batches. */
@@ -175,6 +185,7 @@ export class MailboxHandler extends EventTarget {
     streams: 0,
     sessions: 0,
     authorized: 0,
+    prekeysUploaded: 0,
     batches: 0,
     envelopes: 0,
     acked: 0,
@@ -358,14 +369,23 @@ export class MailboxHandler extends EventTarget {
         return { status: MailboxStatus.UNKNOWN_IDENTITY };
       }
       this.stats.authorized++;
+      const storage = this.storage;
+      if (auth.prekeys.length > 0 && storage.putPrekeys) {
+        await this.ask('putPrekeys', () => storage.putPrekeys?.(identity, auth.prekeys) ?? Promise.resolve());
+        this.stats.prekeysUploaded += auth.prekeys.length;
+      }
+      const prekeys = storage.prekeyCount
+        ? clampCount(await this.ask('prekeyCount', () => storage.prekeyCount?.(identity) ?? Promise.resolve(0)))
+        : 0;
 
       // Batches until the mailbox is empty, the client leaves, or the per-stream cap (SPEC §3)
       while (session.batches < this.maxBatches) {
         const { entries, remaining } = await this.nextBatch(identity);
-        if (entries.length === 0) return { status: MailboxStatus.OK, entries, remaining: 0 };
-        await lp.write(encodeServerFrame({ type: 'batch', batch: { status: MailboxStatus.OK, entries, remaining } }), {
-          signal,
-        });
+        if (entries.length === 0) return { status: MailboxStatus.OK, entries, remaining: 0, prekeys };
+        await lp.write(
+          encodeServerFrame({ type: 'batch', batch: { status: MailboxStatus.OK, entries, remaining, prekeys } }),
+          { signal },
+        );
         this.count(MailboxStatus.OK);
         session.batches++;
         this.stats.batches++;
@@ -383,7 +403,7 @@ export class MailboxHandler extends EventTarget {
         }
       }
       const left = await this.ask('count', () => this.storage.count(identity));
-      return { status: MailboxStatus.OK, entries: [], remaining: clampU32(left) };
+      return { status: MailboxStatus.OK, entries: [], remaining: clampU32(left), prekeys };
     } catch (err) {
       if (err instanceof StorageFailedError) return { status: MailboxStatus.UNAVAILABLE };
       throw err;
@@ -492,6 +512,10 @@ export class MailboxHandler extends EventTarget {
     this.dispatchEvent(new CustomEvent<StreamResetDetail>('reset', { detail: { code, remotePeer } }));
     return code;
   }
+}
+
+function clampCount(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) ? clampU32(n) : 0;
 }
 
 function clampU32(n: number): number {

@@ -75,6 +75,7 @@ export {
   type MailboxBatch,
   MailboxStatus,
   type ServerMessage,
+  type UploadedPrekey,
   validateBatchEntries,
   validateIdentity,
 } from './validate.js';

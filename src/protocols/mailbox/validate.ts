@@ -14,7 +14,9 @@ import {
   MAX_BATCH_ENVELOPES,
   MAX_ENVELOPE_BYTES,
   MAX_PEER_ID_BYTES,
+  MAX_UPLOAD_PREKEYS,
   NONCE_BYTES,
+  PREKEY_PUBLIC_BYTES,
   SIGNATURE_BYTES,
 } from './constants.js';
 import {
@@ -22,6 +24,7 @@ import {
   InvalidFieldLengthError,
   MalformedFrameError,
   TooManyIdsError,
+  TooManyPrekeysError,
   UnexpectedFrameError,
 } from './errors.js';
 import { Batch as PbBatch, ClientFrame as PbClientFrame, ServerFrame as PbServerFrame } from './pb/mailbox.js';
@@ -29,8 +32,14 @@ import { Batch as PbBatch, ClientFrame as PbClientFrame, ServerFrame as PbServer
 /** A validated client → mailbox frame (SPEC §5): exactly one of the three messages. */
 export type ClientMessage =
   | { type: 'hello'; identity: Uint8Array }
-  | { type: 'auth'; signature: Uint8Array }
+  | { type: 'auth'; signature: Uint8Array; prekeys: UploadedPrekey[] }
   | { type: 'ack'; ids: Uint8Array[] };
+
+/** A one-time prekey uploaded in an Auth (SPEC §12): a uint32 id and a 32-byte X25519 public key. */
+export interface UploadedPrekey {
+  id: number;
+  publicKey: Uint8Array;
+}
 
 /** The statuses a mailbox may put on a Batch (SPEC §5 "Batch.status"). */
 export const MailboxStatus = {
@@ -52,7 +61,7 @@ export interface BatchEntry {
 
 /** A validated Batch: an OK carries entries and `remaining`, RATE_LIMITED a retry hint. */
 export type MailboxBatch =
-  | { status: typeof MailboxStatus.OK; entries: BatchEntry[]; remaining: number }
+  | { status: typeof MailboxStatus.OK; entries: BatchEntry[]; remaining: number; prekeys?: number }
   | { status: typeof MailboxStatus.RATE_LIMITED; retryAfterMs: number }
   | {
       status:
@@ -134,13 +143,25 @@ export function fetchAuthMessage(fields: {
 export function decodeClientFrame(frame: Uint8Array | Uint8ArrayList): ClientMessage {
   let pb: PbClientFrame;
   try {
-    pb = PbClientFrame.decode(frame, { limits: { ack: { ids: MAX_ACK_IDS } } });
+    pb = PbClientFrame.decode(frame, { limits: { ack: { ids: MAX_ACK_IDS }, auth: { prekeys: MAX_UPLOAD_PREKEYS } } });
   } catch (err) {
-    if (err instanceof MaxLengthError) throw new TooManyIdsError(`ack holds more than ${MAX_ACK_IDS} ids`);
+    if (err instanceof MaxLengthError) {
+      if (pb$auth(frame)) throw new TooManyPrekeysError(`auth uploads more than ${MAX_UPLOAD_PREKEYS} prekeys`);
+      throw new TooManyIdsError(`ack holds more than ${MAX_ACK_IDS} ids`);
+    }
     throw new MalformedFrameError('client frame is not valid protobuf', { cause: err });
   }
   if (pb.hello != null) return { type: 'hello', identity: validateIdentity(pb.hello.identity) };
-  if (pb.auth != null) return { type: 'auth', signature: checkLength('signature', pb.auth.signature, SIGNATURE_BYTES) };
+  if (pb.auth != null) {
+    return {
+      type: 'auth',
+      signature: checkLength('signature', pb.auth.signature, SIGNATURE_BYTES),
+      prekeys: pb.auth.prekeys.map((p) => ({
+        id: p.id,
+        publicKey: checkLength('prekey', p.publicKey, PREKEY_PUBLIC_BYTES),
+      })),
+    };
+  }
   if (pb.ack != null) {
     for (const id of pb.ack.ids) checkLength('id', id, ID_BYTES);
     return { type: 'ack', ids: pb.ack.ids };
@@ -154,8 +175,17 @@ export function encodeClientFrame(message: ClientMessage): Uint8Array {
     case 'hello':
       return PbClientFrame.encode({ hello: { identity: bytes(validateIdentity(message.identity)) } });
     case 'auth':
+      if (message.prekeys.length > MAX_UPLOAD_PREKEYS) {
+        throw new TooManyPrekeysError(`auth uploads more than ${MAX_UPLOAD_PREKEYS} prekeys`);
+      }
       return PbClientFrame.encode({
-        auth: { signature: bytes(checkLength('signature', message.signature, SIGNATURE_BYTES)) },
+        auth: {
+          signature: bytes(checkLength('signature', message.signature, SIGNATURE_BYTES)),
+          prekeys: message.prekeys.map((p) => ({
+            id: checkU32('prekey id', p.id),
+            publicKey: bytes(checkLength('prekey', p.publicKey, PREKEY_PUBLIC_BYTES)),
+          })),
+        },
       });
     case 'ack':
       if (message.ids.length > MAX_ACK_IDS) throw new TooManyIdsError(`ack holds more than ${MAX_ACK_IDS} ids`);
@@ -200,14 +230,23 @@ export function encodeServerFrame(message: ServerMessage): Uint8Array {
           entries: batch.entries.map((e) => ({ id: bytes(e.id), envelope: bytes(e.envelope) })),
           remaining: batch.remaining,
           retryAfterMs: 0,
+          prekeys: clampU32(batch.prekeys ?? 0),
         },
       });
     case MailboxStatus.RATE_LIMITED:
       return PbServerFrame.encode({
-        batch: { status: batch.status, entries: [], remaining: 0, retryAfterMs: clampU32(batch.retryAfterMs) },
+        batch: {
+          status: batch.status,
+          entries: [],
+          remaining: 0,
+          retryAfterMs: clampU32(batch.retryAfterMs),
+          prekeys: 0,
+        },
       });
     default:
-      return PbServerFrame.encode({ batch: { status: batch.status, entries: [], remaining: 0, retryAfterMs: 0 } });
+      return PbServerFrame.encode({
+        batch: { status: batch.status, entries: [], remaining: 0, retryAfterMs: 0, prekeys: 0 },
+      });
   }
 }
 
@@ -239,7 +278,10 @@ export function decodeServerFrame(frame: Uint8Array | Uint8ArrayList): ServerMes
         throw new BadResponseError(`batch breaks the limits: ${(err as Error).message}`, { cause: err });
       }
       const entries = batch.entries.map((e) => ({ id: e.id, envelope: e.envelope }));
-      return { type: 'batch', batch: { status: MailboxStatus.OK, entries, remaining: batch.remaining } };
+      return {
+        type: 'batch',
+        batch: { status: MailboxStatus.OK, entries, remaining: batch.remaining, prekeys: batch.prekeys },
+      };
     }
     case MailboxStatus.RATE_LIMITED:
       return { type: 'batch', batch: { status: MailboxStatus.RATE_LIMITED, retryAfterMs: batch.retryAfterMs } };
@@ -251,6 +293,17 @@ export function decodeServerFrame(frame: Uint8Array | Uint8ArrayList): ServerMes
 /** Maps a decoded ClientMessage type to the error a handler raises when it arrives out of order. */
 export function unexpected(message: ClientMessage, expected: ClientMessage['type']): UnexpectedFrameError {
   return new UnexpectedFrameError(`${message.type} where ${expected} was expected`);
+}
+
+function checkU32(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) throw new RangeError(`${what} must be a uint32`);
+  return n;
+}
+
+/** Whether a frame that overflowed a repeated-field limit was an Auth (member 2 of ClientFrame). */
+function pb$auth(frame: Uint8Array | Uint8ArrayList): boolean {
+  const first = frame instanceof Uint8Array ? frame[0] : frame.get(0);
+  return first === 0x12; // field 2, wire type 2
 }
 
 function clampU32(n: number): number {

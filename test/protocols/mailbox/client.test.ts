@@ -120,7 +120,7 @@ describe('fetchMailbox against a misbehaving mailbox', () => {
     };
     const r = await fetch();
     assert.ok(verified, 'the signature verifies over the bytes the mailbox builds');
-    assert.deepEqual(r, { fetched: 0, batches: 0, invalid: 0, remaining: 0 });
+    assert.deepEqual(r, { fetched: 0, batches: 0, invalid: 0, remaining: 0, prekeys: 0 });
   });
 
   it('acks every entry of a batch (the invalid ones too) and only after onBatch resolved', async () => {
@@ -195,6 +195,7 @@ describe('fetchMailbox against a misbehaving mailbox', () => {
             entries: [{ id: u8(new Uint8Array(15)), envelope: u8(entry().envelope) }],
             remaining: 0,
             retryAfterMs: 0,
+            prekeys: 0,
           },
         }),
       );

@@ -15,6 +15,7 @@ import {
   type InvalidEntry,
   MAX_BATCH_BYTES,
   MAX_BATCH_ENVELOPES,
+  MAX_UPLOAD_PREKEYS,
   RateLimitedError,
   type StreamResetDetail,
   UnauthorizedError,
@@ -111,6 +112,31 @@ describe('/sotto/mailbox/1.0.0 between libp2p nodes on 127.0.0.1', () => {
     const detail = await ended;
     assert.equal(detail.outcome, 'OK');
     assert.equal(detail.batches, 0);
+  });
+
+  it('one-time prekeys ride on the Auth: stored for the identity only after the signature verifies', async () => {
+    const upload = Array.from({ length: MAX_UPLOAD_PREKEYS }, (_, i) => ({
+      id: 100 + i,
+      publicKey: new Uint8Array(32).fill(i + 1),
+    }));
+    const r = await fetch(alice, { upload });
+    assert.equal(r.prekeys, MAX_UPLOAD_PREKEYS, 'the mailbox reports what it holds');
+    assert.equal(storage.prekeys.get(hex(alice.key))?.get(105)?.[0], 6);
+    // again: ids it holds are kept, the cap holds, the count is reported without an upload
+    const again = await fetch(alice, { upload });
+    assert.equal(again.prekeys, MAX_UPLOAD_PREKEYS);
+    assert.equal((await fetch(alice)).prekeys, MAX_UPLOAD_PREKEYS);
+    // a forged signature uploads nothing
+    await assert.rejects(
+      fetch(bob, { upload, sign: () => new Uint8Array(64).fill(7) }),
+      (err: Error) => err.name === 'UnauthorizedError',
+    );
+    assert.equal(storage.prekeys.get(hex(bob.key)), undefined);
+    // more than MAX_UPLOAD_PREKEYS never leaves the client
+    await assert.rejects(
+      fetch(alice, { upload: [...upload, { id: 1, publicKey: new Uint8Array(32) }] }),
+      (err: Error) => err.name === 'TooManyPrekeysError',
+    );
   });
 
   it('one envelope: fetched, validated, acked and deleted', async () => {

@@ -121,6 +121,24 @@ export class MemoryMailboxStorage implements MailboxStorage {
 
   clear(): void {
     this.boxes.clear();
+    this.prekeys.clear();
+  }
+
+  /** Uploaded one-time prekeys per identity (hex) → id → public key; capped like a real mailbox. */
+  readonly prekeys = new Map<string, Map<number, Uint8Array>>();
+  static readonly PREKEY_CAP = 40;
+
+  async putPrekeys(identity: Uint8Array, prekeys: Array<{ id: number; publicKey: Uint8Array }>): Promise<void> {
+    const held = this.prekeys.get(hex(identity)) ?? new Map<number, Uint8Array>();
+    for (const p of prekeys) {
+      if (held.size >= MemoryMailboxStorage.PREKEY_CAP) break;
+      if (!held.has(p.id)) held.set(p.id, p.publicKey);
+    }
+    this.prekeys.set(hex(identity), held);
+  }
+
+  async prekeyCount(identity: Uint8Array): Promise<number> {
+    return this.prekeys.get(hex(identity))?.size ?? 0;
   }
 
   private fail(kind: keyof MemoryMailboxStorage['calls']): void {
@@ -210,7 +228,7 @@ export async function rawSession(node: Libp2p, addr: Multiaddr): Promise<RawSess
         nonce: challenge.nonce,
         identity: identity.key,
       });
-      await session.send({ auth: { signature: identity.sign(signed) as Uint8Array<ArrayBuffer> } });
+      await session.send({ auth: { signature: identity.sign(signed) as Uint8Array<ArrayBuffer>, prekeys: [] } });
       return session.read();
     },
   };

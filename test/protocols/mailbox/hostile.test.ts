@@ -9,6 +9,7 @@ import {
   fetchMailbox,
   MAX_ACK_IDS,
   MAX_CLIENT_FRAME_BYTES,
+  MAX_UPLOAD_PREKEYS,
   type StreamResetDetail,
 } from '../../../src/protocols/mailbox/index.js';
 import type { Envelope } from '../../../src/protocols/message/index.js';
@@ -184,7 +185,37 @@ describe('hostile input on a raw stream: reset with a typed code, nothing delete
         async (raw) => {
           await raw.send({ hello: { identity: u8(alice.key) } });
           assert.equal((await raw.read()).type, 'challenge');
-          await raw.send({ auth: { signature: u8(new Uint8Array(63).fill(1)) } });
+          await raw.send({ auth: { signature: u8(new Uint8Array(63).fill(1)), prekeys: [] } });
+        },
+        'ERR_INVALID_FIELD_LENGTH',
+        T,
+      );
+    });
+
+    it('an Auth uploading more than MAX_UPLOAD_PREKEYS prekeys, or a 31-byte prekey', async () => {
+      const many = Array.from({ length: MAX_UPLOAD_PREKEYS + 1 }, (_, i) => ({
+        id: i,
+        publicKey: u8(new Uint8Array(32)),
+      }));
+      await hostile(
+        async (raw) => {
+          await raw.send({ hello: { identity: u8(alice.key) } });
+          assert.equal((await raw.read()).type, 'challenge');
+          await raw.send({ auth: { signature: u8(new Uint8Array(64).fill(1)), prekeys: many } });
+        },
+        'ERR_TOO_MANY_PREKEYS',
+        T,
+      );
+      await hostile(
+        async (raw) => {
+          await raw.send({ hello: { identity: u8(alice.key) } });
+          assert.equal((await raw.read()).type, 'challenge');
+          await raw.send({
+            auth: {
+              signature: u8(new Uint8Array(64).fill(1)),
+              prekeys: [{ id: 1, publicKey: u8(new Uint8Array(31)) }],
+            },
+          });
         },
         'ERR_INVALID_FIELD_LENGTH',
         T,
@@ -218,7 +249,7 @@ describe('hostile input on a raw stream: reset with a typed code, nothing delete
   describe('frames out of turn', () => {
     it('Auth before Hello', async () => {
       await hostile(
-        (raw) => raw.send({ auth: { signature: u8(new Uint8Array(64).fill(1)) } }),
+        (raw) => raw.send({ auth: { signature: u8(new Uint8Array(64).fill(1)), prekeys: [] } }),
         'ERR_UNEXPECTED_FRAME',
         T,
       );

@@ -130,7 +130,7 @@ describe('frame codecs (SPEC §5)', () => {
     const hello = decodeClientFrame(encodeClientFrame({ type: 'hello', identity }));
     assert.ok(hello.type === 'hello' && equal(hello.identity, identity));
     const signature = new Uint8Array(64).fill(9);
-    const auth = decodeClientFrame(encodeClientFrame({ type: 'auth', signature }));
+    const auth = decodeClientFrame(encodeClientFrame({ type: 'auth', signature, prekeys: [] }));
     assert.ok(auth.type === 'auth' && equal(auth.signature, signature));
     const ids = Array.from({ length: MAX_ACK_IDS }, (_, i) => id(i));
     const frame = encodeClientFrame({ type: 'ack', ids });
@@ -152,7 +152,7 @@ describe('frame codecs (SPEC §5)', () => {
       name: 'InvalidFieldLengthError',
     });
     assert.throws(
-      () => decodeClientFrame(PbClientFrame.encode({ auth: { signature: u8(new Uint8Array(63)) } })),
+      () => decodeClientFrame(PbClientFrame.encode({ auth: { signature: u8(new Uint8Array(63)), prekeys: [] } })),
       InvalidFieldLengthError,
     );
     assert.throws(
@@ -196,7 +196,7 @@ describe('frame codecs (SPEC §5)', () => {
       new Uint8Array(10).fill(0xff), // not protobuf
       PbServerFrame.encode({ challenge: { nonce: u8(new Uint8Array(31)) } }),
       PbServerFrame.encode({
-        batch: { status: PbBatch.Status.STATUS_UNSPECIFIED, entries: [], remaining: 0, retryAfterMs: 0 },
+        batch: { status: PbBatch.Status.STATUS_UNSPECIFIED, entries: [], remaining: 0, retryAfterMs: 0, prekeys: 0 },
       }),
       Uint8Array.of(0x12, 0x02, 0x08, 0x63), // batch with status 99
       PbServerFrame.encode({
@@ -205,6 +205,7 @@ describe('frame codecs (SPEC §5)', () => {
           entries: [{ id: u8(new Uint8Array(15)), envelope: u8(new Uint8Array(10)) }],
           remaining: 0,
           retryAfterMs: 0,
+          prekeys: 0,
         },
       }),
       PbServerFrame.encode({
@@ -213,6 +214,7 @@ describe('frame codecs (SPEC §5)', () => {
           entries: [{ id: u8(id(1)), envelope: u8(new Uint8Array(MAX_ENVELOPE_BYTES + 1)) }],
           remaining: 0,
           retryAfterMs: 0,
+          prekeys: 0,
         },
       }),
       PbServerFrame.encode({
@@ -224,6 +226,7 @@ describe('frame codecs (SPEC §5)', () => {
           })),
           remaining: 0,
           retryAfterMs: 0,
+          prekeys: 0,
         },
       }),
       PbServerFrame.encode({
@@ -235,6 +238,7 @@ describe('frame codecs (SPEC §5)', () => {
           })), // 16 × 66 560 > 1 MiB
           remaining: 0,
           retryAfterMs: 0,
+          prekeys: 0,
         },
       }),
     ];

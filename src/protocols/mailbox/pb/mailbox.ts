@@ -162,6 +162,18 @@ export namespace ClientFrame {
     value: Uint8Array<ArrayBuffer>;
   }
 
+  export interface ClientFrameAuthPrekeysIdFieldEvent {
+    field: '$.auth.prekeys[].id';
+    value: number;
+    index: number;
+  }
+
+  export interface ClientFrameAuthPrekeysPublicKeyFieldEvent {
+    field: '$.auth.prekeys[].publicKey';
+    value: Uint8Array<ArrayBuffer>;
+    index: number;
+  }
+
   export interface ClientFrameAckIdsFieldEvent {
     field: '$.ack.ids[]';
     index: number;
@@ -179,7 +191,13 @@ export namespace ClientFrame {
   export function stream(
     buf: Uint8Array | Uint8ArrayList,
     opts?: DecodeOptions<ClientFrame>,
-  ): Generator<ClientFrameHelloIdentityFieldEvent | ClientFrameAuthSignatureFieldEvent | ClientFrameAckIdsFieldEvent> {
+  ): Generator<
+    | ClientFrameHelloIdentityFieldEvent
+    | ClientFrameAuthSignatureFieldEvent
+    | ClientFrameAuthPrekeysIdFieldEvent
+    | ClientFrameAuthPrekeysPublicKeyFieldEvent
+    | ClientFrameAckIdsFieldEvent
+  > {
     return streamMessage(buf, ClientFrame.codec(), opts);
   }
 }
@@ -282,6 +300,7 @@ export namespace Hello {
 
 export interface Auth {
   signature: Uint8Array<ArrayBuffer>;
+  prekeys: UploadedPrekey[];
 }
 
 export namespace Auth {
@@ -300,13 +319,21 @@ export namespace Auth {
             w.bytes(obj.signature);
           }
 
+          if (obj.prekeys != null && obj.prekeys.length > 0) {
+            for (const value of obj.prekeys) {
+              w.uint32(18);
+              UploadedPrekey.codec().encode(value, w);
+            }
+          }
+
           if (opts.lengthDelimited !== false) {
             w.ldelim();
           }
         },
-        (reader, length, _opts = {}) => {
+        (reader, length, opts = {}) => {
           const obj: any = {
             signature: uint8ArrayAlloc(0),
+            prekeys: [],
           };
 
           const end = length == null ? reader.len : reader.pos + length;
@@ -319,6 +346,18 @@ export namespace Auth {
                 obj.signature = reader.bytes();
                 break;
               }
+              case 2: {
+                if (opts.limits?.prekeys != null && obj.prekeys.length === opts.limits.prekeys) {
+                  throw new MaxLengthError('Decode error - repeated field "prekeys" had too many elements');
+                }
+
+                obj.prekeys.push(
+                  UploadedPrekey.codec().decode(reader, reader.uint32(), {
+                    limits: opts.limits?.prekeys$,
+                  }),
+                );
+                break;
+              }
               default: {
                 reader.skipType(tag & 7);
                 break;
@@ -328,7 +367,11 @@ export namespace Auth {
 
           return obj;
         },
-        function* (reader, length, prefix, _opts = {}) {
+        function* (reader, length, prefix, opts = {}) {
+          const obj = {
+            prekeys: 0,
+          };
+
           const end = length == null ? reader.len : reader.pos + length;
 
           while (reader.pos < end) {
@@ -340,6 +383,24 @@ export namespace Auth {
                   field: `${prefix}.signature`,
                   value: reader.bytes(),
                 };
+                break;
+              }
+              case 2: {
+                if (opts.limits?.prekeys != null && obj.prekeys === opts.limits.prekeys) {
+                  throw new MaxLengthError('Streaming decode error - repeated field "prekeys" had too many elements');
+                }
+
+                for (const evt of UploadedPrekey.codec().stream(reader, reader.uint32(), `${prefix}.prekeys[]`, {
+                  limits: opts.limits?.prekeys$,
+                })) {
+                  yield {
+                    ...evt,
+                    index: obj.prekeys,
+                  };
+                }
+
+                obj.prekeys++;
+
                 break;
               }
               default: {
@@ -360,6 +421,18 @@ export namespace Auth {
     value: Uint8Array<ArrayBuffer>;
   }
 
+  export interface AuthPrekeysIdFieldEvent {
+    field: '$.prekeys[].id';
+    value: number;
+    index: number;
+  }
+
+  export interface AuthPrekeysPublicKeyFieldEvent {
+    field: '$.prekeys[].publicKey';
+    value: Uint8Array<ArrayBuffer>;
+    index: number;
+  }
+
   export function encode(obj: Partial<Auth>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Auth.codec());
   }
@@ -371,8 +444,127 @@ export namespace Auth {
   export function stream(
     buf: Uint8Array | Uint8ArrayList,
     opts?: DecodeOptions<Auth>,
-  ): Generator<AuthSignatureFieldEvent> {
+  ): Generator<AuthSignatureFieldEvent | AuthPrekeysIdFieldEvent | AuthPrekeysPublicKeyFieldEvent> {
     return streamMessage(buf, Auth.codec(), opts);
+  }
+}
+
+export interface UploadedPrekey {
+  id: number;
+  publicKey: Uint8Array<ArrayBuffer>;
+}
+
+export namespace UploadedPrekey {
+  let _codec: Codec<UploadedPrekey>;
+
+  export const codec = (): Codec<UploadedPrekey> => {
+    if (_codec == null) {
+      _codec = message<UploadedPrekey>(
+        (obj, w, opts = {}) => {
+          if (opts.lengthDelimited !== false) {
+            w.fork();
+          }
+
+          if (obj.id != null && obj.id !== 0) {
+            w.uint32(8);
+            w.uint32(obj.id);
+          }
+
+          if (obj.publicKey != null && obj.publicKey.byteLength > 0) {
+            w.uint32(18);
+            w.bytes(obj.publicKey);
+          }
+
+          if (opts.lengthDelimited !== false) {
+            w.ldelim();
+          }
+        },
+        (reader, length, _opts = {}) => {
+          const obj: any = {
+            id: 0,
+            publicKey: uint8ArrayAlloc(0),
+          };
+
+          const end = length == null ? reader.len : reader.pos + length;
+
+          while (reader.pos < end) {
+            const tag = reader.uint32();
+
+            switch (tag >>> 3) {
+              case 1: {
+                obj.id = reader.uint32();
+                break;
+              }
+              case 2: {
+                obj.publicKey = reader.bytes();
+                break;
+              }
+              default: {
+                reader.skipType(tag & 7);
+                break;
+              }
+            }
+          }
+
+          return obj;
+        },
+        function* (reader, length, prefix, _opts = {}) {
+          const end = length == null ? reader.len : reader.pos + length;
+
+          while (reader.pos < end) {
+            const tag = reader.uint32();
+
+            switch (tag >>> 3) {
+              case 1: {
+                yield {
+                  field: `${prefix}.id`,
+                  value: reader.uint32(),
+                };
+                break;
+              }
+              case 2: {
+                yield {
+                  field: `${prefix}.publicKey`,
+                  value: reader.bytes(),
+                };
+                break;
+              }
+              default: {
+                reader.skipType(tag & 7);
+                break;
+              }
+            }
+          }
+        },
+      );
+    }
+
+    return _codec;
+  };
+
+  export interface UploadedPrekeyIdFieldEvent {
+    field: '$.id';
+    value: number;
+  }
+
+  export interface UploadedPrekeyPublicKeyFieldEvent {
+    field: '$.publicKey';
+    value: Uint8Array<ArrayBuffer>;
+  }
+
+  export function encode(obj: Partial<UploadedPrekey>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, UploadedPrekey.codec());
+  }
+
+  export function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<UploadedPrekey>): UploadedPrekey {
+    return decodeMessage(buf, UploadedPrekey.codec(), opts);
+  }
+
+  export function stream(
+    buf: Uint8Array | Uint8ArrayList,
+    opts?: DecodeOptions<UploadedPrekey>,
+  ): Generator<UploadedPrekeyIdFieldEvent | UploadedPrekeyPublicKeyFieldEvent> {
+    return streamMessage(buf, UploadedPrekey.codec(), opts);
   }
 }
 
@@ -632,6 +824,11 @@ export namespace ServerFrame {
     value: number;
   }
 
+  export interface ServerFrameBatchPrekeysFieldEvent {
+    field: '$.batch.prekeys';
+    value: number;
+  }
+
   export function encode(obj: Partial<ServerFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ServerFrame.codec());
   }
@@ -650,6 +847,7 @@ export namespace ServerFrame {
     | ServerFrameBatchEntriesEnvelopeFieldEvent
     | ServerFrameBatchRemainingFieldEvent
     | ServerFrameBatchRetryAfterMsFieldEvent
+    | ServerFrameBatchPrekeysFieldEvent
   > {
     return streamMessage(buf, ServerFrame.codec(), opts);
   }
@@ -756,6 +954,7 @@ export interface Batch {
   entries: Entry[];
   remaining: number;
   retryAfterMs: number;
+  prekeys: number;
 }
 
 export namespace Batch {
@@ -815,6 +1014,11 @@ export namespace Batch {
             w.uint32(obj.retryAfterMs);
           }
 
+          if (obj.prekeys != null && obj.prekeys !== 0) {
+            w.uint32(40);
+            w.uint32(obj.prekeys);
+          }
+
           if (opts.lengthDelimited !== false) {
             w.ldelim();
           }
@@ -825,6 +1029,7 @@ export namespace Batch {
             entries: [],
             remaining: 0,
             retryAfterMs: 0,
+            prekeys: 0,
           };
 
           const end = length == null ? reader.len : reader.pos + length;
@@ -855,6 +1060,10 @@ export namespace Batch {
               }
               case 4: {
                 obj.retryAfterMs = reader.uint32();
+                break;
+              }
+              case 5: {
+                obj.prekeys = reader.uint32();
                 break;
               }
               default: {
@@ -916,6 +1125,13 @@ export namespace Batch {
                 };
                 break;
               }
+              case 5: {
+                yield {
+                  field: `${prefix}.prekeys`,
+                  value: reader.uint32(),
+                };
+                break;
+              }
               default: {
                 reader.skipType(tag & 7);
                 break;
@@ -956,6 +1172,11 @@ export namespace Batch {
     value: number;
   }
 
+  export interface BatchPrekeysFieldEvent {
+    field: '$.prekeys';
+    value: number;
+  }
+
   export function encode(obj: Partial<Batch>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Batch.codec());
   }
@@ -973,6 +1194,7 @@ export namespace Batch {
     | BatchEntriesEnvelopeFieldEvent
     | BatchRemainingFieldEvent
     | BatchRetryAfterMsFieldEvent
+    | BatchPrekeysFieldEvent
   > {
     return streamMessage(buf, Batch.codec(), opts);
   }

@@ -266,6 +266,9 @@ interface PairRun {
   floorP99: number;
   floorNewP50: number;
   floorNewP99: number;
+  durableP50: number;
+  durableP99: number;
+  durableFramesPerSec: number;
   sottoP50: number;
   sottoP99: number;
   sottoQueued: number;
@@ -342,6 +345,16 @@ async function runPair(root: string): Promise<PairResult> {
         lat(config.latencyCount, config.latencyBudgetMs),
         callTimeout(config.latencyBudgetMs),
       );
+      const fd = await floorClient.call<LatencyReply>(
+        'latencyDurable',
+        lat(config.latencyCount, config.latencyBudgetMs),
+        callTimeout(config.latencyBudgetMs),
+      );
+      const fdt = await floorClient.call<ThroughputReply>(
+        'throughputDurable',
+        { size, window, maxCount: config.sottoMaxCount, budgetMs: config.sottoBudgetMs * scale },
+        callTimeout(config.sottoBudgetMs),
+      );
       await recipient.call('takeReceived');
       const sl = await sender.call<LatencyReply>(
         'latency',
@@ -366,6 +379,9 @@ async function runPair(root: string): Promise<PairResult> {
         floorP99: percentile(fl.times, 0.99),
         floorNewP50: percentile(fn.times, 0.5),
         floorNewP99: percentile(fn.times, 0.99),
+        durableP50: percentile(fd.times, 0.5),
+        durableP99: percentile(fd.times, 0.99),
+        durableFramesPerSec: fdt.delivered / (fdt.elapsedMs / 1000),
         sottoP50: percentile(sl.times, 0.5),
         sottoP99: percentile(sl.times, 0.99),
         sottoQueued: sl.queued,
@@ -390,7 +406,7 @@ async function runPair(root: string): Promise<PairResult> {
       const run = await measure(true, 1);
       if (run) runs.push(run);
       log(
-        `  floor p50 ${run?.floorP50.toFixed(3)} ms, new-stream p50 ${run?.floorNewP50.toFixed(3)} ms, sotto p50 ${run?.sottoP50.toFixed(3)} ms; floor ${run?.floorFramesPerSec.toFixed(0)} frames/s, sotto ${run?.sottoMsgsPerSec.toFixed(0)} msgs/s`,
+        `  floor p50 ${run?.floorP50.toFixed(3)} ms, durable floor p50 ${run?.durableP50.toFixed(3)} ms (${run?.durableFramesPerSec.toFixed(0)}/s), new-stream p50 ${run?.floorNewP50.toFixed(3)} ms, sotto p50 ${run?.sottoP50.toFixed(3)} ms; floor ${run?.floorFramesPerSec.toFixed(0)} frames/s, sotto ${run?.sottoMsgsPerSec.toFixed(0)} msgs/s`,
       );
     }
 
@@ -436,6 +452,9 @@ async function runPair(root: string): Promise<PairResult> {
         floorP99: pick('floorP99'),
         floorNewP50: pick('floorNewP50'),
         floorNewP99: pick('floorNewP99'),
+        durableP50: pick('durableP50'),
+        durableP99: pick('durableP99'),
+        durableFramesPerSec: pick('durableFramesPerSec'),
         sottoP50: pick('sottoP50'),
         sottoP99: pick('sottoP99'),
         oneWayP50: pick('oneWayP50'),
@@ -451,6 +470,9 @@ async function runPair(root: string): Promise<PairResult> {
         p50VsNewStream: ratio('sottoP50', 'floorNewP50'),
         newStreamVsFloor: ratio('floorNewP50', 'floorP50'),
         throughput: ratio('sottoMsgsPerSec', 'floorFramesPerSec'),
+        p50VsDurable: ratio('sottoP50', 'durableP50'),
+        throughputVsDurable: ratio('sottoMsgsPerSec', 'durableFramesPerSec'),
+        durableVsFloor: ratio('durableP50', 'floorP50'),
       },
       profile,
     };
@@ -794,6 +816,13 @@ function renderMarkdown(report: Report): string {
             'n/a',
           ],
           [
+            'durable floor: each side first stores the request in LevelDB with fsync, then sends / acks',
+            fmtSummary(f.durableP50),
+            fmtSummary(f.durableP99),
+            fmtRatio(r.durableVsFloor),
+            'n/a',
+          ],
+          [
             'sotto send() → delivered',
             fmtSummary(f.sottoP50),
             fmtSummary(f.sottoP99),
@@ -812,7 +841,7 @@ function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
-      `- **sotto p50 ÷ floor p50: ${fmtRatio(r.p50)}** (target ≤ 3×); sotto p50 ÷ new-stream-per-request p50: ${fmtRatio(r.p50VsNewStream)}.`,
+      `- **sotto p50 ÷ floor p50: ${fmtRatio(r.p50)}** (target ≤ 3×); sotto p50 ÷ durable floor p50: ${fmtRatio(r.p50VsDurable)}; sotto p50 ÷ new-stream-per-request p50: ${fmtRatio(r.p50VsNewStream)}.`,
       '',
     );
     out.push(
@@ -822,6 +851,11 @@ function renderMarkdown(report: Report): string {
           ['floor: frames/s, pipelined on one stream', fmtSummary(f.floorFramesPerSec), '1.00×'],
           ['floor: frames/s, lock-step on one stream (1 ÷ mean RTT)', fmtSummary(f.floorLockstepPerSec), 'n/a'],
           [
+            'durable floor: frames/s, pipelined, fsync group-committed on both sides',
+            fmtSummary(f.durableFramesPerSec),
+            'n/a',
+          ],
+          [
             'sotto: delivered msgs/s (LevelDB store, send() calls in flight)',
             fmtSummary(f.sottoMsgsPerSec),
             fmtRatio(r.throughput),
@@ -830,7 +864,9 @@ function renderMarkdown(report: Report): string {
       ),
       '',
     );
-    out.push(`- **sotto msgs/s ÷ floor frames/s: ${fmtRatio(r.throughput)}** (target ≥ 50%).`);
+    out.push(
+      `- **sotto msgs/s ÷ floor frames/s: ${fmtRatio(r.throughput)}** (target ≥ 50%); sotto ÷ durable floor: ${fmtRatio(r.throughputVsDurable)}.`,
+    );
     const queued = pair.runs.reduce((x, run) => x + run.sottoQueued + run.sottoThroughputQueued, 0);
     out.push(
       `- Messages per run: ${fmtSummary(summarize(pair.runs.map((x) => x.sottoMessages)))} sequential, ${fmtSummary(f.sottoThroughputMessages)} in the throughput window; ${queued} came back \`queued\` instead of \`delivered\` over all runs.`,

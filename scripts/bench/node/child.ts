@@ -5,12 +5,17 @@
  *   mode `sotto`: one sotto node (createNode) with its data dir under os.tmpdir().
  *   mode `floor`: a bare libp2p 3 host (TCP + Noise + Yamux, nothing else) serving or sending
  *                 length-prefixed 1 KiB requests and 2-byte acks: the floor sotto is compared with.
+ *                 Also a durable floor: the same exchange where each side first writes the request to
+ *                 LevelDB with fsync (`sync: true`, group-committed like sotto's store), the least any
+ *                 protocol that stores before sending and before acking must do.
  *
  * Every loop here is bounded by a count and a time budget given by the parent. Loopback only.
  */
 import '../../../src/net/shim.js';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Stream } from '@libp2p/interface';
@@ -18,6 +23,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
+import { Level } from 'level';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { createNode, type SottoNode } from '../../../src/node/node.js';
 
@@ -26,6 +32,7 @@ type Handler = (args: Args) => Promise<unknown>;
 
 const mode = process.argv[2];
 const FLOOR_PROTOCOL = '/sotto-bench/floor/1.0.0';
+const DURABLE_FLOOR_PROTOCOL = '/sotto-bench/floor-durable/1.0.0';
 const ACK = new Uint8Array([0x08, 0x01]);
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
@@ -208,6 +215,64 @@ const sottoHandlers: Record<string, Handler> = {
 
 let host: Libp2p | undefined;
 let reused: ReturnType<typeof lpStream<Stream>> | undefined;
+let durable: ReturnType<typeof lpStream<Stream>> | undefined;
+let db: Level<string, Uint8Array> | undefined;
+let dbDir: string | undefined;
+let written = 0;
+
+async function openDb(): Promise<Level<string, Uint8Array>> {
+  dbDir = mkdtempSync(join(tmpdir(), 'sotto-bench-floor-db-'));
+  const opened = new Level<string, Uint8Array>(dbDir, { valueEncoding: 'view' });
+  await opened.open();
+  db = opened;
+  return opened;
+}
+
+/** One fsync'd LevelDB batch holding `frames` (the durable floor's store step). */
+async function persist(frames: readonly Uint8Array[]): Promise<void> {
+  if (!db) throw new Error('no database');
+  await db.batch(
+    frames.map((value) => ({ type: 'put' as const, key: `f${written++}`, value })),
+    { sync: true },
+  );
+}
+
+/**
+ * The durable floor's server side: reads requests as they come, stores every request that arrived
+ * while the previous write was in flight in one fsync'd batch (group commit), then acks them in order.
+ */
+async function serveDurableStream(stream: Stream): Promise<void> {
+  const lp = lpStream(stream, { maxDataLength: 70_000 });
+  const pending: Uint8Array[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  const writer = (async () => {
+    while (!ended || pending.length > 0) {
+      if (pending.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      const group = pending.splice(0);
+      await persist(group);
+      for (let i = 0; i < group.length; i++) await lp.write(ACK);
+    }
+  })();
+  try {
+    for (;;) {
+      pending.push((await lp.read()).subarray());
+      wake?.();
+      wake = undefined;
+    }
+  } catch {
+    // end of stream or reset
+  }
+  ended = true;
+  wake?.();
+  await writer.catch(() => undefined);
+  await stream.close().catch(() => {});
+}
 let serverAddr = '';
 
 async function floorHost(listen: string[]): Promise<Libp2p> {
@@ -243,6 +308,14 @@ const floorHandlers: Record<string, Handler> = {
       },
       { maxInboundStreams: 64 },
     );
+    await openDb();
+    await host.handle(
+      DURABLE_FLOOR_PROTOCOL,
+      (stream: Stream) => {
+        void serveDurableStream(stream);
+      },
+      { maxInboundStreams: 64 },
+    );
     const addr = host.getMultiaddrs().find((m) => m.toString().includes('/tcp/'));
     if (!addr) throw new Error('no TCP listen address');
     return { multiaddr: addr.toString(), peerId: host.peerId.toString() };
@@ -252,7 +325,79 @@ const floorHandlers: Record<string, Handler> = {
     serverAddr = str(args, 'multiaddr');
     const stream = await host.dialProtocol(multiaddr(serverAddr), FLOOR_PROTOCOL);
     reused = lpStream(stream, { maxDataLength: 1024 });
+    durable = lpStream(await host.dialProtocol(multiaddr(serverAddr), DURABLE_FLOOR_PROTOCOL), {
+      maxDataLength: 1024,
+    });
+    await openDb();
     return null;
+  },
+  /** Lock-step on the durable floor: fsync'd write, request, (server: fsync'd write), ack. */
+  async latencyDurable(args) {
+    const lp = durable;
+    if (!lp) throw new Error('not dialled');
+    const frame = new Uint8Array(num(args, 'size')).fill(0x6d);
+    const times: number[] = [];
+    const t0 = now();
+    while (times.length < num(args, 'count') && now() - t0 < num(args, 'budgetMs')) {
+      const t1 = now();
+      await persist([frame]);
+      await lp.write(frame);
+      await lp.read();
+      times.push(now() - t1);
+    }
+    return { times, queued: 0 };
+  },
+  /**
+   * Pipelined on the durable floor: up to `window` requests ahead of their acks; the client stores
+   * every request it is about to send in one fsync'd batch (group commit) before writing them.
+   */
+  async throughputDurable(args) {
+    const lp = durable;
+    if (!lp) throw new Error('not dialled');
+    const frame = new Uint8Array(num(args, 'size')).fill(0x6d);
+    const window = num(args, 'window');
+    const maxCount = num(args, 'maxCount');
+    const budgetMs = num(args, 'budgetMs');
+    let sent = 0;
+    let acked = 0;
+    let wake: (() => void) | undefined;
+    const t0 = now();
+    const reader = (async () => {
+      while (acked < sent || (sent < maxCount && now() - t0 < budgetMs)) {
+        if (acked === sent) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        await lp.read();
+        acked++;
+        const w = wake;
+        wake = undefined;
+        w?.();
+      }
+    })();
+    while (sent < maxCount && now() - t0 < budgetMs) {
+      const free = Math.min(window - (sent - acked), maxCount - sent);
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      const group = Array.from({ length: free }, () => frame);
+      await persist(group);
+      for (const f of group) await lp.write(f);
+      sent += group.length;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    }
+    const w = wake;
+    wake = undefined;
+    w?.();
+    await reader;
+    return { delivered: acked, queued: 0, elapsedMs: now() - t0 };
   },
   /** Lock-step request/ack on one reused stream. */
   async latency(args) {
@@ -340,6 +485,12 @@ const floorHandlers: Record<string, Handler> = {
       ?.unwrap()
       .close()
       .catch(() => {});
+    await durable
+      ?.unwrap()
+      .close()
+      .catch(() => {});
+    await db?.close().catch(() => {});
+    if (dbDir) rmSync(dbDir, { recursive: true, force: true });
     await host?.stop();
     host = undefined;
     return null;

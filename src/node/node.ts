@@ -878,7 +878,12 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const device = record.devices[0];
     if (device !== undefined) {
       try {
-        const ack = await this.sendOnStream(peerIdFromBytes(device.peerId), envelope);
+        // 'sent' (the frame left, its Ack is pending) is an event only: the store says 'queued' until acked
+        const onWritten =
+          known !== undefined && this.listenerCount('delivery') > 0
+            ? () => this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state: 'sent' })
+            : undefined;
+        const ack = await this.sendOnStream(peerIdFromBytes(device.peerId), envelope, onWritten);
         reachable = true;
         if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
           await this.settle(entry, recipient, 'delivered', known);
@@ -1054,8 +1059,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    * none, it is used up, or it failed (the receiver resets idle streams). An envelope whose stream
    * failed is tried once more on a fresh stream: a resend after a lost ack is answered DUPLICATE.
    */
-  private async sendOnStream(peer: PeerId, envelope: Envelope): Promise<Ack> {
-    const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS };
+  private async sendOnStream(peer: PeerId, envelope: Envelope, onWritten?: () => void): Promise<Ack> {
+    const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS, onWritten };
     const open = this.envelopeStreams.get(peer.toString());
     if (open?.usable) {
       try {

@@ -228,7 +228,12 @@ describe('mailboxes', () => {
     const b = await start(dirB, [bootstrapAddr(a)], { readReceipts: false });
     await b.publishRecord();
     const arrived = collect(b, 2);
+    const seen: string[] = [];
+    const track = (d: { state: string }) => seen.push(d.state);
+    a.on('delivery', track);
     const first = await a.send(b.address, 'first');
+    a.off('delivery', track);
+    assert.deepEqual(seen, ['sent', 'delivered'], 'sent (frame written) then delivered (acked)');
     await a.send(b.address, 'second');
     await arrived;
     let reads = 0;

@@ -22,6 +22,8 @@ export interface ProtocolDialer {
 export interface SendOptions extends AbortOptions {
   /** Milliseconds for the whole operation (stream + write + ack); default SEND_TIMEOUT_MS. */
   timeout?: number;
+  /** Called once the envelope's frame is written to the stream (the Ack is still to come). */
+  onWritten?: () => void;
 }
 
 /**
@@ -172,6 +174,7 @@ function wrap(stream: Stream): EnvelopeStream {
           if (broken) return;
           try {
             await lp.write(frame);
+            options.onWritten?.();
           } catch (err) {
             fail(classify(err, stream));
           }

@@ -34,6 +34,12 @@ export const API_ERROR_STATUS = {
   RECIPIENT_NOT_FOUND: 404,
   /** The directory returned a record that failed validation (bad signature, rollback, …). */
   DIRECTORY_ERROR: 502,
+  /** A libp2p peer id that does not parse (a mailbox in PUT /v1/mailboxes). */
+  INVALID_PEER_ID: 400,
+  /** No failed outgoing message with this id: only a failed message can be retried. */
+  FAILED_MESSAGE_NOT_FOUND: 404,
+  /** A change could not be saved to the daemon's config.json; nothing was changed. */
+  CONFIG_NOT_SAVED: 500,
   /** The node is not running (starting or stopping). */
   NOT_READY: 503,
   /** Anything else; details go to the daemon's log, never to the client. */

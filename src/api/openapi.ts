@@ -27,6 +27,10 @@ const inertNode: ApiNode = {
   verifyContact: notRunning,
   status: notRunning,
   peers: notRunning,
+  mailboxes: notRunning,
+  setMailboxes: notRunning,
+  fetchMailboxes: notRunning,
+  retryMessage: notRunning,
   on: () => undefined,
   off: () => undefined,
 };

@@ -14,6 +14,14 @@ import { API_ERROR_STATUS, type ApiErrorCode } from './errors.js';
  */
 export const MAX_TEXT_BYTES = 32 * 1024;
 
+/**
+ * Most mailboxes an identity lists: MAX_MAILBOXES of src/directory/record.ts, restated like
+ * MAX_TEXT_BYTES (test/api checks the two agree).
+ */
+export const MAX_MAILBOXES = 8;
+/** A peer id string is 46 to 62 characters in its usual forms; longer ones are not peer ids. */
+export const PEER_ID_MAX_LENGTH = 128;
+
 export const ADDRESS_MAX_LENGTH = 90;
 /** A path parameter is a contact name (at most 64 code points) or an address. */
 const CONTACT_REF_MAX_LENGTH = 256;
@@ -75,6 +83,11 @@ export const ContactRef = Type.String({
 });
 
 const MessageId = Type.String({ pattern: '^[0-9a-f]{32}$', description: '16 random bytes, lowercase hex' });
+const PeerId = Type.String({
+  minLength: 1,
+  maxLength: PEER_ID_MAX_LENGTH,
+  description: 'a libp2p peer id (12D3KooW…)',
+});
 const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
 
 export const ContactParams = Type.Object({ contact: ContactRef }, { additionalProperties: false });
@@ -206,6 +219,15 @@ export const Status = Type.Object(
       claimed: Type.Integer({ minimum: 0 }),
       claimsServed: Type.Integer({ minimum: 0 }),
     }),
+    mailbox: Type.Optional(
+      Type.Object(
+        {
+          held: Type.Integer({ minimum: 0, description: 'envelopes held' }),
+          bytes: Type.Integer({ minimum: 0, description: 'their size in bytes' }),
+        },
+        { description: 'only when this node serves as a mailbox: what it holds for other identities' },
+      ),
+    ),
     startedAt: Millis,
     uptimeMs: Type.Integer({ minimum: 0 }),
     version: Type.String(),
@@ -228,6 +250,50 @@ export const Health = Type.Object(
   { description: 'readiness' },
 );
 
+// ── Mailboxes and retries ─────────────────────────────────────────────────────────────────────
+
+export const MailboxList = Type.Object(
+  { peers: Type.Array(Type.String(), { description: 'peer ids, in the order senders try them' }) },
+  { description: "this identity's mailboxes, as published in its record" },
+);
+
+export const SetMailboxesBody = Type.Object(
+  {
+    peers: Type.Array(PeerId, {
+      maxItems: MAX_MAILBOXES,
+      description: `the new list, at most ${MAX_MAILBOXES} distinct peer ids, in the order senders should try them`,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const SetMailboxesResult = Type.Object(
+  {
+    peers: Type.Array(Type.String(), { description: 'the list now in effect (canonical peer ids)' }),
+    saved: Type.Boolean({ description: 'the daemon saved the list to its config.json: a restart keeps it' }),
+    reason: Type.Optional(Type.String({ description: 'when not saved: why, for people' })),
+  },
+  { description: 'the list is in effect and the record republished' },
+);
+
+export const FetchResult = Type.Object(
+  {
+    fetched: Type.Integer({ minimum: 0, description: 'new messages that arrived' }),
+    mailboxes: Type.Integer({ minimum: 0, description: 'mailboxes asked (unreachable ones are skipped)' }),
+  },
+  { description: 'one fetch from every mailbox done' },
+);
+
+export const MessageParams = Type.Object({ id: MessageId }, { additionalProperties: false });
+
+export const RetryResult = Type.Object(
+  {
+    id: MessageId,
+    state: StringEnum(['queued'], { description: 'queued: the outbox tries it again now, with a fresh deadline' }),
+  },
+  { description: 'the failed message is queued again' },
+);
+
 export const AnyObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
 
 export type AddContactBody = Static<typeof AddContactBody>;
@@ -235,6 +301,8 @@ export type RenameContactBody = Static<typeof RenameContactBody>;
 export type SendBody = Static<typeof SendBody>;
 export type ConversationQuery = Static<typeof ConversationQuery>;
 export type ContactParams = Static<typeof ContactParams>;
+export type SetMailboxesBody = Static<typeof SetMailboxesBody>;
+export type MessageParams = Static<typeof MessageParams>;
 
 // ── The events stream (GET /v1/events, WebSocket): one JSON object per WebSocket message ──────────
 

@@ -39,9 +39,18 @@ import {
 } from './auth.js';
 import { parseAddress, quote, resolveContact } from './contacts.js';
 import { ApiError } from './errors.js';
+import { parsePeerIds } from './mailboxes.js';
 import { createNodeMetrics } from './metrics.js';
 import * as S from './schemas.js';
-import type { ApiLogger, ApiNode, ContactRecord, DeliveryUpdate, IncomingMessage, KeyChange } from './types.js';
+import type {
+  ApiLogger,
+  ApiNode,
+  ContactRecord,
+  DeliveryUpdate,
+  IncomingMessage,
+  KeyChange,
+  MailboxesSaved,
+} from './types.js';
 import { validatorCompiler } from './validation.js';
 
 /** Where the daemon listens by default: loopback only (a wider bind is an explicit choice). */
@@ -82,8 +91,18 @@ export interface ApiServerOptions {
   node: ApiNode;
   /** The bearer token (see `loadOrCreateToken`). */
   token: string;
-  /** The effective configuration, served by GET /v1/config (nothing secret belongs in it). */
+  /**
+   * The effective configuration, served by GET /v1/config (nothing secret belongs in it); a function
+   * is asked on every request (the daemon's changes when it saves the mailbox list).
+   */
   config?: unknown;
+  /**
+   * Saves this identity's mailbox list (PUT /v1/mailboxes) before it takes effect, so that a
+   * restart keeps it: the daemon writes it into config.json. Throws when it cannot, with a message
+   * for the client (the change is then refused: 500 CONFIG_NOT_SAVED). Without it the list is not
+   * saved (`saved: false`).
+   */
+  saveMailboxes?: (peers: readonly string[]) => Promise<MailboxesSaved>;
   /** When the daemon started (ms since epoch), for `uptimeMs`. */
   startedAt: number;
   /** Readiness for GET /health: not ready answers 503 with the reason. */
@@ -129,6 +148,8 @@ export function toApiError(err: unknown, bodyLimit = BODY_LIMIT_BYTES): ApiError
         return new ApiError('INVALID_MESSAGE', `a message is 1 to ${S.MAX_TEXT_BYTES} bytes of UTF-8`);
       case 'UNKNOWN_CONTACT':
         return new ApiError('UNKNOWN_CONTACT', 'no contact with this address');
+      case 'INVALID_MAILBOX_OPTIONS':
+        return new ApiError('INVALID_REQUEST', 'body.peers: not a valid mailbox list', { field: 'body.peers' });
       default:
         return new ApiError('INTERNAL', 'internal error');
     }
@@ -200,6 +221,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const checkToken = tokenChecker(options.token);
   const version = packageVersion();
   const contactChange = serial();
+  const mailboxChange = serial();
   const fingerprints = new Map<string, string>();
   /** Set at the end, when nothing can fail any more (no listener is left behind on a failed build). */
   let registry: Registry | undefined;
@@ -253,6 +275,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
         { name: 'identity', description: 'this node' },
         { name: 'contacts', description: 'names for addresses, safety numbers' },
         { name: 'messages', description: 'sending and history' },
+        {
+          name: 'mailboxes',
+          description: "this identity's mailboxes: nodes that hold its messages while it is offline",
+        },
         { name: 'events', description: 'live events' },
         { name: 'node', description: 'status, peers, configuration, health, metrics' },
       ],
@@ -534,8 +560,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       schema: {
         summary: 'Send a message to a contact (by name) or an address',
         description:
-          'Waits for one delivery attempt: state delivered (the recipient node stored it) or queued (the outbox ' +
-          'retries it; watch GET /v1/events for the delivery).',
+          'Waits for one delivery attempt: state delivered (the recipient node stored it), stored-at-mailbox (its ' +
+          'node was unreachable and one of its mailboxes stored it) or queued (the outbox retries it; watch GET ' +
+          '/v1/events for the delivery).',
         tags: ['messages'],
         security: SECURITY,
         body: S.SendBody,
@@ -593,6 +620,107 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
         })),
         ...(records.length > limit && last ? { next: { beforeTimestamp: last.timestamp, beforeId: last.id } } : {}),
       };
+    },
+  );
+
+  api.post(
+    '/v1/messages/:id/retry',
+    {
+      schema: {
+        summary: 'Queue a failed outgoing message again',
+        description:
+          'A message that could be neither delivered nor stored at a mailbox before the daemon gave up on it ' +
+          '(failAfterDays) is failed; this queues it again with a fresh deadline and tries it at once. 404 ' +
+          'FAILED_MESSAGE_NOT_FOUND when there is no failed outgoing message with this id.',
+        tags: ['messages'],
+        security: SECURITY,
+        params: S.MessageParams,
+        response: { 200: S.RetryResult, ...S.errorResponses(400, 404, 503) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!(await node.retryMessage(id))) {
+        throw new ApiError('FAILED_MESSAGE_NOT_FOUND', `no failed outgoing message with id ${id}`);
+      }
+      return { id, state: 'queued' as const };
+    },
+  );
+
+  // ── Mailboxes ────────────────────────────────────────────────────────────────────────────
+
+  api.get(
+    '/v1/mailboxes',
+    {
+      schema: {
+        summary: "This identity's mailboxes (peer ids), as published in its record",
+        tags: ['mailboxes'],
+        security: SECURITY,
+        response: { 200: S.MailboxList, ...S.errorResponses(503) },
+      },
+    },
+    async () => ({ peers: node.mailboxes() }),
+  );
+
+  api.put(
+    '/v1/mailboxes',
+    {
+      schema: {
+        summary: "Replace this identity's mailboxes and republish its record",
+        description:
+          `At most ${S.MAX_MAILBOXES} distinct peer ids; an empty list removes them all. The daemon saves the list ` +
+          'to its config.json first, so that a restart keeps it (saved: true), unless an environment variable or ' +
+          'flag sets the list at every start (saved: false, with the reason). 400 INVALID_PEER_ID for an entry that ' +
+          'is not a peer id, INVALID_REQUEST for a repeated one or too many; 500 CONFIG_NOT_SAVED when config.json ' +
+          'cannot be written (nothing changed).',
+        tags: ['mailboxes'],
+        security: SECURITY,
+        body: S.SetMailboxesBody,
+        response: { 200: S.SetMailboxesResult, ...S.errorResponses(400, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const peers = parsePeerIds(request.body.peers, 'body.peers');
+      return mailboxChange(async () => {
+        // Not running (starting, stopping): refuse before saving anything.
+        void node.peerId;
+        let saved: MailboxesSaved = {
+          saved: false,
+          reason: 'this node does not save its mailbox list: it lasts until the node stops',
+        };
+        if (options.saveMailboxes) {
+          try {
+            saved = await options.saveMailboxes(peers);
+          } catch (err) {
+            // One line: the saver's message names the file and the problem, never secrets.
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+            const why = err instanceof Error ? err.message.replace(/[\u0000-\u001f\u007f]+/g, ' ') : 'unknown error';
+            throw new ApiError('CONFIG_NOT_SAVED', `the mailboxes were not changed: ${why}`, { cause: err });
+          }
+        }
+        await node.setMailboxes(peers);
+        return { peers: node.mailboxes(), saved: saved.saved, ...(saved.saved ? {} : { reason: saved.reason }) };
+      });
+    },
+  );
+
+  api.post(
+    '/v1/mailboxes/fetch',
+    {
+      schema: {
+        summary: 'Fetch from every mailbox now',
+        description:
+          'The daemon also fetches at start, every minute and whenever it connects to one of its mailboxes. ' +
+          'A mailbox that cannot be reached is skipped (fetched counts what arrived from the others).',
+        tags: ['mailboxes'],
+        security: SECURITY,
+        response: { 200: S.FetchResult, ...S.errorResponses(503) },
+      },
+    },
+    async () => {
+      const mailboxes = node.mailboxes().length;
+      const fetched = await node.fetchMailboxes();
+      return { fetched, mailboxes };
     },
   );
 
@@ -694,6 +822,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
           claimed: status.oneTimePrekeys.claimed,
           claimsServed: status.oneTimePrekeys.claimsServed,
         },
+        ...(status.mailbox ? { mailbox: { held: status.mailbox.held, bytes: status.mailbox.bytes } } : {}),
         startedAt: options.startedAt,
         uptimeMs: Math.max(0, Date.now() - options.startedAt),
         version,
@@ -725,7 +854,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       },
     },
     async () => {
-      const config = options.config;
+      const config = typeof options.config === 'function' ? (options.config as () => unknown)() : options.config;
       return typeof config === 'object' && config !== null && !Array.isArray(config) ? config : {};
     },
   );

@@ -29,6 +29,8 @@ export interface ApiNodeStatus {
   /** Outgoing messages waiting for an ack. */
   outbox: number;
   oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+  /** When the node serves as a mailbox for others: envelopes and bytes it holds for them. */
+  mailbox?: { held: number; bytes: number };
 }
 
 export interface ApiPeer {
@@ -61,9 +63,26 @@ export interface ApiNode {
   status(): Promise<ApiNodeStatus>;
   /** Connected peers with their addresses. */
   peers(): ApiPeer[];
+  /** Peer ids of this identity's own mailboxes, as published in its record. */
+  mailboxes(): string[];
+  /**
+   * Replaces this identity's mailbox list and republishes its record (the node validates: peer ids,
+   * distinct, at most 8; InvalidMailboxOptionsError otherwise).
+   */
+  setMailboxes(peerIds: string[]): Promise<void>;
+  /** Fetches from every one of this identity's mailboxes now; resolves with how many new messages arrived. */
+  fetchMailboxes(): Promise<number>;
+  /** Queues a failed outgoing message again; false when there is no failed message with this id. */
+  retryMessage(id: string): Promise<boolean>;
   on<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
   off<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
 }
+
+/**
+ * What saving the mailbox list did: saved (it survives a restart), or not, with the reason for
+ * people (e.g. an environment variable sets the list at every start).
+ */
+export type MailboxesSaved = { saved: true } | { saved: false; reason: string };
 
 /** Where the API writes its own log lines (the same shape as the node's logger). */
 export interface ApiLogger {

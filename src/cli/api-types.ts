@@ -45,9 +45,31 @@ export interface Status {
   routingTable: number;
   outbox: number;
   oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
+  /** Only when the node serves as a mailbox for others. */
+  mailbox?: { held: number; bytes: number };
   startedAt: number;
   uptimeMs: number;
   version: string;
+}
+
+export interface MailboxList {
+  peers: string[];
+}
+
+export interface SetMailboxesResult {
+  peers: string[];
+  saved: boolean;
+  reason?: string;
+}
+
+export interface FetchResult {
+  fetched: number;
+  mailboxes: number;
+}
+
+export interface RetryResult {
+  id: string;
+  state: 'queued';
 }
 
 export interface Peers {

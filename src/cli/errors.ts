@@ -20,9 +20,9 @@ export const EXIT = Object.freeze({
   USAGE: 2,
   /** No daemon is running for the data dir, or its API does not answer. */
   NO_DAEMON: 3,
-  /** Not found: unknown contact, recipient not in the directory, no identity in the data dir. */
+  /** Not found: unknown contact, recipient not in the directory, no identity, no such mailbox or failed message. */
   NOT_FOUND: 4,
-  /** Conflict: the contact name is taken, the address is already a contact, the name is ambiguous. */
+  /** Conflict: the contact name is taken, the address is already a contact, the name is ambiguous, 8 mailboxes already. */
   CONFLICT: 5,
   /** The data dir is locked by another sotto process (a running daemon). */
   LOCKED: 6,
@@ -42,8 +42,12 @@ export const EXIT_CODE_TABLE: readonly { code: ExitCode; meaning: string }[] = O
   { code: EXIT.FAILURE, meaning: 'unexpected error' },
   { code: EXIT.USAGE, meaning: 'usage error or invalid input' },
   { code: EXIT.NO_DAEMON, meaning: 'no daemon running / local API unreachable' },
-  { code: EXIT.NOT_FOUND, meaning: 'not found (unknown contact, recipient not in the directory, no identity)' },
-  { code: EXIT.CONFLICT, meaning: 'conflict (contact name taken, address already a contact)' },
+  {
+    code: EXIT.NOT_FOUND,
+    meaning:
+      'not found (unknown contact, recipient not in the directory, no identity, no such mailbox or failed message)',
+  },
+  { code: EXIT.CONFLICT, meaning: 'conflict (contact name taken, address already a contact, mailbox list full)' },
   { code: EXIT.LOCKED, meaning: 'data dir locked by another daemon' },
   { code: EXIT.CONFIG, meaning: 'invalid configuration (config.json, SOTTO_* variable or flag)' },
   { code: EXIT.QUEUED, meaning: 'send: queued, the daemon will retry (EX_TEMPFAIL)' },
@@ -124,12 +128,14 @@ function apiErrorExitCode(code: string): ExitCode {
   switch (code) {
     case 'UNKNOWN_CONTACT':
     case 'RECIPIENT_NOT_FOUND':
+    case 'FAILED_MESSAGE_NOT_FOUND':
       return EXIT.NOT_FOUND;
     case 'CONTACT_NAME_TAKEN':
     case 'CONTACT_EXISTS':
     case 'AMBIGUOUS_CONTACT':
       return EXIT.CONFLICT;
     case 'INVALID_ADDRESS':
+    case 'INVALID_PEER_ID':
     case 'INVALID_MESSAGE':
     case 'INVALID_REQUEST':
     case 'BODY_TOO_LARGE':
@@ -153,6 +159,10 @@ function apiErrorHint(err: ApiCallError): string | undefined {
       return 'see sotto contacts list';
     case 'UNAUTHORIZED':
       return 'the token does not belong to this daemon: check SOTTO_API_TOKEN, --api-url and --data-dir';
+    case 'FAILED_MESSAGE_NOT_FOUND':
+      return 'only a failed outgoing message can be retried; sotto chat <contact> shows the state of each';
+    case 'CONFIG_NOT_SAVED':
+      return "fix config.json in the data dir, or see the daemon's log";
     case 'INTERNAL':
       return "see the daemon's log";
     default:

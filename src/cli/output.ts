@@ -56,6 +56,19 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
+/** Bytes as `512 B`, `1.5 KiB`, `64.0 MiB`, `1.0 GiB` (binary units, one decimal). */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  if (bytes < 1024) return `${Math.max(0, Math.floor(bytes))} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
 /** A timestamp as local `YYYY-MM-DD HH:MM:SS` (or only `HH:MM:SS` with `timeOnly`). */
 export function formatTime(ms: number, options: { timeOnly?: boolean } = {}): string {
   const t = new Date(ms);

@@ -11,6 +11,8 @@ import { registerContacts } from './commands/contacts.js';
 import { registerDemo } from './commands/demo.js';
 import { registerId } from './commands/id.js';
 import { registerInit } from './commands/init.js';
+import { registerMailbox } from './commands/mailbox.js';
+import { registerRetry } from './commands/retry.js';
 import { registerSend } from './commands/send.js';
 import { registerStart } from './commands/start.js';
 import { registerPeers, registerStatus } from './commands/status.js';
@@ -77,11 +79,13 @@ export function buildProgram(environment: CliEnvironment, runner: ActionRunner):
   registerId(program, runner);
   registerContacts(program, runner);
   registerSend(program, runner);
+  registerRetry(program, runner);
   registerChat(program, runner);
   registerWatch(program, runner);
   registerVerify(program, runner);
   registerStatus(program, runner);
   registerPeers(program, runner);
+  registerMailbox(program, runner);
   registerConfig(program, runner);
   registerDemo(program, runner);
   program

@@ -36,9 +36,24 @@
  *                 "maxIncomingPendingConnections": 64, "dialTimeoutMs": 10000 }
  *   },
  *   "api": { "host": "127.0.0.1", "port": 7373, "allowRemote": false },
- *   "log": { "level": "info", "format": "json" }
+ *   "log": { "level": "info", "format": "json" },
+ *   "mailbox": { "enabled": true, "policy": "allow-list", "allow": ["sotto1…"],
+ *                "maxEnvelopesPerIdentity": 10000, "maxBytesPerIdentity": 67108864,
+ *                "maxTotalBytes": 1073741824, "ttlDays": 30, "maxEnvelopeBytes": 66560 },
+ *   "mailboxes": ["12D3KooW…"],
+ *   "failAfterDays": 7
  * }
  * ```
+ *
+ * ## Mailboxes
+ *
+ * `mailbox` is this node's mailbox role (off unless `enabled`): it holds envelopes for the
+ * identities its `policy` accepts (`allow-list`: the addresses in `allow`, each of which must decode;
+ * `open`: anyone) within the quotas, for at most `ttlDays` whole days. `mailboxes` are the peer ids
+ * of this identity's own mailboxes (at most 8, distinct), published in its record; `failAfterDays`
+ * is how many whole days an undeliverable message waits before it is marked failed. The daemon
+ * writes `mailboxes` back into this file when the list is changed through the API
+ * (`src/config/write.ts`), unless `SOTTO_MAILBOXES` or `--mailboxes` set it.
  *
  * ## The local API is loopback-only unless said otherwise
  *
@@ -67,6 +82,16 @@
  * | `SOTTO_API_ALLOW_REMOTE` | `api.allowRemote` | `true`/`false`/`1`/`0` |
  * | `SOTTO_LOG_LEVEL` | `log.level` | `error`, `warn`, `info`, `debug`, `silent` |
  * | `SOTTO_LOG_FORMAT` | `log.format` | `json` or `pretty` |
+ * | `SOTTO_MAILBOX_ENABLED` | `mailbox.enabled` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_MAILBOX_POLICY` | `mailbox.policy` | `allow-list` or `open` |
+ * | `SOTTO_MAILBOX_ALLOW` | `mailbox.allow` | comma-separated addresses; empty = none |
+ * | `SOTTO_MAILBOX_MAX_ENVELOPES_PER_IDENTITY` | `mailbox.maxEnvelopesPerIdentity` | integer |
+ * | `SOTTO_MAILBOX_MAX_BYTES_PER_IDENTITY` | `mailbox.maxBytesPerIdentity` | integer (bytes) |
+ * | `SOTTO_MAILBOX_MAX_TOTAL_BYTES` | `mailbox.maxTotalBytes` | integer (bytes) |
+ * | `SOTTO_MAILBOX_TTL_DAYS` | `mailbox.ttlDays` | integer (days) |
+ * | `SOTTO_MAILBOX_MAX_ENVELOPE_BYTES` | `mailbox.maxEnvelopeBytes` | integer (bytes) |
+ * | `SOTTO_MAILBOXES` | `mailboxes` | comma-separated peer ids; empty = none |
+ * | `SOTTO_FAIL_AFTER_DAYS` | `failAfterDays` | integer (days) |
  *
  * Any other `SOTTO_*` variable is an error (a typo must not be silently ignored), except those in
  * `ENV_ALLOW_LIST` (read by other parts of sotto: `SOTTO_PASSPHRASE`, `SOTTO_PASSPHRASE_FILE`,
@@ -83,6 +108,8 @@
 import '../net/shim.js';
 import { BlockList, isIP } from 'node:net';
 import { join } from 'node:path';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { decodeAddress, encodeAddress } from '../identity/address.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { type NetConfig, parseNetConfig } from '../net/config.js';
 import { NetConfigError } from '../net/errors.js';
@@ -94,12 +121,15 @@ import {
   type ConfigField,
   type ConfigFlags,
   type ConfigSources,
+  DAY_MS,
   type DaemonConfig,
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
+  DEFAULT_FAIL_AFTER_DAYS,
   DEFAULT_LOG_FORMAT_NO_TTY,
   DEFAULT_LOG_FORMAT_TTY,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_MAILBOX,
   ENV_ALLOW_LIST,
   ENV_HOME,
   ENV_PREFIX,
@@ -110,7 +140,14 @@ import {
   isPlainObject,
   type Kind,
   type LogConfig,
+  MAILBOX_POLICIES,
   MAX_API_PORT,
+  MAX_DAYS,
+  MAX_MAILBOX_ENVELOPE_BYTES,
+  MAX_MAILBOX_ENVELOPES_PER_IDENTITY,
+  MAX_OWN_MAILBOXES,
+  type MailboxConfig,
+  type MailboxPolicy,
   MIN_API_PORT,
   type Origin,
   type ResolveConfigInput,
@@ -171,13 +208,20 @@ function coerceText(kind: Kind, text: string, origin: Origin, expect: string): u
   }
 }
 
-function coerceFlag(kind: Kind, value: unknown, origin: Origin, expect: string): unknown {
+/** What one entry of a list setting is, for messages ("a list of multiaddrs"). */
+const LIST_ITEMS: Partial<Record<SettingField, [one: string, many: string]>> = {
+  'mailbox.allow': ['an address', 'addresses'],
+  mailboxes: ['a peer id', 'peer ids'],
+};
+const listItem = (field: SettingField) => LIST_ITEMS[field] ?? ['a multiaddr', 'multiaddrs'];
+
+function coerceFlag(kind: Kind, value: unknown, origin: Origin, expect: string, field: SettingField): unknown {
   if (typeof value === 'string') return coerceText(kind, value, origin, expect);
   if (kind === 'list' && Array.isArray(value)) {
     const out: string[] = [];
     value.forEach((entry: unknown, i) => {
       if (typeof entry !== 'string') {
-        fail(origin, 'WRONG_TYPE', `entry ${i + 1}: expected a multiaddr string, got ${showValue(entry)}`);
+        fail(origin, 'WRONG_TYPE', `entry ${i + 1}: expected ${listItem(field)[0]} string, got ${showValue(entry)}`);
       }
       if (entry.trim() === '') fail(origin, 'EMPTY', `entry ${i + 1} is empty`);
       out.push(...splitList(entry, origin));
@@ -186,17 +230,106 @@ function coerceFlag(kind: Kind, value: unknown, origin: Origin, expect: string):
   }
   if (kind === 'boolean' && typeof value === 'boolean') return value;
   if (kind === 'integer' && typeof value === 'number') return value;
-  fail(origin, 'WRONG_TYPE', `expected ${kind === 'list' ? 'a list of multiaddrs' : expect}, got ${showValue(value)}`);
+  fail(
+    origin,
+    'WRONG_TYPE',
+    `expected ${kind === 'list' ? `a list of ${listItem(field)[1]}` : expect}, got ${showValue(value)}`,
+  );
 }
 
-const EXPECT: Partial<Record<SettingField, string>> = {
-  'api.port': `an integer ${MIN_API_PORT}..${MAX_API_PORT}`,
+/** Integer settings other than the network limits (parseNetConfig checks those): their ranges. */
+const INTEGER_RANGES: Partial<Record<SettingField, [min: number, max: number]>> = {
+  'api.port': [MIN_API_PORT, MAX_API_PORT],
+  'mailbox.maxEnvelopesPerIdentity': [1, MAX_MAILBOX_ENVELOPES_PER_IDENTITY],
+  'mailbox.maxBytesPerIdentity': [1, Number.MAX_SAFE_INTEGER],
+  'mailbox.maxTotalBytes': [1, Number.MAX_SAFE_INTEGER],
+  'mailbox.ttlDays': [1, MAX_DAYS],
+  'mailbox.maxEnvelopeBytes': [1, MAX_MAILBOX_ENVELOPE_BYTES],
+  failAfterDays: [1, MAX_DAYS],
 };
+
+const EXPECT: Partial<Record<SettingField, string>> = Object.fromEntries(
+  Object.entries(INTEGER_RANGES).map(([field, [min, max]]) => [
+    field,
+    max === Number.MAX_SAFE_INTEGER ? `a positive integer` : `an integer ${min}..${max}`,
+  ]),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Validation of the non-network settings (the network ones go through parseNetConfig)
 
-function validateApiLog(field: SettingField, value: unknown, origin: Origin): unknown {
+function validateInteger(field: SettingField, value: unknown, origin: Origin): number {
+  const [min, max] = INTEGER_RANGES[field] ?? [0, Number.MAX_SAFE_INTEGER];
+  const expect = EXPECT[field] ?? 'an integer';
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    fail(origin, 'WRONG_TYPE', `expected ${expect}, got ${showValue(value)}`);
+  }
+  if (value < min || value > max) fail(origin, 'OUT_OF_RANGE', `expected ${expect}, got ${showValue(value)}`);
+  return value;
+}
+
+/**
+ * Where one entry of a list is reported: in the file as `mailboxes[2]`, elsewhere as the variable
+ * or flag with `entry 3: ` before the problem (as the network lists are).
+ */
+function entryOrigin(origin: Origin, index: number): { origin: Origin; prefix: string } {
+  return origin.source === 'file'
+    ? { origin: { ...origin, name: `${origin.name}[${index}]` }, prefix: '' }
+    : { origin, prefix: `entry ${index + 1}: ` };
+}
+
+/** Each entry of a list setting through `parse` (which returns the canonical form or throws). */
+function validateList(
+  field: SettingField,
+  value: unknown,
+  origin: Origin,
+  parse: (entry: string, at: { origin: Origin; prefix: string }) => string,
+): string[] {
+  const [one, many] = listItem(field);
+  if (!Array.isArray(value)) fail(origin, 'WRONG_TYPE', `expected a list of ${many}, got ${showValue(value)}`);
+  return value.map((entry: unknown, i) => {
+    const at = entryOrigin(origin, i);
+    if (typeof entry !== 'string')
+      fail(at.origin, 'WRONG_TYPE', `${at.prefix}expected ${one}, got ${showValue(entry)}`);
+    return parse(entry, at);
+  });
+}
+
+/** A `sotto1…` address in its canonical (lower-case) form; a mistyped one is an error. */
+function canonicalAddress(entry: string, at: { origin: Origin; prefix: string }): string {
+  try {
+    return encodeAddress(decodeAddress(entry));
+  } catch (err) {
+    fail(
+      at.origin,
+      'BAD_ADDRESS',
+      `${at.prefix}not a valid address (${(err as Error).message}), got ${showValue(entry)}`,
+      err,
+    );
+  }
+}
+
+/** A libp2p peer id in its canonical string form. */
+function canonicalPeerId(entry: string, at: { origin: Origin; prefix: string }): string {
+  try {
+    return peerIdFromString(entry.trim()).toString();
+  } catch (err) {
+    fail(at.origin, 'BAD_PEER_ID', `${at.prefix}not a libp2p peer id, got ${showValue(entry)}`, err);
+  }
+}
+
+function oneOf<T extends string>(values: readonly T[], value: unknown, origin: Origin): T {
+  if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
+    fail(
+      origin,
+      typeof value === 'string' ? 'BAD_VALUE' : 'WRONG_TYPE',
+      `expected one of ${values.join(', ')}, got ${showValue(value)}`,
+    );
+  }
+  return value as T;
+}
+
+function validateSetting(field: SettingField, value: unknown, origin: Origin): unknown {
   switch (field) {
     case 'api.host': {
       if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected a string, got ${showValue(value)}`);
@@ -208,34 +341,40 @@ function validateApiLog(field: SettingField, value: unknown, origin: Origin): un
       return value.toLowerCase();
     }
     case 'api.port':
-      if (typeof value !== 'number' || !Number.isInteger(value)) {
-        fail(origin, 'WRONG_TYPE', `expected ${EXPECT['api.port']}, got ${showValue(value)}`);
-      }
-      if (value < MIN_API_PORT || value > MAX_API_PORT) {
-        fail(origin, 'OUT_OF_RANGE', `expected ${EXPECT['api.port']}, got ${showValue(value)}`);
-      }
-      return value;
+    case 'mailbox.maxEnvelopesPerIdentity':
+    case 'mailbox.maxBytesPerIdentity':
+    case 'mailbox.maxTotalBytes':
+    case 'mailbox.ttlDays':
+    case 'mailbox.maxEnvelopeBytes':
+    case 'failAfterDays':
+      return validateInteger(field, value, origin);
     case 'api.allowRemote':
+    case 'mailbox.enabled':
       if (typeof value !== 'boolean') fail(origin, 'WRONG_TYPE', `expected a boolean, got ${showValue(value)}`);
       return value;
     case 'log.level':
-      if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) {
-        fail(
-          origin,
-          typeof value === 'string' ? 'BAD_VALUE' : 'WRONG_TYPE',
-          `expected one of ${LOG_LEVELS.join(', ')}, got ${showValue(value)}`,
-        );
-      }
-      return value;
+      return oneOf(LOG_LEVELS, value, origin);
     case 'log.format':
-      if (typeof value !== 'string' || !(LOG_FORMATS as readonly string[]).includes(value)) {
-        fail(
-          origin,
-          typeof value === 'string' ? 'BAD_VALUE' : 'WRONG_TYPE',
-          `expected one of ${LOG_FORMATS.join(', ')}, got ${showValue(value)}`,
-        );
+      return oneOf(LOG_FORMATS, value, origin);
+    case 'mailbox.policy':
+      return oneOf(MAILBOX_POLICIES, value, origin);
+    case 'mailbox.allow':
+      // Canonical and without repeats: the same address twice means nothing more.
+      return [...new Set(validateList(field, value, origin, canonicalAddress))];
+    case 'mailboxes': {
+      const peers = validateList(field, value, origin, canonicalPeerId);
+      if (peers.length > MAX_OWN_MAILBOXES) {
+        fail(origin, 'OUT_OF_RANGE', `at most ${MAX_OWN_MAILBOXES} mailboxes, got ${peers.length}`);
       }
-      return value;
+      peers.forEach((peer, i) => {
+        const first = peers.indexOf(peer);
+        if (first !== i) {
+          const at = entryOrigin(origin, i);
+          fail(at.origin, 'DUPLICATE', `${at.prefix}the same peer as entry ${first + 1}, got ${showValue(peer)}`);
+        }
+      });
+      return peers;
+    }
     default:
       return value;
   }
@@ -337,7 +476,7 @@ function rethrowNetError(
 function validateLayer(layer: Layer): void {
   for (const [field, entry] of layer.entries) {
     if (!field.startsWith('net.'))
-      layer.entries.set(field, { ...entry, value: validateApiLog(field, entry.value, entry.origin) });
+      layer.entries.set(field, { ...entry, value: validateSetting(field, entry.value, entry.origin) });
   }
   try {
     parseNetConfig(netInput(layer.entries));
@@ -372,7 +511,7 @@ function fileLayer(file: unknown, path: string): Layer {
   if (!isPlainObject(file)) {
     fail({ source: 'file', name: '', file: path }, 'WRONG_TYPE', 'expected a JSON object at the top level');
   }
-  rejectUnknownKeys(file, ['net', 'api', 'log'], '', path);
+  rejectUnknownKeys(file, ['net', 'api', 'log', 'mailbox', 'mailboxes', 'failAfterDays'], '', path);
   const put = (field: SettingField, value: unknown) => {
     entries.set(field, { value, origin: { source: 'file', name: field, file: path } });
   };
@@ -395,7 +534,7 @@ function fileLayer(file: unknown, path: string): Layer {
       }
     }
   }
-  for (const section of ['api', 'log'] as const) {
+  for (const section of ['api', 'log', 'mailbox'] as const) {
     const value = file[section];
     if (value === undefined) continue;
     if (!isPlainObject(value)) {
@@ -406,6 +545,9 @@ function fileLayer(file: unknown, path: string): Layer {
     );
     rejectUnknownKeys(value, keys, `${section}.`, path);
     for (const [key, v] of Object.entries(value)) put(`${section}.${key}` as SettingField, v);
+  }
+  for (const key of ['mailboxes', 'failAfterDays'] as const) {
+    if (file[key] !== undefined) put(key, file[key]);
   }
   return { ...layer, rawNet: file.net };
 }
@@ -428,7 +570,7 @@ function flagLayer(flags: Readonly<Record<string, unknown>>): Layer {
     if (value === undefined) continue;
     const origin: Origin = { source: 'flag', name: flagName(spec.flag) };
     entries.set(spec.field, {
-      value: coerceFlag(spec.kind, value, origin, EXPECT[spec.field] ?? 'an integer'),
+      value: coerceFlag(spec.kind, value, origin, EXPECT[spec.field] ?? 'an integer', spec.field),
       origin,
     });
   }
@@ -525,8 +667,21 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
     format: pick<LogFormat>('log.format', input.isTty === true ? DEFAULT_LOG_FORMAT_TTY : DEFAULT_LOG_FORMAT_NO_TTY),
   });
 
+  const mailbox: MailboxConfig = Object.freeze({
+    enabled: pick('mailbox.enabled', DEFAULT_MAILBOX.enabled),
+    policy: pick<MailboxPolicy>('mailbox.policy', DEFAULT_MAILBOX.policy),
+    allow: Object.freeze([...pick<readonly string[]>('mailbox.allow', DEFAULT_MAILBOX.allow)]),
+    maxEnvelopesPerIdentity: pick('mailbox.maxEnvelopesPerIdentity', DEFAULT_MAILBOX.maxEnvelopesPerIdentity),
+    maxBytesPerIdentity: pick('mailbox.maxBytesPerIdentity', DEFAULT_MAILBOX.maxBytesPerIdentity),
+    maxTotalBytes: pick('mailbox.maxTotalBytes', DEFAULT_MAILBOX.maxTotalBytes),
+    ttlDays: pick('mailbox.ttlDays', DEFAULT_MAILBOX.ttlDays),
+    maxEnvelopeBytes: pick('mailbox.maxEnvelopeBytes', DEFAULT_MAILBOX.maxEnvelopeBytes),
+  });
+  const mailboxes = Object.freeze([...pick<readonly string[]>('mailboxes', [])]);
+  const failAfterDays = pick('failAfterDays', DEFAULT_FAIL_AFTER_DAYS);
+
   return Object.freeze({
-    config: Object.freeze({ dataDir, net, api, log }),
+    config: Object.freeze({ dataDir, net, api, log, mailbox, mailboxes, failAfterDays }),
     sources: Object.freeze(sources),
     file: Object.freeze({ path, present: input.file !== undefined }),
   });
@@ -568,4 +723,45 @@ export function settingSpec(field: SettingField): (typeof SETTINGS)[number] {
   const spec = SETTING_BY_FIELD.get(field);
   if (spec === undefined) throw new RangeError(`unknown setting ${field}`);
   return spec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the node gets
+
+/** The mailbox options of `createNode` (src/node/node.ts `CreateNodeOptions`) from a daemon config. */
+export interface NodeMailboxOptions {
+  /** The mailbox role; absent when `mailbox.enabled` is false. */
+  mailbox?: {
+    policy: MailboxPolicy;
+    allow: string[];
+    maxEnvelopesPerIdentity: number;
+    maxBytesPerIdentity: number;
+    maxTotalBytes: number;
+    ttlMs: number;
+    maxEnvelopeBytes: number;
+  };
+  mailboxes: string[];
+  failAfterMs: number;
+}
+
+/** `mailbox`, `mailboxes` and `failAfterMs` for `createNode`, days turned into milliseconds. */
+export function nodeMailboxOptions(config: DaemonConfig): NodeMailboxOptions {
+  const m = config.mailbox;
+  return {
+    ...(m.enabled
+      ? {
+          mailbox: {
+            policy: m.policy,
+            allow: [...m.allow],
+            maxEnvelopesPerIdentity: m.maxEnvelopesPerIdentity,
+            maxBytesPerIdentity: m.maxBytesPerIdentity,
+            maxTotalBytes: m.maxTotalBytes,
+            ttlMs: m.ttlDays * DAY_MS,
+            maxEnvelopeBytes: m.maxEnvelopeBytes,
+          },
+        }
+      : {}),
+    mailboxes: [...config.mailboxes],
+    failAfterMs: config.failAfterDays * DAY_MS,
+  };
 }

@@ -12,7 +12,9 @@ export type ConfigErrorCode =
   /** A value, key, variable or flag is wrong, or the config file is not valid JSON. */
   | 'CONFIG_INVALID'
   /** The config file exists but cannot be read (permissions, not a regular file, too large). */
-  | 'CONFIG_UNREADABLE';
+  | 'CONFIG_UNREADABLE'
+  /** The config file cannot be written (the daemon saving a setting changed at run time). */
+  | 'CONFIG_UNWRITABLE';
 
 /** Where a setting came from, lowest precedence first. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag';
@@ -34,8 +36,16 @@ export type ConfigProblem =
   | 'BAD_JSON'
   /** The config file cannot be read. */
   | 'UNREADABLE'
+  /** The config file cannot be written. */
+  | 'UNWRITABLE'
   /** The config file is larger than `MAX_CONFIG_FILE_BYTES`. */
-  | 'TOO_LARGE';
+  | 'TOO_LARGE'
+  /** A `sotto1…` address that does not decode (typo, checksum, length). */
+  | 'BAD_ADDRESS'
+  /** A libp2p peer id that does not parse. */
+  | 'BAD_PEER_ID'
+  /** The same entry twice in a list where each must be distinct (`mailboxes`). */
+  | 'DUPLICATE';
 
 /** How each source is named at the start of a message (the file is named by its path). */
 export const SOURCE_LABELS: Readonly<Record<Exclude<ConfigSource, 'file'>, string>> = Object.freeze({

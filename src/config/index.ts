@@ -2,3 +2,4 @@
 export * from './config.js';
 export * from './errors.js';
 export * from './load.js';
+export * from './write.js';

@@ -41,6 +41,25 @@ export const MAX_PATH_LENGTH = 4096;
 /** Error messages quote at most this many characters of a bad value, so a pasted blob stays one readable line. */
 export const MAX_SHOWN_VALUE_CHARS = 80;
 
+// Mailboxes. The node's own defaults and limits (src/node/mailbox.ts, src/node/node.ts,
+// src/directory/record.ts, src/protocols/message/constants.ts), restated here so that the config
+// does not load the node; test/config checks that the two agree.
+
+export const MAILBOX_POLICIES = Object.freeze(['allow-list', 'open'] as const);
+export type MailboxPolicy = (typeof MAILBOX_POLICIES)[number];
+/** One day in milliseconds: `mailbox.ttlDays` and `failAfterDays` are whole days. */
+export const DAY_MS = 24 * 60 * 60 * 1000;
+/** Longest `mailbox.ttlDays` and `failAfterDays`: ten years (anything longer is a typo). */
+export const MAX_DAYS = 3650;
+/** Most envelopes per identity a mailbox can count (the store keeps a u32). */
+export const MAX_MAILBOX_ENVELOPES_PER_IDENTITY = 0xffff_ffff;
+/** Largest envelope a mailbox can accept: the message protocol's frame limit (MAX_FRAME_BYTES). */
+export const MAX_MAILBOX_ENVELOPE_BYTES = 65_536 + 1024;
+/** Most mailboxes an identity lists in its record (MAX_MAILBOXES). */
+export const MAX_OWN_MAILBOXES = 8;
+/** A message neither delivered nor stored at a mailbox within this many days is marked failed (FAIL_AFTER_MS). */
+export const DEFAULT_FAIL_AFTER_DAYS = 7;
+
 // ---------------------------------------------------------------------------------------------
 // Types
 
@@ -60,13 +79,50 @@ export interface LogConfig {
   readonly format: LogFormat;
 }
 
+/** This node's mailbox role: holding envelopes for other identities while their nodes are offline. */
+export interface MailboxConfig {
+  /** Serve as a mailbox at all. Default `false`. */
+  readonly enabled: boolean;
+  /** `allow-list` (default): only the identities in `allow`; `open`: anyone, within the quotas. */
+  readonly policy: MailboxPolicy;
+  /** Addresses (`sotto1…`, canonical form) served under `allow-list`. Default none. */
+  readonly allow: readonly string[];
+  /** Default 10 000. */
+  readonly maxEnvelopesPerIdentity: number;
+  /** Default 64 MiB. */
+  readonly maxBytesPerIdentity: number;
+  /** Default 1 GiB. */
+  readonly maxTotalBytes: number;
+  /** Days an envelope is held unfetched before it expires. Default 30. */
+  readonly ttlDays: number;
+  /** Largest envelope accepted, encoded bytes. Default (and most) 66 560. */
+  readonly maxEnvelopeBytes: number;
+}
+
 export interface DaemonConfig {
   /** Absolute, normalised path of the data dir. */
   readonly dataDir: string;
   readonly net: NetConfig;
   readonly api: ApiConfig;
   readonly log: LogConfig;
+  readonly mailbox: MailboxConfig;
+  /** Peer ids of this identity's own mailboxes (canonical form), published in its record. Default none. */
+  readonly mailboxes: readonly string[];
+  /** Days after which a message neither delivered nor stored at a mailbox is marked failed. Default 7. */
+  readonly failAfterDays: number;
 }
+
+/** The mailbox role's defaults. */
+export const DEFAULT_MAILBOX: MailboxConfig = Object.freeze({
+  enabled: false,
+  policy: 'allow-list',
+  allow: Object.freeze([]) as readonly string[],
+  maxEnvelopesPerIdentity: 10_000,
+  maxBytesPerIdentity: 64 * 1024 * 1024,
+  maxTotalBytes: 1024 * 1024 * 1024,
+  ttlDays: 30,
+  maxEnvelopeBytes: MAX_MAILBOX_ENVELOPE_BYTES,
+});
 
 /** Already-parsed command-line options (camelCase); `undefined` means "not given". */
 export interface ConfigFlags {
@@ -85,6 +141,16 @@ export interface ConfigFlags {
   readonly apiAllowRemote?: boolean | string;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  readonly mailboxEnabled?: boolean | string;
+  readonly mailboxPolicy?: string;
+  readonly mailboxAllow?: readonly string[] | string;
+  readonly mailboxMaxEnvelopesPerIdentity?: number | string;
+  readonly mailboxMaxBytesPerIdentity?: number | string;
+  readonly mailboxMaxTotalBytes?: number | string;
+  readonly mailboxTtlDays?: number | string;
+  readonly mailboxMaxEnvelopeBytes?: number | string;
+  readonly mailboxes?: readonly string[] | string;
+  readonly failAfterDays?: number | string;
 }
 
 export type Kind = 'list' | 'string' | 'boolean' | 'integer';
@@ -180,6 +246,76 @@ export const SETTINGS = Object.freeze([
     description: 'error, warn, info, debug or silent',
   },
   { field: 'log.format', env: 'SOTTO_LOG_FORMAT', flag: 'logFormat', kind: 'string', description: 'json or pretty' },
+  {
+    field: 'mailbox.enabled',
+    env: 'SOTTO_MAILBOX_ENABLED',
+    flag: 'mailboxEnabled',
+    kind: 'boolean',
+    description: 'serve as a mailbox: hold envelopes for other identities while they are offline',
+  },
+  {
+    field: 'mailbox.policy',
+    env: 'SOTTO_MAILBOX_POLICY',
+    flag: 'mailboxPolicy',
+    kind: 'string',
+    description: 'whom the mailbox serves: allow-list or open',
+  },
+  {
+    field: 'mailbox.allow',
+    env: 'SOTTO_MAILBOX_ALLOW',
+    flag: 'mailboxAllow',
+    kind: 'list',
+    description: 'addresses (sotto1…) the mailbox serves under allow-list',
+  },
+  {
+    field: 'mailbox.maxEnvelopesPerIdentity',
+    env: 'SOTTO_MAILBOX_MAX_ENVELOPES_PER_IDENTITY',
+    flag: 'mailboxMaxEnvelopesPerIdentity',
+    kind: 'integer',
+    description: 'most envelopes held per identity',
+  },
+  {
+    field: 'mailbox.maxBytesPerIdentity',
+    env: 'SOTTO_MAILBOX_MAX_BYTES_PER_IDENTITY',
+    flag: 'mailboxMaxBytesPerIdentity',
+    kind: 'integer',
+    description: 'most envelope bytes held per identity',
+  },
+  {
+    field: 'mailbox.maxTotalBytes',
+    env: 'SOTTO_MAILBOX_MAX_TOTAL_BYTES',
+    flag: 'mailboxMaxTotalBytes',
+    kind: 'integer',
+    description: 'most envelope bytes held in all',
+  },
+  {
+    field: 'mailbox.ttlDays',
+    env: 'SOTTO_MAILBOX_TTL_DAYS',
+    flag: 'mailboxTtlDays',
+    kind: 'integer',
+    description: 'days an envelope is held unfetched before it expires',
+  },
+  {
+    field: 'mailbox.maxEnvelopeBytes',
+    env: 'SOTTO_MAILBOX_MAX_ENVELOPE_BYTES',
+    flag: 'mailboxMaxEnvelopeBytes',
+    kind: 'integer',
+    description: 'largest envelope accepted, in bytes',
+  },
+  {
+    field: 'mailboxes',
+    env: 'SOTTO_MAILBOXES',
+    flag: 'mailboxes',
+    kind: 'list',
+    description: "peer ids of this identity's own mailboxes (at most 8)",
+  },
+  {
+    field: 'failAfterDays',
+    env: 'SOTTO_FAIL_AFTER_DAYS',
+    flag: 'failAfterDays',
+    kind: 'integer',
+    description: 'days after which an undeliverable message is marked failed',
+  },
 ] as const satisfies readonly SettingSpec[]);
 
 export type SettingField = (typeof SETTINGS)[number]['field'];

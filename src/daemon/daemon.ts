@@ -4,21 +4,33 @@
  * 127.0.0.1 with the bearer token of the data dir, writes `daemon.json` (how the CLI finds it), and
  * returns a handle whose `stop()` ends everything in order. Signals are the caller's business
  * (`runDaemon` in the CLI wires SIGINT/SIGTERM).
+ *
+ * The node gets the mailbox settings (`mailbox`, `mailboxes`, `failAfterDays`; see
+ * `nodeMailboxOptions`). When this identity's mailbox list changes through the API (PUT
+ * /v1/mailboxes), the daemon saves it into `<dataDir>/config.json` (atomically, keeping every other
+ * key; src/config/write.ts) so that a restart keeps it, unless SOTTO_MAILBOXES or --mailboxes set
+ * the list: those win at every start, so the change then lasts until the daemon stops, and the API
+ * says so.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { prometheusMetrics } from '@libp2p/prometheus-metrics';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createApiServer, createNodeMetrics, loadOrCreateToken } from '../api/index.js';
+import { createApiServer, createNodeMetrics, loadOrCreateToken, type MailboxesSaved } from '../api/index.js';
 import {
   type ConfigEnv,
+  ConfigError,
   type ConfigFlags,
   configToJson,
   type DaemonConfig,
   loadConfig,
+  nodeMailboxOptions,
   type ResolvedConfig,
+  resolveConfig,
+  saveMailboxes,
 } from '../config/index.js';
 import { createLogger, type SottoLogger } from '../log/index.js';
 import { createNode, type SottoNode } from '../node/node.js';
@@ -76,8 +88,28 @@ function readiness(stopping: boolean, config: DaemonConfig, node: SottoNode): { 
   return { ready: true };
 }
 
+/** Runs `fn` calls one after another (the saves of the mailbox list must not interleave). */
+function serial<A extends unknown[], T>(fn: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const run = tail.then(
+      () => fn(...args),
+      () => fn(...args),
+    );
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** The served configuration (GET /v1/config) with the saved mailbox list, now coming from the file. */
+function withSavedMailboxes(served: Record<string, unknown>, peers: readonly string[]): Record<string, unknown> {
+  const sources = (served.sources ?? {}) as Record<string, unknown>;
+  return { ...served, mailboxes: [...peers], sources: { ...sources, mailboxes: 'file' } };
+}
+
 export async function startDaemon(options: StartDaemonOptions = {}): Promise<DaemonHandle> {
-  const resolved = await loadConfig({ flags: options.flags, env: options.env });
+  const env = options.env ?? process.env;
+  const resolved = await loadConfig({ flags: options.flags, env });
   const { config } = resolved;
   const logger = createLogger({
     level: config.log.level,
@@ -88,12 +120,17 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   await mkdir(config.dataDir, { recursive: true, mode: DATA_DIR_MODE });
   const token = await loadOrCreateToken(config.dataDir);
 
+  if (config.mailbox.enabled && config.mailbox.policy === 'allow-list' && config.mailbox.allow.length === 0) {
+    log.warn('the mailbox role is on with policy allow-list but mailbox.allow is empty: it serves nobody');
+  }
+
   const registry = new Registry();
   const node = createNode({
     dataDir: config.dataDir,
     net: config.net,
     logger: logger.child('node'),
     libp2pMetrics: prometheusMetrics({ registry, preserveExistingMetrics: true }),
+    ...nodeMailboxOptions(config),
   });
   const metrics = createNodeMetrics(node, registry);
   try {
@@ -112,10 +149,40 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
 
   const startedAt = Date.now();
   let stopping = false;
+  let served = JSON.parse(configToJson(config, resolved.sources)) as Record<string, unknown>;
+  const pinnedBy =
+    resolved.sources.mailboxes === 'env'
+      ? 'SOTTO_MAILBOXES'
+      : resolved.sources.mailboxes === 'flag'
+        ? '--mailboxes'
+        : undefined;
+  const save = serial(async (peers: readonly string[]): Promise<MailboxesSaved> => {
+    if (pinnedBy !== undefined) {
+      return {
+        saved: false,
+        reason: `${pinnedBy} sets the mailboxes at every start: this change lasts until the daemon stops`,
+      };
+    }
+    try {
+      const { path, written } = await saveMailboxes(config.dataDir, peers, {
+        // Exactly what the next start will check: this file with this environment and these flags.
+        validate: (file) => {
+          resolveConfig({ flags: options.flags, env, file, homedir: homedir(), cwd: process.cwd() });
+        },
+      });
+      if (written) log.info('saved %d mailbox(es) to %s', peers.length, path);
+    } catch (err) {
+      log.warn('cannot save the mailboxes: %s', err instanceof ConfigError ? err.message : String(err));
+      throw err instanceof ConfigError ? err : new Error('cannot save config.json (see the daemon log)');
+    }
+    served = withSavedMailboxes(served, peers);
+    return { saved: true };
+  });
   const api = await createApiServer({
     node,
     token,
-    config: JSON.parse(configToJson(config, resolved.sources)) as unknown,
+    config: () => served,
+    saveMailboxes: save,
     startedAt,
     ready: () => readiness(stopping, config, node),
     metrics: { registry },

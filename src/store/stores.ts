@@ -414,7 +414,11 @@ export class KvMailboxStore extends ConcernStore implements MailboxStore {
         fresh.push({ id: p.id, publicKey: p.publicKey });
         held++;
       }
-      if (fresh.length > 0) await this.write((b) => fresh.forEach((p) => b.mailbox.putPrekey(identity, p)));
+      if (fresh.length > 0) {
+        await this.write((b) => {
+          for (const p of fresh) b.mailbox.putPrekey(identity, p);
+        });
+      }
       return held;
     });
   }

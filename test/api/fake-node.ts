@@ -1,13 +1,21 @@
 /**
  * An in-memory ApiNode for the API tests: contacts, conversations and sends without libp2p, with
- * knobs for the status the node reports, the outcome of the next send, and whether it is running.
+ * knobs for the status the node reports, the outcome of the next send, whether it is running, its
+ * mailboxes and what a fetch from them brings.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { ApiNode, ApiNodeEvents, ApiNodeStatus, ApiPeer } from '../../src/api/types.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { decodeAddress, encodeAddress } from '../../src/identity/address.js';
-import { InvalidMessageError, NodeNotStartedError, UnknownContactError } from '../../src/node/errors.js';
+import {
+  InvalidMailboxOptionsError,
+  InvalidMessageError,
+  NodeNotStartedError,
+  UnknownContactError,
+} from '../../src/node/errors.js';
 import type { ContactRecord, MessageRecord } from '../../src/store/types.js';
 
 export const FAKE_MAX_TEXT_BYTES = 32 * 1024;
@@ -20,6 +28,11 @@ export function messageId(): string {
   return randomBytes(16).toString('hex');
 }
 
+/** A fresh libp2p peer id (`12D3KooW…`). */
+export async function randomPeerId(): Promise<string> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+}
+
 const keyOf = (address: string) => toHex(decodeAddress(address));
 
 export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
@@ -29,7 +42,15 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
   readonly messages: MessageRecord[] = [];
   readonly sent: Array<{ address: string; text: string }> = [];
   /** What the next sends report. */
-  sendState: 'delivered' | 'queued' = 'delivered';
+  sendState: 'delivered' | 'stored-at-mailbox' | 'queued' = 'delivered';
+  /** This identity's mailboxes (peer ids), as `setMailboxes` left them. */
+  mailboxList: string[] = [];
+  /** Every list `setMailboxes` was given, in order. */
+  readonly mailboxChanges: string[][] = [];
+  /** What the next fetches report. */
+  fetchCount = 0;
+  /** How many fetches ran. */
+  fetches = 0;
   /** Thrown by the next send, once. */
   sendError: Error | undefined;
   statusValue: ApiNodeStatus = {
@@ -55,7 +76,10 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
     return ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4003/ws'];
   }
 
-  async send(address: string, text: string): Promise<{ id: string; state: 'delivered' | 'queued' }> {
+  async send(
+    address: string,
+    text: string,
+  ): Promise<{ id: string; state: 'delivered' | 'stored-at-mailbox' | 'queued' }> {
     this.check();
     const contact = keyOf(address);
     const bytes = Buffer.byteLength(text, 'utf8');
@@ -160,5 +184,57 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
   peers(): ApiPeer[] {
     this.check();
     return this.peerList.map((p) => ({ peerId: p.peerId, addresses: [...p.addresses] }));
+  }
+
+  mailboxes(): string[] {
+    return [...this.mailboxList];
+  }
+
+  /** Validates as the node does: peer ids, distinct, at most 8. */
+  async setMailboxes(peerIds: string[]): Promise<void> {
+    this.check();
+    if (peerIds.length > 8) throw new InvalidMailboxOptionsError('at most 8 mailboxes');
+    const parsed: string[] = [];
+    for (const id of peerIds) {
+      let peer: string;
+      try {
+        peer = peerIdFromString(id).toString();
+      } catch {
+        throw new InvalidMailboxOptionsError('not a peer id');
+      }
+      if (parsed.includes(peer)) throw new InvalidMailboxOptionsError('mailbox listed twice');
+      parsed.push(peer);
+    }
+    this.mailboxList = parsed;
+    this.mailboxChanges.push([...parsed]);
+  }
+
+  async fetchMailboxes(): Promise<number> {
+    this.check();
+    this.fetches++;
+    return this.mailboxList.length === 0 ? 0 : this.fetchCount;
+  }
+
+  /** Stores an outgoing message in the given state (no send, no event); returns its record. */
+  outgoing(to: string, text: string, state: MessageRecord['state']): MessageRecord {
+    const record: MessageRecord = {
+      id: messageId(),
+      contact: keyOf(to),
+      direction: 'out',
+      timestamp: this.clock++,
+      body: text,
+      state,
+    };
+    this.messages.push(record);
+    return record;
+  }
+
+  async retryMessage(id: string): Promise<boolean> {
+    this.check();
+    const message = this.messages.find((m) => m.id === id && m.direction === 'out' && m.state === 'failed');
+    if (!message) return false;
+    message.state = 'queued';
+    this.emit('delivery', { id, to: encodeAddress(Buffer.from(message.contact, 'hex')), state: 'queued' });
+    return true;
   }
 }

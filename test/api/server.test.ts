@@ -4,11 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { Counter, Registry } from 'prom-client';
 import { createNodeMetrics } from '../../src/api/metrics.js';
 import { formatOpenApi } from '../../src/api/openapi.js';
-import { MAX_TEXT_BYTES } from '../../src/api/schemas.js';
+import { MAX_MAILBOXES as API_MAX_MAILBOXES, MAX_TEXT_BYTES } from '../../src/api/schemas.js';
 import { API_VERSION, apiRoutes, BODY_LIMIT_BYTES } from '../../src/api/server.js';
+import type { MailboxesSaved } from '../../src/api/types.js';
 import { DirectoryError } from '../../src/directory/errors.js';
-import { NodeNotStartedError, RecipientNotFoundError } from '../../src/node/errors.js';
-import { FakeNode, messageId, randomAddress } from './fake-node.js';
+import { MAX_MAILBOXES } from '../../src/directory/record.js';
+import { InvalidMailboxOptionsError, NodeNotStartedError, RecipientNotFoundError } from '../../src/node/errors.js';
+import { FakeNode, messageId, randomAddress, randomPeerId } from './fake-node.js';
 import { errorOf, fillParams, type Harness, harness } from './helpers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,13 +35,17 @@ describe('API authentication', () => {
       'GET /v1/conversations/:contact',
       'GET /v1/events',
       'GET /v1/identity',
+      'GET /v1/mailboxes',
       'GET /v1/openapi.json',
       'GET /v1/peers',
       'GET /v1/status',
       'PATCH /v1/contacts/:contact',
       'POST /v1/contacts',
       'POST /v1/contacts/:contact/verify',
+      'POST /v1/mailboxes/fetch',
       'POST /v1/messages',
+      'POST /v1/messages/:id/retry',
+      'PUT /v1/mailboxes',
     ]);
   });
 
@@ -61,7 +67,7 @@ describe('API authentication', () => {
           method: route.method as 'GET',
           url: `${fillParams(route.url)}${attempt.query ?? ''}`,
           headers: attempt.headers,
-          ...(route.method === 'POST' || route.method === 'PATCH' ? { payload: {} } : {}),
+          ...(route.method === 'POST' || route.method === 'PATCH' || route.method === 'PUT' ? { payload: {} } : {}),
         });
         assert.equal(response.statusCode, 401, `${route.method} ${route.url} with ${attempt.name}`);
         assert.equal(errorOf(response).code, 'UNAUTHORIZED');
@@ -78,6 +84,7 @@ describe('API authentication', () => {
         url: fillParams(route.url),
         ...(route.method === 'POST' && route.url === '/v1/messages' ? { payload: { to: 'bob', text: 'hi' } } : {}),
         ...(route.method === 'PATCH' ? { payload: { name: 'bobby' } } : {}),
+        ...(route.method === 'PUT' ? { payload: { peers: [] } } : {}),
         ...(route.method === 'POST' && route.url === '/v1/contacts'
           ? { payload: { name: 'carol', address: randomAddress() } }
           : {}),
@@ -691,6 +698,237 @@ describe('API conversations', () => {
     response = await h.call({ url: `/v1/conversations/${'x'.repeat(300)}` });
     assert.equal(response.statusCode, 400);
     assert.equal(errorOf(response).field, 'params.contact');
+  });
+});
+
+describe('API mailboxes', () => {
+  let h: Harness;
+  /** What the saver was given, in order; `saveResult`/`saveError` decide its answer. */
+  const saves: string[][] = [];
+  let saveResult: MailboxesSaved = { saved: true };
+  let saveError: Error | undefined;
+  let p1: string;
+  let p2: string;
+  before(async () => {
+    h = await harness({
+      saveMailboxes: async (peers) => {
+        saves.push([...peers]);
+        // saved before the node changes: the node still has the old list
+        assert.notDeepEqual(h.node.mailboxList, peers);
+        if (saveError) throw saveError;
+        return saveResult;
+      },
+    });
+    [p1, p2] = [await randomPeerId(), await randomPeerId()];
+  });
+  after(() => h.app.close());
+
+  it("the API's MAX_MAILBOXES is the record's", () => {
+    assert.equal(API_MAX_MAILBOXES, MAX_MAILBOXES);
+  });
+
+  it('GET /v1/mailboxes lists them; PUT replaces them (saved first), canonical and in order', async () => {
+    let response = await h.call({ url: '/v1/mailboxes' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { peers: [] });
+    const { peerIdFromString } = await import('@libp2p/peer-id');
+    const cid = peerIdFromString(p1).toCID().toString();
+    response = await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p2, ` ${cid}`] } });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json(), { peers: [p2, p1], saved: true });
+    assert.deepEqual(saves.at(-1), [p2, p1]);
+    assert.deepEqual(h.node.mailboxList, [p2, p1]);
+    assert.deepEqual((await h.call({ url: '/v1/mailboxes' })).json(), { peers: [p2, p1] });
+    response = await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [] } });
+    assert.deepEqual(response.json(), { peers: [], saved: true });
+    assert.deepEqual(h.node.mailboxList, []);
+  });
+
+  it('PUT says when the list was not saved, and why', async () => {
+    saveResult = { saved: false, reason: 'SOTTO_MAILBOXES sets the mailboxes at every start' };
+    try {
+      const response = await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p1] } });
+      assert.equal(response.statusCode, 200);
+      assert.deepEqual(response.json(), {
+        peers: [p1],
+        saved: false,
+        reason: 'SOTTO_MAILBOXES sets the mailboxes at every start',
+      });
+      assert.deepEqual(h.node.mailboxList, [p1], 'in effect all the same');
+    } finally {
+      saveResult = { saved: true };
+    }
+    // without a saver (a library, not the daemon): in effect, not saved
+    const bare = await harness();
+    const response = await bare.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p2] } });
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.json().saved, false);
+    assert.match(response.json().reason, /lasts until the node stops/);
+    await bare.app.close();
+  });
+
+  it('500 CONFIG_NOT_SAVED when saving fails: nothing changes, the reason on one line', async () => {
+    const before = [...h.node.mailboxList];
+    saveError = new Error('/srv/sotto/config.json: invalid JSON:\nUnexpected token (line 2 column 5)');
+    try {
+      const response = await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p2] } });
+      assert.equal(response.statusCode, 500);
+      const error = errorOf(response);
+      assert.equal(error.code, 'CONFIG_NOT_SAVED');
+      assert.equal(
+        error.message,
+        'the mailboxes were not changed: /srv/sotto/config.json: invalid JSON: Unexpected token (line 2 column 5)',
+      );
+      assert.deepEqual(h.node.mailboxList, before);
+      assert.ok(!h.logs.some((l) => l.startsWith('error ')), 'not an internal error');
+    } finally {
+      saveError = undefined;
+    }
+  });
+
+  it('400 for a bad list, naming the entry, before anything is saved or changed', async () => {
+    const before = [...h.node.mailboxList];
+    const saved = saves.length;
+    const peers8 = await Promise.all(Array.from({ length: 9 }, () => randomPeerId()));
+    const cases: Array<[unknown, number, string, string]> = [
+      [{ peers: [p1, 'QmNope'] }, 400, 'INVALID_PEER_ID', 'body.peers.1'],
+      [{ peers: ['hello world'] }, 400, 'INVALID_PEER_ID', 'body.peers.0'],
+      [{ peers: [p1, p2, p1] }, 400, 'INVALID_REQUEST', 'body.peers.2'],
+      [{ peers: peers8 }, 400, 'INVALID_REQUEST', 'body.peers'],
+      [{ peers: [''] }, 400, 'INVALID_REQUEST', 'body.peers.0'],
+      [{ peers: ['x'.repeat(129)] }, 400, 'INVALID_REQUEST', 'body.peers.0'],
+      [{ peers: p1 }, 400, 'INVALID_REQUEST', 'body.peers'],
+      [{ peers: [5] }, 400, 'INVALID_REQUEST', 'body.peers.0'],
+      [{ peers: [], extra: 1 }, 400, 'INVALID_REQUEST', 'body.extra'],
+      [{}, 400, 'INVALID_REQUEST', 'body.peers'],
+    ];
+    for (const [payload, status, code, field] of cases) {
+      const response = await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: payload as object });
+      assert.equal(response.statusCode, status, JSON.stringify(payload));
+      const error = errorOf(response);
+      assert.equal(error.code, code, JSON.stringify(payload));
+      assert.equal(error.field, field, JSON.stringify(payload));
+      assert.ok(!error.message.includes('QmNope') && !error.message.includes('hello'), 'the value is not echoed');
+    }
+    assert.equal(saves.length, saved, 'nothing was saved');
+    assert.deepEqual(h.node.mailboxList, before);
+  });
+
+  it('a list the node refuses after all is 400 INVALID_REQUEST', async () => {
+    const node = new FakeNode();
+    node.setMailboxes = async () => {
+      throw new InvalidMailboxOptionsError('mailbox listed twice');
+    };
+    const other = await harness({ node });
+    const response = await other.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p1] } });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(errorOf(response), {
+      code: 'INVALID_REQUEST',
+      message: 'body.peers: not a valid mailbox list',
+      field: 'body.peers',
+    });
+    await other.app.close();
+  });
+
+  it('POST /v1/mailboxes/fetch: how many messages arrived from how many mailboxes', async () => {
+    await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [] } });
+    let response = await h.call({ method: 'POST', url: '/v1/mailboxes/fetch' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { fetched: 0, mailboxes: 0 });
+    await h.call({ method: 'PUT', url: '/v1/mailboxes', payload: { peers: [p1, p2] } });
+    h.node.fetchCount = 3;
+    const fetches = h.node.fetches;
+    response = await h.call({ method: 'POST', url: '/v1/mailboxes/fetch' });
+    assert.deepEqual(response.json(), { fetched: 3, mailboxes: 2 });
+    assert.equal(h.node.fetches, fetches + 1);
+  });
+
+  it('503 NOT_READY while the node is not running; nothing is saved', async () => {
+    h.node.running = false;
+    const saved = saves.length;
+    try {
+      for (const [method, url, payload] of [
+        ['PUT', '/v1/mailboxes', { peers: [p1] }],
+        ['POST', '/v1/mailboxes/fetch', undefined],
+      ] as const) {
+        const response = await h.call({ method, url, ...(payload ? { payload } : {}) });
+        assert.equal(response.statusCode, 503, url);
+        assert.equal(errorOf(response).code, 'NOT_READY');
+      }
+      assert.equal(saves.length, saved);
+    } finally {
+      h.node.running = true;
+    }
+  });
+
+  it('GET /v1/status includes what the node holds as a mailbox, only when it is one', async () => {
+    assert.equal((await h.call({ url: '/v1/status' })).json().mailbox, undefined);
+    h.node.statusValue = { ...h.node.statusValue, mailbox: { held: 4, bytes: 12_345 } };
+    try {
+      const body = (await h.call({ url: '/v1/status' })).json();
+      assert.deepEqual(body.mailbox, { held: 4, bytes: 12_345 });
+    } finally {
+      delete h.node.statusValue.mailbox;
+    }
+  });
+});
+
+describe('API retry', () => {
+  let h: Harness;
+  const bob = randomAddress();
+  before(async () => {
+    h = await harness();
+  });
+  after(() => h.app.close());
+
+  it('POST /v1/messages/:id/retry queues a failed message again (200), once', async () => {
+    const failed = h.node.outgoing(bob, 'lost', 'failed');
+    const events: unknown[] = [];
+    h.node.on('delivery', (d) => events.push(d));
+    let response = await h.call({ method: 'POST', url: `/v1/messages/${failed.id}/retry` });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json(), { id: failed.id, state: 'queued' });
+    assert.equal(h.node.messages.find((m) => m.id === failed.id)?.state, 'queued');
+    assert.deepEqual(events, [{ id: failed.id, to: bob, state: 'queued' }]);
+    response = await h.call({ method: 'POST', url: `/v1/messages/${failed.id}/retry` });
+    assert.equal(response.statusCode, 404);
+    assert.deepEqual(errorOf(response), {
+      code: 'FAILED_MESSAGE_NOT_FOUND',
+      message: `no failed outgoing message with id ${failed.id}`,
+    });
+  });
+
+  it('404 FAILED_MESSAGE_NOT_FOUND for an unknown id, a delivered or an incoming message', async () => {
+    const delivered = h.node.outgoing(bob, 'fine', 'delivered');
+    const incoming = h.node.receive(bob, 'hello');
+    for (const id of [messageId(), delivered.id, incoming.id]) {
+      const response = await h.call({ method: 'POST', url: `/v1/messages/${id}/retry` });
+      assert.equal(response.statusCode, 404, id);
+      assert.equal(errorOf(response).code, 'FAILED_MESSAGE_NOT_FOUND');
+    }
+  });
+
+  it('400 INVALID_REQUEST naming params.id for anything but 32 lowercase hex characters', async () => {
+    const id = messageId();
+    for (const bad of ['xyz', id.toUpperCase(), id.slice(1), `${id}0`, `${id.slice(1)}g`]) {
+      const response = await h.call({ method: 'POST', url: `/v1/messages/${encodeURIComponent(bad)}/retry` });
+      assert.equal(response.statusCode, 400, bad);
+      const error = errorOf(response);
+      assert.equal(error.code, 'INVALID_REQUEST');
+      assert.equal(error.field, 'params.id');
+      assert.match(error.message, /^params\.id: must be 16 random bytes, lowercase hex$/);
+    }
+  });
+
+  it('503 NOT_READY while the node is not running', async () => {
+    h.node.running = false;
+    try {
+      const response = await h.call({ method: 'POST', url: `/v1/messages/${messageId()}/retry` });
+      assert.equal(response.statusCode, 503);
+      assert.equal(errorOf(response).code, 'NOT_READY');
+    } finally {
+      h.node.running = true;
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * display of untrusted text), API discovery and the API client's error handling.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,10 +13,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { ApiError, TokenPermissionsError } from '../../src/api/errors.js';
+import { createApiServer } from '../../src/api/server.js';
+import type { MailboxesSaved } from '../../src/api/types.js';
 import { ApiClient, apiUrlFor, DAEMON_INFO_FILE, discoverApi, parseApiUrl } from '../../src/cli/client.js';
 import { conversationLines, parseCursor, parseLimit } from '../../src/cli/commands/chat.js';
 import { flatten } from '../../src/cli/commands/config.js';
 import { contactsTable } from '../../src/cli/commands/contacts.js';
+import { fetchLine, MAX_MAILBOXES, mailboxLines } from '../../src/cli/commands/mailbox.js';
+import { parseMessageId } from '../../src/cli/commands/retry.js';
 import { sendLine } from '../../src/cli/commands/send.js';
 import { optionName, START_OPTIONS, toConfigFlags, withPeerId } from '../../src/cli/commands/start.js';
 import { peersLines, statusLines } from '../../src/cli/commands/status.js';
@@ -31,14 +36,17 @@ import {
   EXIT_CODE_TABLE,
   noDaemonMessage,
 } from '../../src/cli/errors.js';
-import { clean, fields, formatDuration, Output, table } from '../../src/cli/output.js';
+import { clean, fields, formatBytes, formatDuration, Output, table } from '../../src/cli/output.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { ConfigError, resolveConfig, resolveDataDir, SETTINGS } from '../../src/config/index.js';
 import { StoreOpenError } from '../../src/store/errors.js';
+import { FakeNode, randomAddress, randomPeerId } from '../api/fake-node.js';
 import { cleanEnv, runInProcess } from './helpers.js';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape sequences is the point
 const ESC = /[\u001b\u009b]/;
+
+const PEER = await randomPeerId();
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -195,6 +203,12 @@ describe('parsing of the other commands', () => {
     const rename = await parse(['contacts', 'rename', 'bob', 'robert']);
     assert.deepEqual([rename.name(), ...rename.args], ['rename', 'bob', 'robert']);
     assert.equal((await parse(['contacts', 'rm', 'bob'])).name(), 'remove');
+    assert.equal((await parse(['mailbox'])).name(), 'list');
+    assert.equal((await parse(['mailbox', 'ls'])).name(), 'list');
+    assert.deepEqual((await parse(['mailbox', 'add', '12D3KooWx'])).args, ['12D3KooWx']);
+    assert.equal((await parse(['mailbox', 'rm', '12D3KooWx'])).name(), 'remove');
+    assert.equal((await parse(['mailbox', 'fetch'])).name(), 'fetch');
+    assert.deepEqual((await parse(['retry', 'ab'.repeat(16)])).args, ['ab'.repeat(16)]);
     assert.deepEqual((await parse(['verify', 'bob', '--confirm'])).opts(), { confirm: true });
     assert.deepEqual((await parse(['id', '--qr'])).opts(), { qr: true });
   });
@@ -211,6 +225,8 @@ describe('runCli: usage, help, exit codes, one-line errors', () => {
         /^sotto: option '--limit <n>' argument 'x' is invalid\. .*\(see sotto chat --help\)\n$/,
       ],
       [['send', 'bob'], /^sotto: missing required argument 'text' \(see sotto send --help\)\n$/],
+      [['mailbox', 'add'], /^sotto: missing required argument 'peer-id' \(see sotto mailbox add --help\)\n$/],
+      [['retry'], /^sotto: missing required argument 'message-id' \(see sotto retry --help\)\n$/],
     ];
     for (const [args, expected] of cases) {
       const r = await runInProcess(args);
@@ -236,6 +252,8 @@ describe('runCli: usage, help, exit codes, one-line errors', () => {
       'status',
       'peers',
       'config',
+      'mailbox',
+      'retry',
     ]) {
       assert.ok(r.stdout.includes(`  ${command}`), command);
       const sub = await runInProcess([command, '--help']);
@@ -264,6 +282,11 @@ describe('runCli: usage, help, exit codes, one-line errors', () => {
       ['send', 'bob', 'hi'],
       ['chat', 'bob'],
       ['watch'],
+      ['mailbox'],
+      ['mailbox', 'add', PEER],
+      ['mailbox', 'remove', PEER],
+      ['mailbox', 'fetch'],
+      ['retry', 'ab'.repeat(16)],
     ]) {
       const r = await runInProcess([...args, '--data-dir', dir]);
       assert.equal(r.code, EXIT.NO_DAEMON, args.join(' '));
@@ -327,6 +350,9 @@ describe('errors → exit code and one line', () => {
       DIRECTORY_ERROR: EXIT.FAILURE,
       INTERNAL: EXIT.FAILURE,
       NOT_FOUND: EXIT.FAILURE,
+      INVALID_PEER_ID: EXIT.USAGE,
+      FAILED_MESSAGE_NOT_FOUND: EXIT.NOT_FOUND,
+      CONFIG_NOT_SAVED: EXIT.FAILURE,
     };
     for (const [code, exit] of Object.entries(expected)) {
       const api = new ApiError(code as ApiError['code'], 'x');
@@ -439,6 +465,7 @@ describe('output', () => {
         messages: [
           { id: id(3), direction: 'in', timestamp: 3000, text: 'third\u001b[2J\nsecond line', state: 'received' },
           { id: id(2), direction: 'out', timestamp: 2000, text: 'second', state: 'queued' },
+          { id: id(4), direction: 'out', timestamp: 1500, text: 'lost', state: 'failed' },
           { id: id(1), direction: 'out', timestamp: 1000, text: 'first', state: 'delivered' },
         ],
         next: { beforeTimestamp: 1000, beforeId: id(1) },
@@ -447,10 +474,11 @@ describe('output', () => {
     );
     assert.equal(lines[0], 'conversation with bob (sotto1xyz)');
     assert.match(lines[1]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}→ first$/);
-    assert.match(lines[2]!, /→ second {2}\(queued\)$/);
-    assert.match(lines[3]!, /← third\\u\{1b\}\[2J$/);
-    assert.match(lines[4]!, /^ {23}second line$/);
-    assert.equal(lines[5], `older messages: sotto chat bob --before 1000:${id(1)}`);
+    assert.equal(lines[2]!.slice(21), `→ lost  (failed: sotto retry ${id(4)})`);
+    assert.match(lines[3]!, /→ second {2}\(queued\)$/);
+    assert.match(lines[4]!, /← third\\u\{1b\}\[2J$/);
+    assert.match(lines[5]!, /^ {23}second line$/);
+    assert.equal(lines[6], `older messages: sotto chat bob --before 1000:${id(1)}`);
     for (const line of lines) assert.doesNotMatch(line, ESC);
   });
 
@@ -494,6 +522,24 @@ describe('output', () => {
     );
     assert.ok(status.some((l) => /^uptime\s+1h 02m 03s/.test(l)));
     assert.ok(status.some((l) => /^routing table\s+3 peers$/.test(l)));
+    assert.ok(!status.some((l) => l.startsWith('mailbox')), 'no mailbox line when the node is not one');
+    const mailboxStatus = statusLines(
+      {
+        peers: 0,
+        routingTable: 0,
+        outbox: 0,
+        oneTimePrekeys: { available: 0, claimed: 0, claimsServed: 0 },
+        mailbox: { held: 3, bytes: 3 * 1024 * 1024 },
+        startedAt: 0,
+        uptimeMs: 0,
+        version: '0.1.0',
+      },
+      'http://127.0.0.1:7373',
+    );
+    assert.ok(
+      mailboxStatus.some((l) => /^mailbox\s+holding 3 envelopes \(3\.0 MiB\) for others$/.test(l)),
+      mailboxStatus.join('\n'),
+    );
     assert.deepEqual(peersLines([]), ['no connected peers']);
     assert.deepEqual(peersLines([{ peerId: 'P', addresses: ['/ip4/127.0.0.1/tcp/1'] }]), [
       '1 connected peer',
@@ -515,6 +561,26 @@ describe('output', () => {
     assert.doesNotMatch(rows[1]!, ESC);
     assert.equal(sendLine({ id: 'abc', to: 'x', state: 'delivered' }), 'abc delivered');
     assert.equal(sendLine({ id: 'abc', to: 'x', state: 'queued' }), 'abc queued (will retry)');
+    assert.equal(sendLine({ id: 'abc', to: 'x', state: 'stored-at-mailbox' }), 'abc stored at a mailbox');
+    assert.deepEqual(mailboxLines([]), ['no mailboxes (add one with: sotto mailbox add <peer-id>)']);
+    assert.deepEqual(mailboxLines(['P1', 'P2']), ['2 mailboxes (senders try them in this order)', '  P1', '  P2']);
+    assert.equal(
+      fetchLine({ fetched: 0, mailboxes: 0 }),
+      'no mailboxes to fetch from (add one with: sotto mailbox add <peer-id>)',
+    );
+    assert.equal(fetchLine({ fetched: 1, mailboxes: 1 }), 'fetched 1 new message from 1 mailbox');
+    assert.equal(fetchLine({ fetched: 5, mailboxes: 2 }), 'fetched 5 new messages from 2 mailboxes');
+    assert.equal(formatBytes(0), '0 B');
+    assert.equal(formatBytes(1023), '1023 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(64 * 1024 * 1024), '64.0 MiB');
+    assert.equal(formatBytes(1024 ** 3), '1.0 GiB');
+    assert.equal(parseMessageId(` ${'AB'.repeat(16)}\n`), 'ab'.repeat(16));
+    assert.throws(
+      () => parseMessageId('xyz\u001b[2J'),
+      (err: unknown) => err instanceof CliError && err.exitCode === EXIT.USAGE && !ESC.test(err.message),
+    );
+    assert.throws(() => parseMessageId('ab'.repeat(15)), CliError);
     assert.deepEqual(flatten({ a: { b: 1, c: [1, 2] }, d: 'x' }), [
       ['a.b', 1],
       ['a.c', [1, 2]],
@@ -630,5 +696,162 @@ describe('API discovery and client', () => {
       client.get('/ok'),
       (err: unknown) => err instanceof ApiUnreachableError && err.message === 'no daemon',
     );
+  });
+});
+
+describe('mailbox and retry against an API (in-memory node)', () => {
+  const node = new FakeNode();
+  const saves: string[][] = [];
+  let saveResult: MailboxesSaved = { saved: true };
+  let dir: string;
+  let app: Awaited<ReturnType<typeof createApiServer>>;
+  const run = (...args: string[]) => runInProcess([...args, '--data-dir', dir]);
+
+  /** One line on stderr, `sotto: …`, and nothing on stdout. */
+  const failure = (r: { code: number; stdout: string; stderr: string }, code: number, line: string) => {
+    assert.equal(r.code, code, r.stderr);
+    assert.equal(r.stderr, `sotto: ${line}\n`);
+    assert.equal(r.stdout, '');
+  };
+
+  after(async () => {
+    await app?.close();
+  });
+
+  it('starts an API for the commands to find (daemon.json and api-token in the data dir)', async () => {
+    dir = await tempDir();
+    const token = randomBytes(32).toString('base64url');
+    app = await createApiServer({
+      node,
+      token,
+      startedAt: Date.now(),
+      ready: () => ({ ready: true }),
+      saveMailboxes: async (peers) => {
+        saves.push([...peers]);
+        return saveResult;
+      },
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    await writeFile(join(dir, 'api-token'), `${token}\n`, { mode: 0o600 });
+    await writeFile(join(dir, DAEMON_INFO_FILE), JSON.stringify({ api: `http://127.0.0.1:${port}` }));
+    const r = await run('mailbox');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'no mailboxes (add one with: sotto mailbox add <peer-id>)\n');
+  });
+
+  it('mailbox add: appends, canonical; again is a no-op; a bad peer id is a usage error', async () => {
+    const [p1, p2] = [await randomPeerId(), await randomPeerId()];
+    let r = await run('mailbox', 'add', p1);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `added mailbox ${p1} (1 in all); your identity record is republished\n`);
+    assert.equal(r.stderr, '');
+    const { peerIdFromString } = await import('@libp2p/peer-id');
+    r = await run('mailbox', 'add', peerIdFromString(p2).toCID().toString(), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { peers: [p1, p2], saved: true, added: true });
+    assert.deepEqual(node.mailboxList, [p1, p2]);
+    assert.deepEqual(saves.at(-1), [p1, p2]);
+    const count = saves.length;
+    r = await run('mailbox', 'add', p1);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `${p1} is already one of your mailboxes\n`);
+    assert.equal(saves.length, count, 'nothing saved');
+    failure(
+      await run('mailbox', 'add', 'QmNope\u001b[2J'),
+      EXIT.USAGE,
+      'not a libp2p peer id: "QmNope\\u{1b}[2J" (a mailbox is named by its node\'s peer id, 12D3KooW… (sotto id on that node))',
+    );
+    const list = await run('mailbox', 'list', '--json');
+    assert.deepEqual(JSON.parse(list.stdout), { peers: [p1, p2] });
+    const human = await run('mailbox', 'ls');
+    assert.equal(human.stdout, `2 mailboxes (senders try them in this order)\n  ${p1}\n  ${p2}\n`);
+  });
+
+  it('mailbox add: a note on stderr when the daemon cannot save the list; a full list is a conflict', async () => {
+    saveResult = { saved: false, reason: 'SOTTO_MAILBOXES sets the mailboxes at every start' };
+    try {
+      const r = await run('mailbox', 'add', await randomPeerId());
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^added mailbox 12D3KooW\w+ \(3 in all\)/);
+      assert.equal(
+        r.stderr,
+        'sotto: note: not saved to config.json: SOTTO_MAILBOXES sets the mailboxes at every start\n',
+      );
+      const json = await run('mailbox', 'add', await randomPeerId(), '--json');
+      assert.equal(json.stderr, '', 'no note with --json: the result says it');
+      assert.equal(JSON.parse(json.stdout).saved, false);
+    } finally {
+      saveResult = { saved: true };
+    }
+    while (node.mailboxList.length < MAX_MAILBOXES) {
+      assert.equal((await run('mailbox', 'add', await randomPeerId())).code, 0);
+    }
+    failure(
+      await run('mailbox', 'add', await randomPeerId()),
+      EXIT.CONFLICT,
+      'you have 8 mailboxes, the most an identity lists (remove one first: sotto mailbox remove <peer-id>)',
+    );
+  });
+
+  it('mailbox remove: by peer id; one that is not a mailbox is not found (exit 4)', async () => {
+    const [first, second] = node.mailboxList as [string, string];
+    let r = await run('mailbox', 'remove', first);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `removed mailbox ${first} (7 left); your identity record is republished\n`);
+    r = await run('mailbox', 'rm', second, '--json');
+    assert.deepEqual(JSON.parse(r.stdout).removed, second);
+    assert.equal(node.mailboxList.length, 6);
+    assert.ok(!node.mailboxList.includes(first) && !node.mailboxList.includes(second));
+    failure(
+      await run('mailbox', 'remove', first),
+      EXIT.NOT_FOUND,
+      `${first} is not one of your mailboxes (see sotto mailbox list)`,
+    );
+    failure(
+      await run('mailbox', 'remove', 'nope'),
+      EXIT.USAGE,
+      `not a libp2p peer id: "nope" (a mailbox is named by its node's peer id, 12D3KooW… (sotto id on that node))`,
+    );
+  });
+
+  it('mailbox fetch: how many messages from how many mailboxes', async () => {
+    node.fetchCount = 2;
+    let r = await run('mailbox', 'fetch');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'fetched 2 new messages from 6 mailboxes\n');
+    r = await run('mailbox', 'fetch', '--json');
+    assert.deepEqual(JSON.parse(r.stdout), { fetched: 2, mailboxes: 6 });
+  });
+
+  it('retry: a failed message is queued (exit 0); otherwise not found (4) or a usage error (2)', async () => {
+    const failed = node.outgoing(randomAddress(), 'lost', 'failed');
+    let r = await run('retry', failed.id.toUpperCase());
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${failed.id} queued (will retry)\n`);
+    assert.equal(node.messages.find((m) => m.id === failed.id)?.state, 'queued');
+    const again = node.outgoing(randomAddress(), 'lost again', 'failed');
+    r = await run('retry', again.id, '--json');
+    assert.deepEqual(JSON.parse(r.stdout), { id: again.id, state: 'queued' });
+    failure(
+      await run('retry', failed.id),
+      EXIT.NOT_FOUND,
+      `no failed outgoing message with id ${failed.id} ` +
+        '(only a failed outgoing message can be retried; sotto chat <contact> shows the state of each)',
+    );
+    failure(
+      await run('retry', 'xyz'),
+      EXIT.USAGE,
+      'not a message id: "xyz" (a message id is 32 hex characters, as sotto send and sotto chat print it)',
+    );
+  });
+
+  it('status shows what the node holds as a mailbox', async () => {
+    node.statusValue = { ...node.statusValue, mailbox: { held: 12, bytes: 2048 } };
+    const r = await run('status');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^mailbox +holding 12 envelopes \(2\.0 KiB\) for others$/m);
+    const json = JSON.parse((await run('status', '--json')).stdout);
+    assert.deepEqual(json.mailbox, { held: 12, bytes: 2048 });
   });
 });

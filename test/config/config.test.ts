@@ -1,14 +1,23 @@
 /**
  * The daemon config: defaults, each source and its precedence (field by field), validation with
- * errors naming source and field, unknown keys/variables/flags, the loopback-only API rule, and
- * reading the file (temp dirs under os.tmpdir()).
+ * errors naming source and field, unknown keys/variables/flags, the loopback-only API rule, the
+ * mailbox settings, reading the file and saving the mailbox list into it (temp dirs under
+ * os.tmpdir()).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+/** The unprivileged user a root test run drops to (Debian's nobody). */
+const NOBODY = 65534;
+
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromString } from '@libp2p/peer-id';
 import {
   CONFIG_FILE_NAME,
   ConfigError,
@@ -16,24 +25,43 @@ import {
   type ConfigProblem,
   type ConfigSource,
   configToJson,
+  DAY_MS,
   type DaemonConfig,
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
+  DEFAULT_FAIL_AFTER_DAYS,
+  DEFAULT_MAILBOX,
   ENV_ALLOW_LIST,
   ENV_VARS,
   flagName,
   isLoopbackHost,
   loadConfig,
   MAX_CONFIG_FILE_BYTES,
+  MAX_DAYS,
+  MAX_MAILBOX_ENVELOPE_BYTES,
+  MAX_MAILBOX_ENVELOPES_PER_IDENTITY,
+  MAX_OWN_MAILBOXES,
+  nodeMailboxOptions,
   type ResolveConfigInput,
   readConfigFile,
   redactedConfig,
   resolveConfig,
   SETTINGS,
+  saveMailboxes,
+  updateConfigFile,
 } from '../../src/config/index.js';
+import { encodeAddress } from '../../src/identity/address.js';
 import { DEFAULT_LIMITS, DEFAULT_LISTEN, parseNetConfig } from '../../src/net/index.js';
 
 const peerId = (await generateKeyPair('Ed25519')).publicKey.toString();
+const newPeerId = async () => (await generateKeyPair('Ed25519')).publicKey.toString();
+const [P1, P2, P3] = [await newPeerId(), await newPeerId(), await newPeerId()];
+/** One more than a record lists. */
+const NINE_PEERS = await Promise.all(Array.from({ length: 9 }, () => newPeerId()));
+const newAddress = () => encodeAddress(randomBytes(32));
+const [A1, A2, A3] = [newAddress(), newAddress(), newAddress()];
+/** The address with one character changed: the checksum catches it. */
+const mistype = (address: string) => `${address.slice(0, 20)}${address[20] === 'q' ? 'p' : 'q'}${address.slice(21)}`;
 const BOOT = `/ip4/127.0.0.1/tcp/4001/p2p/${peerId}`;
 const PUBLIC_BOOT = `/dns4/friend.example.org/tcp/4001/p2p/${peerId}`;
 const HOME = '/home/tester';
@@ -84,6 +112,13 @@ describe('defaults', () => {
     assert.equal(config.api.host, '127.0.0.1');
     assert.equal(config.api.port, 7373);
     assert.deepEqual(config.log, { level: 'info', format: 'json' });
+    assert.deepEqual(config.mailbox, DEFAULT_MAILBOX);
+    assert.equal(config.mailbox.enabled, false, 'the mailbox role is off unless asked for');
+    assert.equal(config.mailbox.policy, 'allow-list');
+    assert.deepEqual(config.mailboxes, []);
+    assert.equal(config.failAfterDays, 7);
+    assert.ok(Object.isFrozen(config.mailbox) && Object.isFrozen(config.mailbox.allow));
+    assert.ok(Object.isFrozen(config.mailboxes));
     assert.deepEqual(file, { path: '/home/tester/.local/share/sotto/config.json', present: false });
     for (const [field, source] of Object.entries(sources)) assert.equal(source, 'default', field);
     assert.equal(Object.keys(sources).length, SETTINGS.length + 1);
@@ -219,6 +254,16 @@ describe('precedence', () => {
     'api.allowRemote': { file: true, env: 'false', flag: true, want: [true, false, true] },
     'log.level': { file: 'warn', env: 'error', flag: 'silent', want: ['warn', 'error', 'silent'] },
     'log.format': { file: 'pretty', env: 'json', flag: 'pretty', want: ['pretty', 'json', 'pretty'] },
+    'mailbox.enabled': { file: true, env: '0', flag: true, want: [true, false, true] },
+    'mailbox.policy': { file: 'open', env: 'allow-list', flag: 'open', want: ['open', 'allow-list', 'open'] },
+    'mailbox.allow': { file: [A1], env: `${A2},${A3}`, flag: [A3], want: [[A1], [A2, A3], [A3]] },
+    'mailbox.maxEnvelopesPerIdentity': { file: 1, env: '2', flag: 3, want: [1, 2, 3] },
+    'mailbox.maxBytesPerIdentity': { file: 4096, env: '8192', flag: '16384', want: [4096, 8192, 16384] },
+    'mailbox.maxTotalBytes': { file: 1e6, env: '2000000', flag: 3e6, want: [1e6, 2e6, 3e6] },
+    'mailbox.ttlDays': { file: 1, env: '2', flag: '3', want: [1, 2, 3] },
+    'mailbox.maxEnvelopeBytes': { file: 1000, env: '2000', flag: 3000, want: [1000, 2000, 3000] },
+    mailboxes: { file: [P1, P2], env: '', flag: [P3], want: [[P1, P2], [], [P3]] },
+    failAfterDays: { file: 1, env: '2', flag: 3, want: [1, 2, 3] },
   };
 
   const get = (config: DaemonConfig, field: string): unknown =>
@@ -281,6 +326,16 @@ describe('environment', () => {
         'SOTTO_API_ALLOW_REMOTE',
         'SOTTO_LOG_LEVEL',
         'SOTTO_LOG_FORMAT',
+        'SOTTO_MAILBOX_ENABLED',
+        'SOTTO_MAILBOX_POLICY',
+        'SOTTO_MAILBOX_ALLOW',
+        'SOTTO_MAILBOX_MAX_ENVELOPES_PER_IDENTITY',
+        'SOTTO_MAILBOX_MAX_BYTES_PER_IDENTITY',
+        'SOTTO_MAILBOX_MAX_TOTAL_BYTES',
+        'SOTTO_MAILBOX_TTL_DAYS',
+        'SOTTO_MAILBOX_MAX_ENVELOPE_BYTES',
+        'SOTTO_MAILBOXES',
+        'SOTTO_FAIL_AFTER_DAYS',
       ],
     );
     assert.deepEqual(
@@ -308,6 +363,16 @@ describe('environment', () => {
         SOTTO_API_ALLOW_REMOTE: '1',
         SOTTO_LOG_LEVEL: 'debug',
         SOTTO_LOG_FORMAT: 'pretty',
+        SOTTO_MAILBOX_ENABLED: 'true',
+        SOTTO_MAILBOX_POLICY: 'allow-list',
+        SOTTO_MAILBOX_ALLOW: ` ${A1.toUpperCase()}, ${A2}`,
+        SOTTO_MAILBOX_MAX_ENVELOPES_PER_IDENTITY: '500',
+        SOTTO_MAILBOX_MAX_BYTES_PER_IDENTITY: '1048576',
+        SOTTO_MAILBOX_MAX_TOTAL_BYTES: '10485760',
+        SOTTO_MAILBOX_TTL_DAYS: '14',
+        SOTTO_MAILBOX_MAX_ENVELOPE_BYTES: '32768',
+        SOTTO_MAILBOXES: `${P1},${P2}`,
+        SOTTO_FAIL_AFTER_DAYS: '3',
       },
     });
     assert.deepEqual(JSON.parse(JSON.stringify(config)), {
@@ -327,6 +392,18 @@ describe('environment', () => {
       },
       api: { host: '0.0.0.0', port: 0, allowRemote: true },
       log: { level: 'debug', format: 'pretty' },
+      mailbox: {
+        enabled: true,
+        policy: 'allow-list',
+        allow: [A1, A2],
+        maxEnvelopesPerIdentity: 500,
+        maxBytesPerIdentity: 1048576,
+        maxTotalBytes: 10485760,
+        ttlDays: 14,
+        maxEnvelopeBytes: 32768,
+      },
+      mailboxes: [P1, P2],
+      failAfterDays: 3,
     });
   });
 
@@ -734,5 +811,386 @@ describe('loadConfig and readConfigFile', () => {
       );
     }
     await chmod(locked, 0o600);
+  });
+});
+
+describe('mailbox settings', () => {
+  it('defaults and limits agree with the node', async () => {
+    const node = await import('../../src/node/index.js');
+    const { MAX_FRAME_BYTES } = await import('../../src/protocols/message/constants.js');
+    assert.equal(DEFAULT_MAILBOX.maxEnvelopesPerIdentity, node.DEFAULT_MAILBOX_MAX_ENVELOPES_PER_IDENTITY);
+    assert.equal(DEFAULT_MAILBOX.maxBytesPerIdentity, node.DEFAULT_MAILBOX_MAX_BYTES_PER_IDENTITY);
+    assert.equal(DEFAULT_MAILBOX.maxTotalBytes, node.DEFAULT_MAILBOX_MAX_TOTAL_BYTES);
+    assert.equal(DEFAULT_MAILBOX.ttlDays * DAY_MS, node.DEFAULT_MAILBOX_TTL_MS);
+    assert.equal(DEFAULT_MAILBOX.maxEnvelopeBytes, MAX_FRAME_BYTES);
+    assert.equal(MAX_MAILBOX_ENVELOPE_BYTES, MAX_FRAME_BYTES);
+    assert.equal(MAX_OWN_MAILBOXES, node.MAX_MAILBOXES);
+    assert.equal(DEFAULT_FAIL_AFTER_DAYS * DAY_MS, node.FAIL_AFTER_MS);
+    // What the config accepts, the node accepts (its own validation runs again at start).
+    const { mailbox } = nodeMailboxOptions(
+      resolve({
+        file: {
+          mailbox: {
+            enabled: true,
+            allow: [A1],
+            maxEnvelopesPerIdentity: MAX_MAILBOX_ENVELOPES_PER_IDENTITY,
+            maxEnvelopeBytes: MAX_MAILBOX_ENVELOPE_BYTES,
+            ttlDays: MAX_DAYS,
+          },
+        },
+      }).config,
+    );
+    assert.ok(mailbox);
+    assert.doesNotThrow(() => node.parseMailboxRole(mailbox));
+  });
+
+  it('a complete mailbox section, canonicalised: lower-case addresses, base58 peer ids', () => {
+    const cid = peerIdFromString(P2).toCID().toString();
+    const { config, sources } = resolve({
+      file: {
+        mailbox: {
+          enabled: true,
+          policy: 'allow-list',
+          allow: [A1.toUpperCase(), ` ${A2}\n`, A1],
+          maxEnvelopesPerIdentity: 100,
+          maxBytesPerIdentity: 1_000_000,
+          maxTotalBytes: 50_000_000,
+          ttlDays: 7,
+          maxEnvelopeBytes: 10_000,
+        },
+        mailboxes: [P1, cid],
+        failAfterDays: 2,
+      },
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(config.mailbox)), {
+      enabled: true,
+      policy: 'allow-list',
+      allow: [A1, A2],
+      maxEnvelopesPerIdentity: 100,
+      maxBytesPerIdentity: 1_000_000,
+      maxTotalBytes: 50_000_000,
+      ttlDays: 7,
+      maxEnvelopeBytes: 10_000,
+    });
+    assert.deepEqual(config.mailboxes, [P1, P2]);
+    assert.equal(config.failAfterDays, 2);
+    assert.equal(sources['mailbox.allow'], 'file');
+    assert.equal(sources.mailboxes, 'file');
+    assert.equal(sources['mailbox.ttlDays'], 'file');
+    assert.equal(sources['mailbox.maxTotalBytes'], 'file');
+  });
+
+  it('the environment overrides the file field by field', () => {
+    const { config, sources } = resolve({
+      file: { mailbox: { enabled: true, allow: [A1], ttlDays: 10 }, mailboxes: [P1], failAfterDays: 2 },
+      env: { SOTTO_MAILBOX_POLICY: 'open', SOTTO_MAILBOXES: '', SOTTO_MAILBOX_TTL_DAYS: '20' },
+      flags: { failAfterDays: '4' },
+    });
+    assert.equal(config.mailbox.enabled, true);
+    assert.equal(sources['mailbox.enabled'], 'file');
+    assert.equal(config.mailbox.policy, 'open');
+    assert.equal(sources['mailbox.policy'], 'env');
+    assert.deepEqual(config.mailbox.allow, [A1]);
+    assert.equal(config.mailbox.ttlDays, 20);
+    assert.equal(sources['mailbox.ttlDays'], 'env');
+    assert.deepEqual(config.mailboxes, [], 'an empty SOTTO_MAILBOXES means none');
+    assert.equal(sources.mailboxes, 'env');
+    assert.equal(config.failAfterDays, 4);
+    assert.equal(sources.failAfterDays, 'flag');
+    assert.equal(config.mailbox.maxTotalBytes, DEFAULT_MAILBOX.maxTotalBytes);
+    assert.equal(sources['mailbox.maxTotalBytes'], 'default');
+  });
+
+  it('rejects every bad field in the file, naming the field', () => {
+    const file = (input: unknown, field: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ file: input }, { source: 'file', field, problem, message });
+    file({ mailbox: [] }, 'mailbox', 'WRONG_TYPE');
+    file(
+      { mailbox: { enabled: 'yes' } },
+      'mailbox.enabled',
+      'WRONG_TYPE',
+      `${FILE}: mailbox.enabled: expected a boolean, got "yes"`,
+    );
+    file(
+      { mailbox: { policy: 'closed' } },
+      'mailbox.policy',
+      'BAD_VALUE',
+      `${FILE}: mailbox.policy: expected one of allow-list, open, got "closed"`,
+    );
+    file({ mailbox: { policy: 1 } }, 'mailbox.policy', 'WRONG_TYPE');
+    file({ mailbox: { allow: A1 } }, 'mailbox.allow', 'WRONG_TYPE', /expected a list of addresses, got "sotto1/);
+    file({ mailbox: { allow: [A1, 5] } }, 'mailbox.allow[1]', 'WRONG_TYPE', /expected an address, got 5$/);
+    file(
+      { mailbox: { allow: [A1, mistype(A2)] } },
+      'mailbox.allow[1]',
+      'BAD_ADDRESS',
+      new RegExp(`^${FILE}: mailbox\\.allow\\[1\\]: not a valid address \\(.+\\), got "sotto1`),
+    );
+    file({ mailbox: { allow: ['bob'] } }, 'mailbox.allow[0]', 'BAD_ADDRESS');
+    file({ mailbox: { maxEnvelopesPerIdentity: 0 } }, 'mailbox.maxEnvelopesPerIdentity', 'OUT_OF_RANGE', /got 0$/);
+    file({ mailbox: { maxEnvelopesPerIdentity: 2 ** 32 } }, 'mailbox.maxEnvelopesPerIdentity', 'OUT_OF_RANGE');
+    file({ mailbox: { maxEnvelopesPerIdentity: 1.5 } }, 'mailbox.maxEnvelopesPerIdentity', 'WRONG_TYPE');
+    file({ mailbox: { maxBytesPerIdentity: '1' } }, 'mailbox.maxBytesPerIdentity', 'WRONG_TYPE');
+    file(
+      { mailbox: { maxTotalBytes: -1 } },
+      'mailbox.maxTotalBytes',
+      'OUT_OF_RANGE',
+      `${FILE}: mailbox.maxTotalBytes: expected a positive integer, got -1`,
+    );
+    file({ mailbox: { ttlDays: 0 } }, 'mailbox.ttlDays', 'OUT_OF_RANGE', /expected an integer 1\.\.3650, got 0$/);
+    file({ mailbox: { ttlDays: MAX_DAYS + 1 } }, 'mailbox.ttlDays', 'OUT_OF_RANGE');
+    file({ mailbox: { ttlDays: 0.5 } }, 'mailbox.ttlDays', 'WRONG_TYPE');
+    file(
+      { mailbox: { maxEnvelopeBytes: MAX_MAILBOX_ENVELOPE_BYTES + 1 } },
+      'mailbox.maxEnvelopeBytes',
+      'OUT_OF_RANGE',
+      /expected an integer 1\.\.66560/,
+    );
+    file({ mailboxes: {} }, 'mailboxes', 'WRONG_TYPE', /expected a list of peer ids/);
+    file(
+      { mailboxes: [P1, 'QmNotAPeer'] },
+      'mailboxes[1]',
+      'BAD_PEER_ID',
+      `${FILE}: mailboxes[1]: not a libp2p peer id, got "QmNotAPeer"`,
+    );
+    file({ mailboxes: [P1, 7] }, 'mailboxes[1]', 'WRONG_TYPE');
+    file(
+      { mailboxes: [P1, P2, peerIdFromString(P1).toCID().toString()] },
+      'mailboxes[2]',
+      'DUPLICATE',
+      /the same peer as entry 1/,
+    );
+    file({ mailboxes: NINE_PEERS }, 'mailboxes', 'OUT_OF_RANGE', `${FILE}: mailboxes: at most 8 mailboxes, got 9`);
+    file({ failAfterDays: 0 }, 'failAfterDays', 'OUT_OF_RANGE');
+    file({ failAfterDays: '7' }, 'failAfterDays', 'WRONG_TYPE');
+    // unknown keys at both levels
+    file({ mailbox: { ttlMs: 1 } }, 'mailbox.ttlMs', 'UNKNOWN_KEY', `${FILE}: mailbox.ttlMs: unknown key`);
+    file({ mailboxs: [] }, 'mailboxs', 'UNKNOWN_KEY');
+    file({ failAfterMs: 1 }, 'failAfterMs', 'UNKNOWN_KEY');
+  });
+
+  it('rejects bad variables, naming the variable and the entry', () => {
+    const env = (name: string, value: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ env: { [name]: value } }, { source: 'env', field: name, problem, message });
+    env('SOTTO_MAILBOX_ENABLED', 'yes', 'WRONG_TYPE');
+    env('SOTTO_MAILBOX_ENABLED', '', 'EMPTY');
+    env('SOTTO_MAILBOX_POLICY', 'closed', 'BAD_VALUE');
+    env(
+      'SOTTO_MAILBOX_ALLOW',
+      `${A1},${mistype(A2)}`,
+      'BAD_ADDRESS',
+      /^environment: SOTTO_MAILBOX_ALLOW: entry 2: not a valid address \(.+\), got "sotto1[a-z0-9]+"$/,
+    );
+    env('SOTTO_MAILBOX_ALLOW', `${A1},,${A2}`, 'EMPTY', /entry 2 is empty/);
+    env('SOTTO_MAILBOX_TTL_DAYS', '30d', 'WRONG_TYPE', /expected an integer 1\.\.3650, got "30d"/);
+    env('SOTTO_MAILBOX_MAX_TOTAL_BYTES', '0', 'OUT_OF_RANGE');
+    env('SOTTO_MAILBOX_MAX_ENVELOPES_PER_IDENTITY', '99999999999', 'OUT_OF_RANGE');
+    env(
+      'SOTTO_MAILBOXES',
+      `${P1},hello`,
+      'BAD_PEER_ID',
+      'environment: SOTTO_MAILBOXES: entry 2: not a libp2p peer id, got "hello"',
+    );
+    env('SOTTO_MAILBOXES', `${P1},${P1}`, 'DUPLICATE', /entry 2: the same peer as entry 1/);
+    env('SOTTO_MAILBOXES', NINE_PEERS.join(','), 'OUT_OF_RANGE');
+    env('SOTTO_FAIL_AFTER_DAYS', '0', 'OUT_OF_RANGE');
+    env('SOTTO_FAIL_AFTER_DAYS', '', 'EMPTY');
+  });
+
+  it('rejects bad flags, naming the flag', () => {
+    const flag = (flags: Record<string, unknown>, field: string, problem: ConfigProblem, message?: string | RegExp) =>
+      rejects({ flags: flags as ConfigFlags }, { source: 'flag', field, problem, message });
+    flag({ mailboxes: ['nope'] }, '--mailboxes', 'BAD_PEER_ID', /entry 1: not a libp2p peer id/);
+    flag({ mailboxAllow: [5] }, '--mailbox-allow', 'WRONG_TYPE', /entry 1: expected an address string, got 5/);
+    flag({ mailboxAllow: 5 }, '--mailbox-allow', 'WRONG_TYPE', /expected a list of addresses/);
+    flag({ mailboxEnabled: 'maybe' }, '--mailbox-enabled', 'WRONG_TYPE');
+    flag({ mailboxPolicy: 'everyone' }, '--mailbox-policy', 'BAD_VALUE');
+    flag({ failAfterDays: 0 }, '--fail-after-days', 'OUT_OF_RANGE');
+    flag({ mailboxTtlDays: '1.5' }, '--mailbox-ttl-days', 'WRONG_TYPE');
+  });
+
+  it('a bad file value is an error even when the environment overrides it', () => {
+    rejects(
+      { file: { mailboxes: ['x'] }, env: { SOTTO_MAILBOXES: P1 } },
+      { source: 'file', field: 'mailboxes[0]', problem: 'BAD_PEER_ID' },
+    );
+  });
+
+  it('nodeMailboxOptions: the role only when enabled, days as milliseconds', () => {
+    const off = nodeMailboxOptions(resolve({ file: { mailboxes: [P1] } }).config);
+    assert.deepEqual(off, { mailboxes: [P1], failAfterMs: 7 * DAY_MS });
+    const on = nodeMailboxOptions(
+      resolve({ file: { mailbox: { enabled: true, policy: 'open', ttlDays: 2 }, failAfterDays: 1 } }).config,
+    );
+    assert.deepEqual(on, {
+      mailbox: {
+        policy: 'open',
+        allow: [],
+        maxEnvelopesPerIdentity: DEFAULT_MAILBOX.maxEnvelopesPerIdentity,
+        maxBytesPerIdentity: DEFAULT_MAILBOX.maxBytesPerIdentity,
+        maxTotalBytes: DEFAULT_MAILBOX.maxTotalBytes,
+        ttlMs: 2 * DAY_MS,
+        maxEnvelopeBytes: DEFAULT_MAILBOX.maxEnvelopeBytes,
+      },
+      mailboxes: [],
+      failAfterMs: DAY_MS,
+    });
+  });
+});
+
+describe('saving the mailboxes into config.json', () => {
+  let root: string;
+  let n = 0;
+  const dir = async (): Promise<string> => {
+    const d = join(root, `s${n++}`);
+    await mkdir(d);
+    return d;
+  };
+  const read = async (d: string): Promise<unknown> => JSON.parse(await readFile(join(d, CONFIG_FILE_NAME), 'utf8'));
+  /** No temporary files left behind. */
+  const onlyConfig = async (d: string, others: string[] = []) =>
+    assert.deepEqual((await readdir(d)).sort(), [CONFIG_FILE_NAME, ...others].sort());
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sotto-config-write-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates the file (0600) when there is none; loadConfig then reads the list from it', async () => {
+    const d = await dir();
+    const result = await saveMailboxes(d, [P1, P2]);
+    assert.deepEqual(result, { path: join(d, CONFIG_FILE_NAME), written: true });
+    assert.deepEqual(await read(d), { mailboxes: [P1, P2] });
+    assert.equal((await stat(join(d, CONFIG_FILE_NAME))).mode & 0o777, 0o600);
+    await onlyConfig(d);
+    const loaded = await loadConfig({ flags: { dataDir: d }, env: {} });
+    assert.deepEqual(loaded.config.mailboxes, [P1, P2]);
+    assert.equal(loaded.sources.mailboxes, 'file');
+  });
+
+  it('keeps every other key, their order and the file mode; an empty list removes the key', async () => {
+    const d = await dir();
+    const path = join(d, CONFIG_FILE_NAME);
+    const original = {
+      log: { level: 'warn' },
+      mailboxes: [P1],
+      mailbox: { enabled: true, allow: [A1] },
+      api: { port: 0 },
+    };
+    await writeFile(path, JSON.stringify(original), { mode: 0o640 });
+    await chmod(path, 0o640);
+    await saveMailboxes(d, [P2, P3]);
+    const text = await readFile(path, 'utf8');
+    assert.deepEqual(JSON.parse(text), { ...original, mailboxes: [P2, P3] });
+    assert.deepEqual(Object.keys(JSON.parse(text)), ['log', 'mailboxes', 'mailbox', 'api'], 'the order is kept');
+    assert.ok(text.endsWith('}\n') && text.includes('\n  "log": {'), 'two-space JSON with a final newline');
+    assert.equal((await stat(path)).mode & 0o777, 0o640);
+    await saveMailboxes(d, []);
+    assert.deepEqual(await read(d), {
+      log: { level: 'warn' },
+      mailbox: { enabled: true, allow: [A1] },
+      api: { port: 0 },
+    });
+    await onlyConfig(d);
+  });
+
+  it('changes nothing when nothing changes', async () => {
+    const d = await dir();
+    assert.equal((await saveMailboxes(d, [])).written, false);
+    assert.deepEqual(await readdir(d), [], 'no file is created for an empty list');
+    await writeFile(join(d, CONFIG_FILE_NAME), `{"mailboxes":["${P1}"]}`);
+    assert.equal((await saveMailboxes(d, [P1])).written, false);
+    assert.equal(await readFile(join(d, CONFIG_FILE_NAME), 'utf8'), `{"mailboxes":["${P1}"]}`, 'not rewritten');
+  });
+
+  it('leaves a file alone that cannot be read, or would not validate', async () => {
+    const d = await dir();
+    const path = join(d, CONFIG_FILE_NAME);
+    await writeFile(path, '{"api": {"port": 1,}}');
+    await assert.rejects(saveMailboxes(d, [P1]), (err: unknown) =>
+      check(err, { source: 'file', field: '', problem: 'BAD_JSON', message: /invalid JSON/ }),
+    );
+    assert.equal(await readFile(path, 'utf8'), '{"api": {"port": 1,}}');
+    await writeFile(path, '{"api": {"port": "abc"}}');
+    await assert.rejects(saveMailboxes(d, [P1]), (err: unknown) =>
+      check(err, { source: 'file', field: 'api.port', problem: 'WRONG_TYPE' }),
+    );
+    await writeFile(path, '[]');
+    await assert.rejects(saveMailboxes(d, [P1]), (err: unknown) =>
+      check(err, { source: 'file', field: '', problem: 'WRONG_TYPE' }),
+    );
+    // a validator that knows the daemon's environment refuses what would not start
+    await writeFile(path, '{}');
+    const refusal = new ConfigError({ source: 'env', field: 'SOTTO_X', problem: 'BAD_VALUE', detail: 'no' });
+    await assert.rejects(
+      saveMailboxes(d, [P1], {
+        validate: () => {
+          throw refusal;
+        },
+      }),
+      (err: unknown) => err === refusal,
+    );
+    assert.equal(await readFile(path, 'utf8'), '{}');
+    await onlyConfig(d);
+    // an update that makes the file invalid is refused as well
+    await assert.rejects(
+      updateConfigFile(d, (config) => ({ ...config, mailboxes: ['not-a-peer'] })),
+      (err: unknown) => check(err, { source: 'file', field: 'mailboxes[0]', problem: 'BAD_PEER_ID' }),
+    );
+    assert.equal(await readFile(path, 'utf8'), '{}');
+  });
+
+  it('a config.json that is a symbolic link: its target is replaced, the link stays', async () => {
+    const d = await dir();
+    const elsewhere = await dir();
+    const target = join(elsewhere, 'sotto.json');
+    await writeFile(target, '{"log":{"level":"warn"}}');
+    await symlink(target, join(d, CONFIG_FILE_NAME));
+    await saveMailboxes(d, [P1]);
+    assert.ok((await lstat(join(d, CONFIG_FILE_NAME))).isSymbolicLink());
+    assert.deepEqual(JSON.parse(await readFile(target, 'utf8')), { log: { level: 'warn' }, mailboxes: [P1] });
+    assert.deepEqual(await readdir(elsewhere), ['sotto.json'], 'no temporary file left next to the target');
+  });
+
+  it('a directory it cannot write to: CONFIG_UNWRITABLE, nothing left behind', async () => {
+    const d = await dir();
+    if (process.getuid?.() !== 0) {
+      await chmod(d, 0o500);
+      try {
+        await assert.rejects(saveMailboxes(d, [P1]), (err: unknown) =>
+          check(err, {
+            code: 'CONFIG_UNWRITABLE',
+            source: 'file',
+            field: '',
+            problem: 'UNWRITABLE',
+            message: /EACCES/,
+          }),
+        );
+      } finally {
+        await chmod(d, 0o700);
+      }
+    } else {
+      // root writes anywhere: the save runs as an unprivileged user (nobody) in a child process, on a
+      // directory it may read but not write (and reach: the test root is opened for the run)
+      await chmod(d, 0o755);
+      await chmod(root, 0o755);
+      const writeModule = new URL('../../src/config/write.ts', import.meta.url).href;
+      const script = `import(${JSON.stringify(writeModule)}).then((m) => m.saveMailboxes(${JSON.stringify(d)}, [${JSON.stringify(P1)}])).then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, source: e.source, field: e.field, problem: e.problem, message: e.message })))`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        uid: NOBODY,
+        gid: NOBODY,
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('../..', import.meta.url)), // where `--import tsx` resolves
+        timeout: 30_000,
+      });
+      const out = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+      assert.equal(out.code, 'CONFIG_UNWRITABLE', child.stderr);
+      assert.equal(out.problem, 'UNWRITABLE');
+      assert.match(String(out.message), /EACCES/);
+      await chmod(root, 0o700);
+    }
+    assert.deepEqual(await readdir(d), []);
   });
 });

@@ -1,13 +1,15 @@
 /**
  * The daemon in this process (the CLI end-to-end tests run it as child processes): readiness,
- * metrics from libp2p and sotto on one registry, the data-dir lock, daemon.json, and bad input
- * through the real API leaving the store exactly as it was.
+ * metrics from libp2p and sotto on one registry, the data-dir lock, daemon.json, bad input
+ * through the real API leaving the store exactly as it was, and the mailbox settings: passed to the
+ * node, and the mailbox list saved into config.json through the API so that a restart keeps it.
  */
 import assert from 'node:assert/strict';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
 import { DAEMON_FILE, DaemonError, type DaemonHandle, startDaemon } from '../../src/daemon/daemon.js';
 
 const dirs: string[] = [];
@@ -19,10 +21,14 @@ async function dataDir(): Promise<string> {
   return dir;
 }
 
-async function start(dir: string, extra: Record<string, unknown> = {}): Promise<DaemonHandle> {
+async function start(
+  dir: string,
+  extra: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Promise<DaemonHandle> {
   const d = await startDaemon({
     flags: { dataDir: dir, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...extra },
-    env: {},
+    env,
   });
   daemons.push(d);
   return d;
@@ -157,5 +163,78 @@ describe('daemon', () => {
       assert.equal((res.json.error as { code?: string } | undefined)?.code, code, what);
     }
     assert.deepEqual(await snapshot(), before, 'contacts, history and outbox unchanged');
+  });
+});
+
+describe('daemon mailbox settings', () => {
+  const peerId = async () => (await generateKeyPair('Ed25519')).publicKey.toString();
+  const token = async (d: DaemonHandle) => (await readFile(join(d.config.dataDir, 'api-token'), 'utf8')).trim();
+  const configFile = async (dir: string) => JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown;
+
+  it('the node gets the role and the list; PUT /v1/mailboxes saves the list to config.json, and a restart keeps it', async () => {
+    const dir = await dataDir();
+    const [m1, m2] = [await peerId(), await peerId()];
+    const original = { mailbox: { enabled: true, policy: 'open', ttlDays: 3 }, mailboxes: [m1], failAfterDays: 2 };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(original));
+    let d = await start(dir);
+    let api = client(d, await token(d));
+    assert.deepEqual(d.node.mailboxes(), [m1], 'the list from config.json');
+    assert.deepEqual((await api('GET', '/v1/status')).json.mailbox, { held: 0, bytes: 0 }, 'the role is on');
+    assert.deepEqual((await api('GET', '/v1/mailboxes')).json, { peers: [m1] });
+
+    const put = await api('PUT', '/v1/mailboxes', JSON.stringify({ peers: [m2, m1] }));
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    assert.deepEqual(put.json, { peers: [m2, m1], saved: true });
+    assert.deepEqual(d.node.mailboxes(), [m2, m1]);
+    assert.deepEqual(await configFile(dir), { ...original, mailboxes: [m2, m1] }, 'the other keys are kept');
+    const served = (await api('GET', '/v1/config')).json as { mailboxes: string[]; sources: Record<string, string> };
+    assert.deepEqual(served.mailboxes, [m2, m1], 'GET /v1/config shows the saved list');
+    assert.equal(served.sources.mailboxes, 'file');
+
+    await d.stop();
+    d = await start(dir);
+    api = client(d, await token(d));
+    assert.deepEqual(d.node.mailboxes(), [m2, m1], 'a restart keeps the list');
+    assert.equal(d.resolved.sources.mailboxes, 'file');
+    assert.equal(d.config.mailbox.ttlDays, 3);
+
+    // an empty list removes the key
+    assert.deepEqual((await api('PUT', '/v1/mailboxes', '{"peers":[]}')).json, { peers: [], saved: true });
+    assert.deepEqual(await configFile(dir), { mailbox: original.mailbox, failAfterDays: 2 });
+    await d.stop();
+  });
+
+  it('a config.json that no longer validates is left alone: 500 CONFIG_NOT_SAVED, nothing changes', async () => {
+    const dir = await dataDir();
+    const d = await start(dir);
+    const api = client(d, await token(d));
+    assert.equal((await api('GET', '/v1/status')).json.mailbox, undefined, 'no role unless enabled');
+    await writeFile(join(dir, 'config.json'), '{"api": {"port": "abc"}}');
+    const put = await api('PUT', '/v1/mailboxes', JSON.stringify({ peers: [await peerId()] }));
+    assert.equal(put.status, 500);
+    const error = put.json.error as { code: string; message: string };
+    assert.equal(error.code, 'CONFIG_NOT_SAVED');
+    assert.match(error.message, /^the mailboxes were not changed: .*config\.json: api\.port: expected an integer/);
+    assert.deepEqual(d.node.mailboxes(), []);
+    assert.equal(await readFile(join(dir, 'config.json'), 'utf8'), '{"api": {"port": "abc"}}');
+    const bad = await api('PUT', '/v1/mailboxes', JSON.stringify({ peers: ['QmNope'] }));
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json.error as { code: string }).code, 'INVALID_PEER_ID');
+    await d.stop();
+  });
+
+  it('SOTTO_MAILBOXES sets the list at every start: a change is in effect but not saved, and the API says why', async () => {
+    const dir = await dataDir();
+    const [m1, m2] = [await peerId(), await peerId()];
+    const d = await start(dir, {}, { SOTTO_MAILBOXES: m1 });
+    const api = client(d, await token(d));
+    assert.deepEqual(d.node.mailboxes(), [m1]);
+    const put = await api('PUT', '/v1/mailboxes', JSON.stringify({ peers: [m2] }));
+    assert.equal(put.status, 200);
+    assert.equal(put.json.saved, false);
+    assert.match(String(put.json.reason), /^SOTTO_MAILBOXES sets the mailboxes at every start/);
+    assert.deepEqual(d.node.mailboxes(), [m2]);
+    await assert.rejects(access(join(dir, 'config.json')), 'no config.json was written');
+    await d.stop();
   });
 });

@@ -36,7 +36,12 @@ export function parseCursor(text: string): { beforeTimestamp: number; beforeId: 
 export function messageLines(m: MessageView): string[] {
   const prefix = `${formatTime(m.timestamp)}  ${m.direction === 'out' ? '→' : '←'} `;
   const [first = '', ...rest] = clean(m.text, { multiline: true }).split('\n');
-  const state = m.direction === 'out' && m.state !== 'delivered' && m.state !== 'read' ? `  (${m.state})` : '';
+  const state =
+    m.direction !== 'out' || m.state === 'delivered' || m.state === 'read'
+      ? ''
+      : m.state === 'failed'
+        ? `  (failed: sotto retry ${m.id})`
+        : `  (${m.state})`;
   return [`${prefix}${first}${state}`, ...rest.map((line) => `${' '.repeat(prefix.length)}${line}`)];
 }
 

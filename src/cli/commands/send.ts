@@ -1,7 +1,9 @@
 /**
  * `sotto send <contact|address> <text...>`: sends a message and waits for one delivery attempt.
- * Prints the message id and `delivered` (exit 0), or `queued (will retry)` (exit 75, EX_TEMPFAIL):
- * the message is stored and the daemon's outbox keeps retrying; `sotto watch` shows the delivery.
+ * Prints the message id and `delivered` (exit 0), `stored at a mailbox` (exit 0: the recipient's
+ * node was unreachable and one of its mailboxes holds the message until that node fetches it), or
+ * `queued (will retry)` (exit 75, EX_TEMPFAIL): the message is stored and the daemon's outbox keeps
+ * retrying; `sotto watch` shows the delivery.
  */
 import type { Command } from 'commander';
 import type { SendResult } from '../api-types.js';
@@ -13,7 +15,14 @@ import type { ActionRunner } from '../program.js';
 
 /** The human line for a send result. */
 export function sendLine(result: SendResult): string {
-  return result.state === 'delivered' ? `${result.id} delivered` : `${result.id} queued (will retry)`;
+  switch (result.state) {
+    case 'delivered':
+      return `${result.id} delivered`;
+    case 'stored-at-mailbox':
+      return `${result.id} stored at a mailbox`;
+    default:
+      return `${result.id} queued (will retry)`;
+  }
 }
 
 async function send(ctx: CliContext, to: string, words: readonly string[]): Promise<number> {
@@ -25,16 +34,20 @@ async function send(ctx: CliContext, to: string, words: readonly string[]): Prom
     timeoutMs: SEND_TIMEOUT_MS,
   });
   ctx.out.result(body, () => [sendLine(body)]);
-  if (body.state !== 'delivered' && !ctx.out.json) {
+  if (body.state === 'stored-at-mailbox' && !ctx.out.json) {
+    ctx.out.note(`sotto: ${clean(to)} is not reachable now; one of their mailboxes holds the message for them`);
+  } else if (body.state === 'queued' && !ctx.out.json) {
     ctx.out.note(`sotto: ${clean(to)} is not reachable now; the daemon keeps the message and retries`);
   }
-  return body.state === 'delivered' ? EXIT.OK : EXIT.QUEUED;
+  return body.state === 'queued' ? EXIT.QUEUED : EXIT.OK;
 }
 
 export function registerSend(program: Command, runner: ActionRunner): void {
   program
     .command('send')
-    .description('send a message; prints its id and "delivered" (exit 0) or "queued (will retry)" (exit 75)')
+    .description(
+      'send a message; prints its id and "delivered" or "stored at a mailbox" (exit 0), or "queued (will retry)" (exit 75)',
+    )
     .argument('<contact>', 'a contact name or a sotto1… address')
     .argument('<text...>', 'the message (several words are joined with spaces)')
     .addHelpText(

@@ -48,6 +48,15 @@ const VALUE_NAMES: Readonly<Partial<Record<StartOptionSpec['key'], string>>> = {
   apiPort: 'port',
   logLevel: 'level',
   logFormat: 'format',
+  mailboxPolicy: 'policy',
+  mailboxAllow: 'address',
+  mailboxMaxEnvelopesPerIdentity: 'n',
+  mailboxMaxBytesPerIdentity: 'bytes',
+  mailboxMaxTotalBytes: 'bytes',
+  mailboxTtlDays: 'days',
+  mailboxMaxEnvelopeBytes: 'bytes',
+  mailboxes: 'peer-id',
+  failAfterDays: 'days',
 };
 
 /** One option per daemon setting, in the order of SETTINGS (src/config/settings.ts). */
@@ -177,7 +186,7 @@ export function registerStart(program: Command, runner: ActionRunner): void {
       cmd.option(name, description);
       cmd.option(`--no-${name.slice(2)}`, `turn ${name} off`);
     } else if (spec.kind === 'list') {
-      cmd.option(`${name} <multiaddr...>`, `${description}; repeat or comma-separate`);
+      cmd.option(`${name} <${spec.value ?? 'multiaddr'}...>`, `${description}; repeat or comma-separate`);
     } else {
       cmd.option(`${name} <${spec.value ?? 'value'}>`, description);
     }
@@ -188,11 +197,13 @@ export function registerStart(program: Command, runner: ActionRunner): void {
       `
 Settings: defaults < <data dir>/config.json < SOTTO_* variables < these flags.
 Defaults: listen on /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws (loopback, any port),
-          API on 127.0.0.1:7373, DHT server mode, log level info.
+          API on 127.0.0.1:7373, DHT server mode, log level info, no mailbox role, no mailboxes,
+          an undeliverable message fails after 7 days.
 
 Examples:
   sotto start
   sotto start --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/tcp/4002/ws
+  sotto start --mailbox-enabled --mailbox-allow sotto1... --mailbox-allow sotto1...
   sotto start --data-dir ./node2 --api-port 7374 --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...`,
     )
     .action(runner.action((ctx, command) => start(ctx, command.opts<StartOptions>())));

@@ -1,9 +1,12 @@
-/** `sotto status` (peers, DHT routing table, outbox, prekeys, uptime) and `sotto peers` (connected peers). */
+/**
+ * `sotto status` (peers, DHT routing table, outbox, prekeys, what this node holds as a mailbox,
+ * uptime) and `sotto peers` (connected peers).
+ */
 import type { Command } from 'commander';
 import type { Peers, Status } from '../api-types.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../errors.js';
-import { fields, formatDuration, formatTime } from '../output.js';
+import { fields, formatBytes, formatDuration, formatTime } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 export function statusLines(status: Status, api: string): string[] {
@@ -16,6 +19,15 @@ export function statusLines(status: Status, api: string): string[] {
       `${status.oneTimePrekeys.available} available, ${status.oneTimePrekeys.claimed} claimed, ` +
         `${status.oneTimePrekeys.claimsServed} claims served`,
     ],
+    ...(status.mailbox
+      ? [
+          [
+            'mailbox',
+            `holding ${status.mailbox.held} ${status.mailbox.held === 1 ? 'envelope' : 'envelopes'} ` +
+              `(${formatBytes(status.mailbox.bytes)}) for others`,
+          ] as const,
+        ]
+      : []),
     ['uptime', `${formatDuration(status.uptimeMs)} (since ${formatTime(status.startedAt)})`],
     ['version', status.version],
     ['api', api],
@@ -49,7 +61,7 @@ async function peers(ctx: CliContext): Promise<number> {
 export function registerStatus(program: Command, runner: ActionRunner): void {
   program
     .command('status')
-    .description('show the running node: peers, DHT routing table size, outbox depth, prekeys, uptime')
+    .description('show the running node: peers, DHT routing table size, outbox depth, prekeys, mailbox use, uptime')
     .action(runner.action((ctx) => status(ctx)));
 }
 

@@ -26,10 +26,14 @@ export const DEFAULT_MAILBOX_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 export const MAILBOX_MAX_PREKEYS_PER_IDENTITY = 100;
 /** How often expired envelopes are deleted. */
 export const MAILBOX_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
-/** Deposits per sending peer: burst (rule: "deposit (any sender, rate-limited …)", issue 5). */
-export const MAILBOX_DEPOSIT_BURST = 64;
-/** Deposits per sending peer: one token back every this many ms (≈ 20 per second sustained). */
-export const MAILBOX_DEPOSIT_REFILL_MS = 50;
+/**
+ * Deposits per sending peer: burst (rule: "deposit (any sender, rate-limited …)", issue 5). Sized so
+ * that one person's backlog to an offline friend (hundreds of messages) is taken in one go; the
+ * per-identity and total quotas bound what a flood can store.
+ */
+export const MAILBOX_DEPOSIT_BURST = 256;
+/** Deposits per sending peer: one token back every this many ms (100 per second sustained). */
+export const MAILBOX_DEPOSIT_REFILL_MS = 10;
 /** Most mailboxes an identity lists (the directory record's own limit, src/directory/record.ts). */
 export { MAX_MAILBOXES } from '../directory/record.js';
 

@@ -439,16 +439,6 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const result = await ensureCurrentPrekeys(store, this.env, this.identity, this.env.now());
     if (result.rotated && options.publish) await this.publishRecord();
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    if (this.fetchTimer) clearInterval(this.fetchTimer);
-    this.fetchTimer = undefined;
-    if (this.onPeerConnect) this.host?.removeEventListener('peer:connect', this.onPeerConnect);
-    this.onPeerConnect = undefined;
-    this.fetchAbort.abort();
-    await Promise.allSettled([...this.fetches.values()]);
-    await Promise.allSettled([...this.background]);
-    this.fetchAbort = new AbortController();
-    this.expiryTimer = undefined;
     // setTimeout holds at most 2^31 - 1 ms (≈ 24.8 days); the rotation period is shorter
     const delay = Math.min(Math.max(result.nextCheckAt - this.env.now(), ROTATION_CHECK_MIN_MS), 2 ** 31 - 1);
     this.rotationTimer = setTimeout(() => {
@@ -511,6 +501,15 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.firstPeerTimer = undefined;
     this.republishTimer = undefined;
     this.retryTimer = undefined;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    if (this.fetchTimer) clearInterval(this.fetchTimer);
+    this.fetchTimer = undefined;
+    if (this.onPeerConnect) this.host?.removeEventListener('peer:connect', this.onPeerConnect);
+    this.onPeerConnect = undefined;
+    this.fetchAbort.abort();
+    await Promise.allSettled([...this.fetches.values()]);
+    this.fetchAbort = new AbortController();
+    this.expiryTimer = undefined;
     await this.retrying?.catch(() => undefined);
     await Promise.allSettled([...this.locks.values()]);
     await Promise.allSettled([...this.envelopeStreams.values()].map((st) => st.close()));
@@ -520,6 +519,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     await this.mailboxHandler?.stop();
     this.mailboxHandler = undefined;
     await this.host?.stop();
+    // receipts being sent: with the host stopped their attempts fail fast and stay in the outbox
+    await Promise.allSettled([...this.background]);
     await this.store?.close();
     this.handler = undefined;
     this.prekeyHandler = undefined;
@@ -980,6 +981,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   private fetchFromInBackground(peer: PeerId): void {
+    if (this.store === undefined) return; // stopped (or stopping): timers and events may still fire once
     this.fetchFrom(peer).catch((err: unknown) =>
       this.options.logger?.debug?.(`mailbox fetch from ${peer} failed: ${(err as Error)?.name ?? 'error'}`),
     );
@@ -1097,15 +1099,25 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const due = options.force
       ? (await store.outbox.list()).filter((e) => e.state !== 'failed')
       : await store.outbox.due(now, RETRY_BATCH);
+    // Oldest first per recipient, and a recipient whose attempt failed waits for the next round:
+    // retries keep the order of sending as far as they can (a receiver skips at most MAX_SKIP
+    // message keys in one step, so a large backlog reordered by retries could otherwise not decrypt).
+    const ordered = due
+      .slice(0, RETRY_BATCH)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const blocked = new Set<string>();
     let delivered = 0;
-    for (const entry of due.slice(0, RETRY_BATCH)) {
+    for (const entry of ordered) {
+      if (blocked.has(entry.recipient)) continue;
       let record: IdentityRecord;
       try {
         record = await this.lookup(fromHex(entry.recipient));
       } catch {
+        blocked.add(entry.recipient);
         continue;
       }
       if ((await this.deliver(entry, record)) !== 'queued') delivered++;
+      else blocked.add(entry.recipient);
     }
     return delivered;
   }

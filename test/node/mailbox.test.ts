@@ -282,4 +282,49 @@ describe('mailboxes', () => {
     await b.start();
     assert.equal((await arrived)[0]?.text, 'first contact while you sleep', 'decrypted with the uploaded key');
   });
+
+  it('timers: a prekey rotation check leaves the mailbox timers running; stop() clears them all', async () => {
+    const dirM = await dataDir();
+    const dirB = await dataDir();
+    const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
+    const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
+    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    type Timers = {
+      fetchTimer?: unknown;
+      expiryTimer?: unknown;
+      rotatePrekeys(o: { publish: boolean }): Promise<void>;
+    };
+    const tb = b as unknown as Timers;
+    const tm = m as unknown as Timers;
+    assert.ok(tb.fetchTimer !== undefined && tm.expiryTimer !== undefined);
+    await tb.rotatePrekeys({ publish: false });
+    await tm.rotatePrekeys({ publish: false });
+    assert.ok(tb.fetchTimer !== undefined, 'the fetch timer survives a rotation check');
+    assert.ok(tm.expiryTimer !== undefined, 'the expiry timer survives a rotation check');
+    await b.stop();
+    await m.stop();
+    assert.equal(tb.fetchTimer, undefined);
+    assert.equal(tm.expiryTimer, undefined);
+  });
+
+  it('retries go out oldest first, so a backlog arrives in the order it was written', async () => {
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const a = await start(dirA, []);
+    let b = await start(dirB, [bootstrapAddr(a)]);
+    await b.publishRecord();
+    const bobAddress = b.address;
+    await b.stop();
+    const texts = Array.from({ length: 12 }, (_, i) => `backlog ${i}`);
+    for (const text of texts) assert.equal((await a.send(bobAddress, text)).state, 'queued');
+    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(a)] } });
+    nodes.push(b);
+    const arriving = collect(b, texts.length);
+    await b.start();
+    assert.equal(await a.retryOutbox({ force: true }), texts.length);
+    assert.deepEqual(
+      (await arriving).map((m) => m.text),
+      texts,
+    );
+  });
 });

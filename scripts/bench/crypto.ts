@@ -20,6 +20,9 @@ import {
   fmtSummary,
   formatJson,
   intFmt,
+  type MachineInfo,
+  machineInfo,
+  machineLine,
   markdownTable,
   packageVersion,
   randomAsciiMessages,
@@ -628,7 +631,7 @@ interface Report {
   meta: {
     date: string;
     mode: Config['mode'];
-    machine: { cpu: string; cores: number; platform: string; arch: string; release: string; totalMemGiB: number };
+    machine: MachineInfo;
     /** os.loadavg() (1, 5, 15 min) before and after: other processes on the machine skew the figures. */
     loadAverage: { start: number[]; end: number[] };
     node: string;
@@ -654,9 +657,7 @@ function renderMarkdown(report: Report): string {
   const out: string[] = [];
   out.push('# Crypto benchmarks: sotto vs libsignal vs olm', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
-  out.push(
-    `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.totalMemGiB} GiB, ${meta.machine.platform} ${meta.machine.release} ${meta.machine.arch}`,
-  );
+  out.push(machineLine(meta.machine));
   out.push(
     `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
   );
@@ -936,19 +937,11 @@ async function main(): Promise<void> {
     );
   }
 
-  const cpus = os.cpus();
   const report: Report = {
     meta: {
       date: new Date().toISOString(),
       mode: config.mode,
-      machine: {
-        cpu: cpus[0]?.model.trim() ?? 'unknown',
-        cores: cpus.length,
-        platform: os.platform(),
-        arch: os.arch(),
-        release: os.release(),
-        totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
-      },
+      machine: machineInfo(),
       loadAverage: { start: loadStart, end: os.loadavg() },
       node: process.version,
       v8: process.versions.v8,

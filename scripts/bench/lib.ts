@@ -1,6 +1,7 @@
 /** Small helpers shared by the crypto benchmark harness and its targets. */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -189,4 +190,30 @@ export function replaceGeneratedSection(path: string, markdown: string, begin: s
       ? `${page.slice(0, start)}${section}${page.slice(stop + end.length)}`
       : `${page.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
+}
+
+/** The machine a benchmark ran on, as every report records it. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  platform: string;
+  arch: string;
+  release: string;
+  totalMemGiB: number;
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    platform: os.platform(),
+    arch: os.arch(),
+    release: os.release(),
+    totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+/** The report line describing `m`. */
+export function machineLine(m: MachineInfo): string {
+  return `- Machine: ${m.cpu}, ${m.cores} cores, ${m.totalMemGiB} GiB, ${m.platform} ${m.release} ${m.arch}`;
 }

@@ -46,6 +46,9 @@ import {
   fmtSummary,
   formatJson,
   intFmt,
+  type MachineInfo,
+  machineInfo,
+  machineLine,
   markdownTable,
   packageVersion,
   replaceGeneratedSection,
@@ -750,7 +753,7 @@ interface Report {
     date: string;
     mode: Config['mode'];
     large: boolean;
-    machine: { cpu: string; cores: number; platform: string; arch: string; release: string; totalMemGiB: number };
+    machine: MachineInfo;
     loadAverage: { start: number[]; end: number[] };
     node: string;
     v8: string;
@@ -772,9 +775,7 @@ function renderMarkdown(report: Report): string {
   const out: string[] = [];
   out.push('# Node benchmarks: sotto message path vs bare libp2p, and the DHT directory', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
-  out.push(
-    `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.totalMemGiB} GiB, ${meta.machine.platform} ${meta.machine.release} ${meta.machine.arch}`,
-  );
+  out.push(machineLine(meta.machine));
   out.push(
     `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
   );
@@ -1011,14 +1012,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       mode: config.mode,
       large: config.large,
-      machine: {
-        cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-        cores: os.cpus().length,
-        platform: os.platform(),
-        arch: os.arch(),
-        release: os.release(),
-        totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
-      },
+      machine: machineInfo(),
       loadAverage: { start: loadStart, end: [] },
       node: process.version,
       v8: process.versions.v8,

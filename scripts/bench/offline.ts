@@ -32,6 +32,9 @@ import {
   fmtNum,
   fmtSummary,
   formatJson,
+  type MachineInfo,
+  machineInfo,
+  machineLine,
   markdownTable,
   packageVersion,
   replaceGeneratedSection,
@@ -490,7 +493,7 @@ interface Report {
   meta: {
     date: string;
     mode: Config['mode'];
-    machine: { cpu: string; cores: number; platform: string; arch: string; release: string; totalMemGiB: number };
+    machine: MachineInfo;
     loadAverage: { start: number[]; end: number[] };
     node: string;
     v8: string;
@@ -619,9 +622,7 @@ function renderMarkdown(report: Report): string {
   const out: string[] = [];
   out.push('# Offline delivery: mailbox deposit, fetch, and time to catch up', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
-  out.push(
-    `- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${meta.machine.totalMemGiB} GiB, ${meta.machine.platform} ${meta.machine.release} ${meta.machine.arch}`,
-  );
+  out.push(machineLine(meta.machine));
   out.push(
     `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
   );
@@ -790,14 +791,7 @@ async function main(): Promise<void> {
     meta: {
       date: new Date().toISOString(),
       mode: config.mode,
-      machine: {
-        cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-        cores: os.cpus().length,
-        platform: os.platform(),
-        arch: os.arch(),
-        release: os.release(),
-        totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
-      },
+      machine: machineInfo(),
       loadAverage: { start: loadStart, end: [] },
       node: process.version,
       v8: process.versions.v8,

@@ -298,6 +298,59 @@ async function serveStream(stream: Stream): Promise<void> {
   await stream.close().catch(() => {});
 }
 
+/**
+ * Runs requests on `lp` with at most `window` (args) unacknowledged, until `maxCount` were sent or
+ * `budgetMs` passed, then waits for the acks in flight. `send` writes the frames that fit the window
+ * (all at once, so a durable sender can store them in one batch).
+ */
+async function pipelined(
+  lp: ReturnType<typeof lpStream<Stream>>,
+  args: Args,
+  send: (frames: Uint8Array[]) => Promise<void>,
+): Promise<{ delivered: number; queued: number; elapsedMs: number }> {
+  const frame = new Uint8Array(num(args, 'size')).fill(0x6d);
+  const window = num(args, 'window');
+  const maxCount = num(args, 'maxCount');
+  const budgetMs = num(args, 'budgetMs');
+  let sent = 0;
+  let acked = 0;
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const sleepUntilPoked = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  const t0 = now();
+  const reader = (async () => {
+    while (acked < sent || (sent < maxCount && now() - t0 < budgetMs)) {
+      if (acked === sent) {
+        await sleepUntilPoked();
+        continue;
+      }
+      await lp.read();
+      acked++;
+      poke();
+    }
+  })();
+  while (sent < maxCount && now() - t0 < budgetMs) {
+    const free = Math.min(window - (sent - acked), maxCount - sent);
+    if (free <= 0) {
+      await sleepUntilPoked();
+      continue;
+    }
+    await send(Array.from({ length: free }, () => frame));
+    sent += free;
+    poke();
+  }
+  poke();
+  await reader;
+  return { delivered: acked, queued: 0, elapsedMs: now() - t0 };
+}
+
 const floorHandlers: Record<string, Handler> = {
   async serve() {
     host = await floorHost(['/ip4/127.0.0.1/tcp/0']);
@@ -352,53 +405,13 @@ const floorHandlers: Record<string, Handler> = {
    * every request it is about to send in one fsync'd batch (group commit) before writing them.
    */
   async throughputDurable(args) {
-    const lp = durable;
-    if (!lp) throw new Error('not dialled');
-    const frame = new Uint8Array(num(args, 'size')).fill(0x6d);
-    const window = num(args, 'window');
-    const maxCount = num(args, 'maxCount');
-    const budgetMs = num(args, 'budgetMs');
-    let sent = 0;
-    let acked = 0;
-    let wake: (() => void) | undefined;
-    const t0 = now();
-    const reader = (async () => {
-      while (acked < sent || (sent < maxCount && now() - t0 < budgetMs)) {
-        if (acked === sent) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          continue;
-        }
-        await lp.read();
-        acked++;
-        const w = wake;
-        wake = undefined;
-        w?.();
-      }
-    })();
-    while (sent < maxCount && now() - t0 < budgetMs) {
-      const free = Math.min(window - (sent - acked), maxCount - sent);
-      if (free <= 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      const group = Array.from({ length: free }, () => frame);
-      await persist(group);
-      for (const f of group) await lp.write(f);
-      sent += group.length;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    }
-    const w = wake;
-    wake = undefined;
-    w?.();
-    await reader;
-    return { delivered: acked, queued: 0, elapsedMs: now() - t0 };
+    if (!durable) throw new Error('not dialled');
+    return pipelined(durable, args, async (frames) => {
+      await persist(frames);
+      for (const f of frames) await durable?.write(f);
+    });
   },
+
   /** Lock-step request/ack on one reused stream. */
   async latency(args) {
     const lp = reused;
@@ -436,49 +449,10 @@ const floorHandlers: Record<string, Handler> = {
   },
   /** Pipelined on the one reused stream: up to `window` requests written ahead of their acks. */
   async throughput(args) {
-    const lp = reused;
-    if (!lp) throw new Error('not dialled');
-    const frame = new Uint8Array(num(args, 'size')).fill(0x6d);
-    const window = num(args, 'window');
-    const maxCount = num(args, 'maxCount');
-    const budgetMs = num(args, 'budgetMs');
-    let sent = 0;
-    let acked = 0;
-    let wake: (() => void) | undefined;
-    const t0 = now();
-    const reader = (async () => {
-      while (acked < sent || (sent < maxCount && now() - t0 < budgetMs)) {
-        if (acked === sent) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          continue;
-        }
-        await lp.read();
-        acked++;
-        const w = wake;
-        wake = undefined;
-        w?.();
-      }
-    })();
-    while (sent < maxCount && now() - t0 < budgetMs) {
-      if (sent - acked >= window) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      await lp.write(frame);
-      sent++;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    }
-    const w = wake;
-    wake = undefined;
-    w?.();
-    await reader;
-    return { delivered: acked, queued: 0, elapsedMs: now() - t0 };
+    if (!reused) throw new Error('not dialled');
+    return pipelined(reused, args, async (frames) => {
+      for (const f of frames) await reused?.write(f);
+    });
   },
   async stop() {
     await reused

@@ -145,6 +145,14 @@ export const REPUBLISH_RETRY_MS = 1_000;
 export const ROTATION_CHECK_MIN_MS = 60_000;
 /** How long a send waits for a one-time prekey before handshaking without one. */
 export const CLAIM_TIMEOUT_MS = 5_000;
+/** A failed send on an open stream is retried on a fresh stream only if it failed this fast (a reset). */
+export const FRESH_STREAM_RETRY_WITHIN_MS = 1_000;
+/**
+ * After a direct attempt to a recipient's node failed without an answer, messages to it go straight
+ * to its mailboxes (when it has any) for this long, instead of waiting out a dial or ack timeout
+ * each time (a partitioned node drops packets: every attempt would cost seconds).
+ */
+export const UNREACHABLE_HOLD_MS = 30_000;
 /**
  * Directory lookups an inbound peer may cause (a sender identity this node has no record of costs a
  * DHT query): a burst of this many, then one more per LOOKUP_REFILL_MS. Stops a peer from making the
@@ -293,6 +301,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private fetchTimer?: NodeJS.Timeout;
   /** The fetch running per mailbox (one at a time each). */
   private readonly fetches = new Map<string, Promise<number>>();
+  /** Recipients' device peer ids (hex) whose node did not answer, until when (UNREACHABLE_HOLD_MS). */
+  private readonly unreachableUntil = new Map<string, number>();
   /** Mailboxes that kept none of an upload (no prekey support, or full): not asked again. */
   private readonly noPrekeyMailboxes = new Set<string>();
   /** Receipts being sent in the background (stop() waits for them). */
@@ -411,6 +421,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     }, RETRY_INTERVAL_MS);
     this.retryTimer.unref();
     this.onPeerConnect = (evt) => {
+      this.unreachableUntil.delete(toHex(evt.detail.toMultihash().bytes)); // it is back: try it directly again
       if (this.ownMailboxes.some((p) => p.equals(evt.detail))) this.fetchFromInBackground(evt.detail);
     };
     this.running.host.addEventListener('peer:connect', this.onPeerConnect);
@@ -877,7 +888,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     };
     let reachable = false;
     const device = record.devices[0];
-    if (device !== undefined) {
+    const deviceKey = device === undefined ? '' : toHex(device.peerId);
+    const skipDirect = record.mailboxes.length > 0 && (this.unreachableUntil.get(deviceKey) ?? 0) > this.env.now();
+    if (device !== undefined && !skipDirect) {
       try {
         // 'sent' (the frame left, its Ack is pending) is an event only: the store says 'queued' until acked
         const onWritten =
@@ -886,12 +899,18 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
             : undefined;
         const ack = await this.sendOnStream(peerIdFromBytes(device.peerId), envelope, onWritten);
         reachable = true;
+        this.unreachableUntil.delete(deviceKey);
         if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
           await this.settle(entry, recipient, 'delivered', known);
           return 'delivered';
         }
       } catch {
         // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
+        this.unreachableUntil.set(deviceKey, this.env.now() + UNREACHABLE_HOLD_MS);
+        if (this.unreachableUntil.size > MAX_LIVE_SESSIONS) {
+          const oldest = this.unreachableUntil.keys().next().value;
+          if (oldest !== undefined) this.unreachableUntil.delete(oldest);
+        }
       }
     }
     // The recipient's node is unreachable (an answer other than stored means it is up: retry it).
@@ -1065,10 +1084,13 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS, onWritten };
     const open = this.envelopeStreams.get(peer.toString());
     if (open?.usable) {
+      const started = Date.now();
       try {
         return await open.send(envelope, options);
-      } catch {
-        // reset or timed out: once more on a fresh stream
+      } catch (err) {
+        // A stream the receiver reset (idle, or used up) fails at once: once more on a fresh one.
+        // One that waited out its timeout means the peer is gone: do not wait a second time.
+        if (Date.now() - started > FRESH_STREAM_RETRY_WITHIN_MS) throw err;
       }
     }
     const fresh = await this.freshStream(peer, open);
@@ -1296,6 +1318,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    */
   private async receive(envelope: Envelope, remotePeer: PeerId, viaMailbox = false): Promise<EnvelopeDecision> {
     const { store } = this.running;
+    if (!viaMailbox && this.unreachableUntil.size > 0) {
+      this.unreachableUntil.delete(toHex(remotePeer.toMultihash().bytes)); // it reached us: try it directly again
+    }
     if (!equalBytes(envelope.recipient, this.identity.signingKey)) {
       if (this.mailboxRole === undefined || viaMailbox) return AckStatus.UNKNOWN_RECIPIENT;
       return this.mailboxRole.deposit(

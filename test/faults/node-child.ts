@@ -3,7 +3,9 @@
  * parent, which kills it with SIGKILL at random points. It listens on a fixed loopback port (the
  * same after every restart) and reports every 'message' event with its id.
  *
- * argv[2]: JSON { role, dataDir, port, bootstrap, mailbox?: { allow }, mailboxes? }
+ * argv[2]: JSON { role, dataDir, port, host?, bootstrap, mailbox?: { allow }, mailboxes? }; `host` is the
+ * IPv4 address to listen on (default 127.0.0.1; the partition test runs each child inside a network
+ * namespace and passes the namespace's address).
  */
 import { createNode, type MailboxRoleOptions } from '../../src/index.js';
 
@@ -11,6 +13,7 @@ interface ChildArgs {
   role: string;
   dataDir: string;
   port: number;
+  host?: string;
   bootstrap: string[];
   mailbox?: MailboxRoleOptions;
   mailboxes?: string[];
@@ -31,7 +34,7 @@ process.on('disconnect', () => process.exit(0));
 
 const node = createNode({
   dataDir: args.dataDir,
-  net: { listen: [`/ip4/127.0.0.1/tcp/${args.port}`], bootstrap: args.bootstrap },
+  net: { listen: [`/ip4/${args.host ?? '127.0.0.1'}/tcp/${args.port}`], bootstrap: args.bootstrap },
   ...(args.mailbox ? { mailbox: args.mailbox } : {}),
   ...(args.mailboxes ? { mailboxes: args.mailboxes } : {}),
 });

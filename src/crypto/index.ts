@@ -14,6 +14,7 @@ export {
   type Rng,
 } from './env.js';
 export * from './errors.js';
+export { HPKE_NENC, HPKE_NT, hpkeDeriveKeyPair, hpkeOpen, hpkeSeal } from './hpke.js';
 export {
   checkX25519Public,
   encodeEd25519,

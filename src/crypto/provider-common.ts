@@ -1,4 +1,7 @@
 /** Input checks and ML-KEM calls shared by both providers. */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { expand } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { checkBytes, isAllZero } from './bytes.js';
 import { InvalidArgumentError, KemError, LowOrderKeyError } from './errors.js';
@@ -7,6 +10,8 @@ import {
   AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
   type AeadAlgorithm,
+  ED25519_PUBLIC_BYTES,
+  ED25519_SEED_BYTES,
   HKDF_SHA256_MAX_OUTPUT,
   MLKEM768_CIPHERTEXT_BYTES,
   MLKEM768_ENCAPS_RANDOM_BYTES,
@@ -15,6 +20,7 @@ import {
   MLKEM768_SEED_BYTES,
   type MlKemEncapsulation,
   type MlKemKeyPair,
+  SHA256_BYTES,
 } from './provider.js';
 
 export function checkAead(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array): void {
@@ -81,4 +87,33 @@ export function mlkemDecapsulate(ciphertext: Uint8Array, secretKey: Uint8Array):
   } catch {
     throw new KemError('ML-KEM-768 decapsulation key failed the FIPS 203 input check');
   }
+}
+
+/** RFC 5869 §2.3 HKDF-Expand (@noble/hashes), shared by both providers: node:crypto has no expand-only call. */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkBytes('HKDF prk', prk);
+  checkBytes('HKDF info', info);
+  // RFC 5869 §2.3: "PRK  a pseudorandom key of at least HashLen octets".
+  if (prk.length < SHA256_BYTES) throw new InvalidArgumentError(`HKDF prk must be at least ${SHA256_BYTES} bytes`);
+  checkHkdfLength(length);
+  return expand(sha256, prk, info, length);
+}
+
+/** Ed25519 → X25519 public key with @noble/curves (rejects non-points and small-order points). */
+export function ed25519PublicToX25519Noble(publicKey: Uint8Array): Uint8Array {
+  checkBytes('Ed25519 public key', publicKey, ED25519_PUBLIC_BYTES);
+  let point: ReturnType<typeof ed25519.Point.fromBytes>;
+  try {
+    point = ed25519.Point.fromBytes(publicKey);
+  } catch {
+    throw new InvalidArgumentError('Ed25519 public key is not a point on the curve');
+  }
+  if (point.isSmallOrder()) throw new InvalidArgumentError('Ed25519 public key has small order');
+  return ed25519.utils.toMontgomery(publicKey);
+}
+
+/** Ed25519 seed → X25519 private key with @noble/curves (SHA-512, first half, clamped). */
+export function ed25519SeedToX25519Noble(seed: Uint8Array): Uint8Array {
+  checkBytes('Ed25519 seed', seed, ED25519_SEED_BYTES);
+  return ed25519.utils.toMontgomerySecret(seed);
 }

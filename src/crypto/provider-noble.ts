@@ -5,7 +5,7 @@
 import { gcm } from '@noble/ciphers/aes.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
+import { extract, hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -22,6 +22,9 @@ import {
   checkAead,
   checkHkdfLength,
   checkSealed,
+  ed25519PublicToX25519Noble,
+  ed25519SeedToX25519Noble,
+  hkdfExpand,
   mlkemDecapsulate,
   mlkemEncapsulate,
   mlkemKeygen,
@@ -95,6 +98,18 @@ export const nobleProvider: CryptoProvider = {
     checkHkdfLength(length);
     return hkdf(sha256, ikm, salt, info, length);
   },
+
+  hkdfSha256Extract(salt, ikm) {
+    checkBytes('HKDF salt', salt);
+    checkBytes('HKDF ikm', ikm);
+    return extract(sha256, ikm, salt);
+  },
+
+  hkdfSha256Expand: hkdfExpand,
+
+  ed25519PublicToX25519: ed25519PublicToX25519Noble,
+
+  ed25519SeedToX25519: ed25519SeedToX25519Noble,
 
   aeadSeal(alg, key, nonce, plaintext, aad) {
     checkAead(alg, key, nonce);

@@ -26,7 +26,7 @@ import {
 } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { checkBytes, equalBytes } from './bytes.js';
-import { InvalidKeyError } from './errors.js';
+import { InvalidArgumentError, InvalidKeyError } from './errors.js';
 import { loadWasmMlKem768, type WasmMlKem768 } from './mlkem-wasm.js';
 import {
   AEAD_TAG_BYTES,
@@ -43,6 +43,9 @@ import {
   checkMlKemDecapsInputs,
   checkMlKemPublicKey,
   checkSealed,
+  ed25519PublicToX25519Noble,
+  ed25519SeedToX25519Noble,
+  hkdfExpand,
   mlkemDecapsulate,
   mlkemEncapsulate,
   mlkemKeygen,
@@ -105,8 +108,10 @@ function ed25519Private(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(seed), x: PLACEHOLDER_X }, format: 'jwk' });
 }
 
-/** The one libsodium call this provider makes (sodium-native ships no type declarations). */
+/** The libsodium calls this provider makes (sodium-native ships no type declarations). */
 interface Sodium {
+  crypto_sign_ed25519_pk_to_curve25519(out: Uint8Array, publicKey: Uint8Array): void;
+  crypto_sign_ed25519_sk_to_curve25519(out: Uint8Array, secretKey: Uint8Array): void;
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   crypto_scalarmult(out: Uint8Array, privateKey: Uint8Array, publicKey: Uint8Array): void;
   crypto_scalarmult_base(out: Uint8Array, privateKey: Uint8Array): void;
@@ -248,6 +253,40 @@ export const nodeProvider: CryptoProvider = {
     checkBytes('HKDF info', info);
     checkHkdfLength(length);
     return u8(hkdfSync('sha256', ikm, salt, info, length));
+  },
+
+  hkdfSha256Extract(salt, ikm) {
+    checkBytes('HKDF salt', salt);
+    checkBytes('HKDF ikm', ikm);
+    // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM); an empty HMAC key is zero-padded, as HashLen zeros are.
+    return u8(createHmac('sha256', salt).update(ikm).digest());
+  },
+
+  hkdfSha256Expand: hkdfExpand,
+
+  ed25519PublicToX25519(publicKey) {
+    if (sodium === undefined) return ed25519PublicToX25519Noble(publicKey);
+    checkBytes('Ed25519 public key', publicKey, ED25519_PUBLIC_BYTES);
+    const out = new Uint8Array(X25519_KEY_BYTES);
+    try {
+      // libsodium fails (-1 → throw) for a non-point and for a point of small order.
+      sodium.crypto_sign_ed25519_pk_to_curve25519(out, publicKey);
+    } catch {
+      throw new InvalidArgumentError('Ed25519 public key is not a point of large order');
+    }
+    return out;
+  },
+
+  ed25519SeedToX25519(seed) {
+    if (sodium === undefined) return ed25519SeedToX25519Noble(seed);
+    checkBytes('Ed25519 seed', seed, ED25519_SEED_BYTES);
+    const out = new Uint8Array(X25519_KEY_BYTES);
+    // libsodium takes the 64-byte secret key (seed ‖ public key) and reads only the seed half.
+    const secretKey = new Uint8Array(64);
+    secretKey.set(seed);
+    sodium.crypto_sign_ed25519_sk_to_curve25519(out, secretKey);
+    secretKey.fill(0);
+    return out;
   },
 
   aeadSeal(alg: AeadAlgorithm, key, nonce, plaintext, aad) {

@@ -63,6 +63,23 @@ export interface CryptoProvider {
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** RFC 5869 HKDF-SHA256 (extract then expand). An empty salt means HashLen zero bytes. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /** RFC 5869 §2.2 HKDF-Extract with SHA-256: PRK = HMAC(salt, ikm); an empty salt means HashLen zero bytes. */
+  hkdfSha256Extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  /** RFC 5869 §2.3 HKDF-Expand with SHA-256 (`prk` at least 32 bytes, `length` 1 ..= 255·32). */
+  hkdfSha256Expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+
+  /**
+   * The X25519 public key of an Ed25519 public key: the birational map of RFC 7748 §4.1 (the
+   * conversion libsodium calls `crypto_sign_ed25519_pk_to_curve25519`). Throws
+   * `InvalidArgumentError` for an encoding that is not a point, or a point of small order.
+   */
+  ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array;
+  /**
+   * The X25519 private key matching `ed25519PublicToX25519(ed25519PublicKey(seed))`: the first 32
+   * bytes of SHA-512(seed), clamped (RFC 8032 §5.1.5, RFC 7748 §5; libsodium's
+   * `crypto_sign_ed25519_sk_to_curve25519`).
+   */
+  ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
 
   /** Seal: returns ciphertext || 16-byte tag. Key 32 bytes, nonce 12 bytes. */
   aeadSeal(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;

@@ -124,10 +124,20 @@ export class MailboxRole {
 
   /**
    * Deposits one envelope (its exact encoded bytes) for `recipientHex`, or says why not. Answers
-   * UNKNOWN_RECIPIENT for an identity this mailbox does not serve (as a node that does not host it).
+   * UNKNOWN_RECIPIENT for an identity this mailbox does not serve (as a node that does not host it),
+   * and REJECTED `sealed-required` for a plain envelope (protocols/message/SPEC.md §9: a mailbox
+   * stores only sealed envelopes, so no sender identity ever lands in its store). `fromPeer` feeds
+   * the in-memory rate limit only; it is never stored.
    */
-  async deposit(recipientHex: string, id: string, encoded: Uint8Array, fromPeer: string): Promise<EnvelopeDecision> {
+  async deposit(
+    recipientHex: string,
+    id: string,
+    encoded: Uint8Array,
+    fromPeer: string,
+    sealed: boolean,
+  ): Promise<EnvelopeDecision> {
     if (!this.serves(recipientHex)) return AckStatus.UNKNOWN_RECIPIENT;
+    if (!sealed) return { status: AckStatus.REJECTED, reason: 'sealed-required' };
     if (encoded.byteLength > this.config.maxEnvelopeBytes) return AckStatus.TOO_LARGE;
     if (!this.deposits.take(fromPeer).ok) return { status: AckStatus.REJECTED, reason: 'rate-limited' };
     const result = await this.store.mailbox.deposit(

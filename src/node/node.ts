@@ -63,9 +63,14 @@ import {
   type EnvelopeDecision,
   type EnvelopeStream,
   encodeEnvelope,
+  isSealed,
   MessageHandler,
   openEnvelopeStream,
+  openSealedEnvelope,
+  type SealedEnvelope,
+  sealEnvelope,
   sendEnvelope,
+  type WireEnvelope,
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
 import { openStore } from '../store/store.js';
@@ -290,6 +295,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private mailboxHandler?: MailboxHandler;
   private fetchAbort = new AbortController();
   private identityKeys?: IdentityKeyPair;
+  /** The X25519 form of the identity key: opens sealed envelopes (protocols/message/SPEC.md §9). */
+  private sealKey?: Uint8Array;
   private republishTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private firstPeerTimer?: NodeJS.Timeout;
@@ -371,6 +378,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (roleConfig !== undefined) this.mailboxRole = new MailboxRole(roleConfig, store, () => this.env.now());
       this.ownMailboxes = ownMailboxes;
       this.identityKeys = await this.loadOrCreateKeys(store);
+      this.sealKey = this.env.provider.ed25519SeedToX25519(this.identityKeys.signingSeed);
       const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
       const now = () => this.env.now();
       const provider = this.env.provider;
@@ -538,6 +546,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.host = undefined;
     this.store = undefined;
     this.mailboxRole = undefined;
+    this.sealKey?.fill(0);
+    this.sealKey = undefined;
   }
 
   private async loadOrCreateKeys(store: SottoStore): Promise<IdentityKeyPair> {
@@ -914,10 +924,12 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       }
     }
     // The recipient's node is unreachable (an answer other than stored means it is up: retry it).
-    if (!reachable) {
+    // Mailboxes get the envelope sealed (SPEC §9): they store nothing that names the sender.
+    const sealed = !reachable && record.mailboxes.length > 0 ? this.sealForMailbox(envelope) : undefined;
+    if (sealed !== undefined) {
       for (const mailbox of record.mailboxes) {
         try {
-          const ack = await sendEnvelope(this.running.host, peerIdFromBytes(mailbox), envelope, {
+          const ack = await sendEnvelope(this.running.host, peerIdFromBytes(mailbox), sealed, {
             timeout: SEND_ATTEMPT_TIMEOUT_MS,
           });
           if (ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE) {
@@ -948,6 +960,16 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       await store.outbox.put({ ...current, attempts, nextAttemptAt: now + backoff + jitter });
     }
     return 'queued';
+  }
+
+  /** The envelope sealed to its recipient; undefined when the recipient key cannot be sealed to. */
+  private sealForMailbox(envelope: Envelope): SealedEnvelope | undefined {
+    try {
+      return sealEnvelope(this.env, envelope);
+    } catch {
+      // a recipient key that is not a point of large order: no mailbox may have it in clear instead
+      return undefined;
+    }
   }
 
   /** The ack is in: the outbox entry goes and the message moves to its new state (never back), in one batch. */
@@ -1316,19 +1338,30 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    * mailbox — then the device binding cannot be checked on the connection and the handshake
    * context names the sender's bound device instead (only a successful decrypt authenticates).
    */
-  private async receive(envelope: Envelope, remotePeer: PeerId, viaMailbox = false): Promise<EnvelopeDecision> {
+  private async receive(wire: WireEnvelope, remotePeer: PeerId, viaMailbox = false): Promise<EnvelopeDecision> {
     const { store } = this.running;
     if (!viaMailbox && this.unreachableUntil.size > 0) {
       this.unreachableUntil.delete(toHex(remotePeer.toMultihash().bytes)); // it reached us: try it directly again
     }
-    if (!equalBytes(envelope.recipient, this.identity.signingKey)) {
+    if (!equalBytes(wire.recipient, this.identity.signingKey)) {
       if (this.mailboxRole === undefined || viaMailbox) return AckStatus.UNKNOWN_RECIPIENT;
       return this.mailboxRole.deposit(
-        toHex(envelope.recipient),
-        toHex(envelope.id),
-        encodeEnvelope(envelope),
+        toHex(wire.recipient),
+        toHex(wire.id),
+        encodeEnvelope(wire),
         remotePeer.toString(),
+        isSealed(wire),
       );
+    }
+    let envelope: Envelope;
+    if (isSealed(wire)) {
+      try {
+        envelope = openSealedEnvelope(this.env.provider, this.sealKey as Uint8Array, wire);
+      } catch {
+        return { status: AckStatus.REJECTED, reason: 'unsealable' };
+      }
+    } else {
+      envelope = wire;
     }
     const sender = toHex(envelope.sender);
     const id = toHex(envelope.id);

@@ -35,7 +35,7 @@ import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/inde
 import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
 import { encodeText } from '../../src/node/content.js';
 import { Content, Receipt } from '../../src/protocols/content/pb/content.js';
-import { AckStatus, type Envelope, sendEnvelope } from '../../src/protocols/message/index.js';
+import { AckStatus, type Envelope, sealEnvelope, sendEnvelope } from '../../src/protocols/message/index.js';
 import { claimPrekey } from '../../src/protocols/prekeys/index.js';
 import { routingTableSize, waitFor } from '../net/helpers.js';
 
@@ -261,6 +261,27 @@ describe('hostile input at the node', () => {
     assert.equal(received, 2);
   });
 
+  it('a sealed envelope straight to the node opens and is delivered; one that does not open is REJECTED unsealable', async () => {
+    const before = (await bob.conversation(encodeAddr())).length;
+    const e = envelope(session.encrypt(encodeText('sealed hello')));
+    const sealed = sealEnvelope(env, e);
+    assert.equal((await sendEnvelope(mallory, bobPeer, sealed)).status, AckStatus.STORED);
+    assert.equal((await sendEnvelope(mallory, bobPeer, e)).status, AckStatus.DUPLICATE, 'same id, plain: a duplicate');
+    assert.equal(received, 3);
+    // sealed to another identity's key but addressed to bob: authentication fails, nothing changes
+    const wrongKey = sealEnvelope(env, {
+      ...envelope(session.encrypt(encodeText('x'))),
+      recipient: malloryId.signingKey,
+    });
+    const ack = await sendEnvelope(mallory, bobPeer, { ...wrongKey, recipient: decodeAddress(bob.address) });
+    assert.deepEqual([ack.status, ack.reason], [AckStatus.REJECTED, 'unsealable']);
+    // sealed but relayed by a peer the sender never bound: opened, then the same rule as plain
+    const relayed = await sendEnvelope(eve, bobPeer, sealEnvelope(env, envelope(session.encrypt(encodeText('r')))));
+    assert.deepEqual([relayed.status, relayed.reason], [AckStatus.REJECTED, 'device-not-bound']);
+    assert.equal((await bob.conversation(encodeAddr())).length, before + 1);
+    assert.equal(received, 3);
+  });
+
   it('garbage ciphertext and an unknown sender are REJECTED with a reason, nothing stored', async () => {
     const before = (await bob.conversation(encodeAddr())).length;
     const garbage = await sendEnvelope(mallory, bobPeer, envelope(Uint8Array.of(0x11, 1, 2, 3)));
@@ -274,7 +295,7 @@ describe('hostile input at the node', () => {
     assert.equal(stranger.status, AckStatus.REJECTED);
     assert.equal(stranger.reason, 'unknown-sender');
     assert.equal((await bob.conversation(encodeAddr())).length, before);
-    assert.equal(received, 2);
+    assert.equal(received, 3);
   });
 
   it('a peer inventing sender identities is cut off after a burst of directory lookups', async () => {
@@ -289,7 +310,7 @@ describe('hostile input at the node', () => {
       reasons.set(ack.reason, (reasons.get(ack.reason) ?? 0) + 1);
     }
     assert.ok((reasons.get('rate-limited') ?? 0) >= 15, JSON.stringify([...reasons]));
-    assert.equal(received, 2);
+    assert.equal(received, 3);
   });
 });
 

@@ -17,7 +17,14 @@ import { createEnv } from '../../src/crypto/index.js';
 import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import { createNode, MAILBOX_DEPOSIT_BURST, MAILBOX_DEPOSIT_REFILL_MS, type SottoNode } from '../../src/index.js';
 import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
-import { AckStatus, type Envelope, openEnvelopeStream, sendEnvelope } from '../../src/protocols/message/index.js';
+import {
+  AckStatus,
+  type Envelope,
+  openEnvelopeStream,
+  type SealedEnvelope,
+  sealEnvelope,
+  sendEnvelope,
+} from '../../src/protocols/message/index.js';
 
 const dirs: string[] = [];
 let mailbox: SottoNode;
@@ -28,12 +35,15 @@ let mailboxPeer: ReturnType<typeof peerIdFromString>;
 /** The operator's limits for this test. */
 const MAX_ENVELOPE_BYTES = 4096;
 const MAX_PER_IDENTITY = 150;
-const MAX_TOTAL_BYTES = 200 * 1024;
+const MAX_TOTAL_BYTES = 400 * 1024;
 
-const victim = randomBytes(32);
-const other = randomBytes(32);
+const env = createEnv();
+/** A fresh identity key (a valid Ed25519 point: sealing needs one). */
+const identityKey = (): Uint8Array => env.provider.ed25519PublicKey(randomBytes(32));
+const victim = identityKey();
+const other = identityKey();
 
-function deposit(recipient: Uint8Array, bodyBytes = 1000): Envelope {
+function plain(recipient: Uint8Array, bodyBytes: number): Envelope {
   return {
     id: randomBytes(16),
     sender: randomBytes(32),
@@ -41,6 +51,11 @@ function deposit(recipient: Uint8Array, bodyBytes = 1000): Envelope {
     timestamp: Date.now(),
     body: randomBytes(bodyBytes),
   };
+}
+
+/** A deposit as a sender makes it: sealed to the recipient (protocols/message/SPEC.md §9). */
+function deposit(recipient: Uint8Array, bodyBytes = 1000): SealedEnvelope {
+  return sealEnvelope(env, plain(recipient, bodyBytes));
 }
 
 async function rawHost(): Promise<SottoHost> {
@@ -91,6 +106,12 @@ after(async () => {
 });
 
 describe('mailbox under hostile deposits', () => {
+  it('a plain (unsealed) envelope is REJECTED sealed-required and not held', async () => {
+    const ack = await sendEnvelope(mallory, mailboxPeer, plain(victim, 100));
+    assert.deepEqual([ack.status, ack.reason], [AckStatus.REJECTED, 'sealed-required']);
+    assert.equal(await held(), 0);
+  });
+
   it('an oversized envelope is TOO_LARGE and not held', async () => {
     const ack = await sendEnvelope(mallory, mailboxPeer, deposit(victim, MAX_ENVELOPE_BYTES));
     assert.equal(ack.status, AckStatus.TOO_LARGE);
@@ -103,7 +124,7 @@ describe('mailbox under hostile deposits', () => {
     let limited = 0;
     const FLOOD = MAILBOX_DEPOSIT_BURST * 3; // bounded
     for (let i = 0; i < FLOOD && stream.usable; i++) {
-      const ack = await stream.send(deposit(randomBytes(32), 80)); // many identities: no per-identity quota
+      const ack = await stream.send(deposit(identityKey(), 80)); // many identities: no per-identity quota
       if (ack.status === AckStatus.STORED) stored++;
       else if (ack.status === AckStatus.REJECTED && ack.reason === 'rate-limited') limited++;
       else assert.fail(`unexpected ack ${ack.status} ${ack.reason}`);
@@ -133,7 +154,7 @@ describe('mailbox under hostile deposits', () => {
     // The total: large deposits for fresh identities until the mailbox is full.
     let full = 0;
     for (let i = 0; i < 100 && full === 0; i++) {
-      const ack = await sendEnvelope(honest, mailboxPeer, deposit(randomBytes(32), 3500));
+      const ack = await sendEnvelope(honest, mailboxPeer, deposit(identityKey(), 3500));
       if (ack.status === AckStatus.STORED) stored++;
       else if (ack.reason === 'mailbox-full') full++;
       else if (ack.reason === 'rate-limited') await tokenBack();

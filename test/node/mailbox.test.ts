@@ -10,8 +10,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { Level } from 'level';
+import { toHex } from '../../src/crypto/index.js';
+import { decodeAddress } from '../../src/identity/address.js';
 import { type CreateNodeOptions, createNode, type IncomingMessage, type SottoNode } from '../../src/index.js';
 import { InvalidMailboxOptionsError } from '../../src/node/errors.js';
+import { decodeEnvelope, isSealed } from '../../src/protocols/message/index.js';
+import { openStore } from '../../src/store/store.js';
 
 const dirs: string[] = [];
 const nodes: SottoNode[] = [];
@@ -139,6 +145,59 @@ describe('mailboxes', () => {
     const back = collect(a, 1);
     assert.equal((await b.send(a.address, 'back online')).state, 'delivered');
     assert.equal((await back)[0]?.text, 'back online');
+  });
+
+  it('a mailbox stores deposits sealed: nothing in its store names the sender', async () => {
+    const dirM = await dataDir();
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
+    const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
+    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [bootstrapAddr(m)]);
+    await b.publishRecord();
+    await b.stop();
+    const texts = ['short', 'a somewhat longer text, still under one pad block', 'x'.repeat(700)];
+    for (const text of texts) assert.equal((await a.send(bobAddress, text)).state, 'stored-at-mailbox');
+    assert.equal((await m.status()).mailbox?.held, texts.length);
+    const sender = decodeAddress(a.address);
+    const senderPeerId = a.peerId;
+    const senderPeer = peerIdFromString(senderPeerId).toMultihash().bytes;
+    const senderPeerText = new TextEncoder().encode(senderPeerId);
+    await a.stop();
+    await m.stop();
+
+    // What the mailbox holds for Bob: sealed envelopes only, sizes padded to 256-byte blocks.
+    const store = await openStore({ path: join(dirM, 'store') });
+    const bob = toHex(decodeAddress(bobAddress));
+    const held = await store.mailbox.list(bob, 100, 1 << 24);
+    await store.close();
+    assert.equal(held.length, texts.length);
+    const sizes = held.map((e) => {
+      const envelope = decodeEnvelope(e.envelope);
+      assert.ok(isSealed(envelope), 'held sealed');
+      return envelope.sealed.length;
+    });
+    assert.equal(sizes[0], sizes[1], 'two short texts: the same size');
+    assert.ok(sizes.every((n) => (n - 48) % 256 === 0));
+
+    // Every key and value of the mailbox's part of the store: no sender key, no sender peer id.
+    const db = new Level<string, Uint8Array>(join(dirM, 'store'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    let scanned = 0;
+    const contains = (hay: Uint8Array, needle: Uint8Array): boolean =>
+      Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength).includes(Buffer.from(needle));
+    for await (const [key, value] of db.iterator()) {
+      if (!key.startsWith('!mailbox!')) continue;
+      scanned++;
+      assert.ok(!key.includes(toHex(sender)) && !key.includes(senderPeerId), `key ${key}`);
+      assert.ok(!contains(value, sender), `value of ${key} holds the sender's identity key`);
+      assert.ok(
+        !contains(value, senderPeer) && !contains(value, senderPeerText),
+        `value of ${key} holds the sender's peer id`,
+      );
+    }
+    await db.close();
+    assert.ok(scanned >= 2 * texts.length, `scanned ${scanned} mailbox records`);
   });
 
   it('a mailbox refuses identities it does not serve, oversized envelopes and deposits over quota', async () => {

@@ -9,7 +9,7 @@ import { type AbortOptions, type DialTarget, isPeerId, type PeerId, type Stream 
 import { peerIdFromString } from '@libp2p/peer-id';
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
 import { strictLengthDecoder } from '../common/stream.js';
-import { decodeEnvelope, type Envelope } from '../message/validate.js';
+import { decodeEnvelope, type WireEnvelope } from '../message/validate.js';
 import { MAX_BATCHES_PER_STREAM, MAX_SERVER_FRAME_BYTES, PROTOCOL_ID, READ_TIMEOUT_MS } from './constants.js';
 import {
   BadResponseError,
@@ -59,7 +59,7 @@ export interface FetchOptions extends AbortOptions {
    * rejection resets the stream (nothing of that batch is acked) and `fetchMailbox` rejects with it.
    * Should settle well within the mailbox's ACK_TIMEOUT_MS (30 s).
    */
-  onBatch: (envelopes: Envelope[]) => Promise<void>;
+  onBatch: (envelopes: WireEnvelope[]) => Promise<void>;
   /** Told about each entry skipped as invalid (it is still acked, SPEC §5); must not throw. */
   onInvalid?: (entry: InvalidEntry) => void;
   /** Milliseconds to open the stream and to wait for each mailbox frame; default READ_TIMEOUT_MS. */
@@ -227,7 +227,7 @@ export async function fetchMailbox(
         if (result.batches >= MAX_BATCHES_PER_STREAM) {
           throw new BadResponseError(`more than ${MAX_BATCHES_PER_STREAM} batches on one stream`);
         }
-        const envelopes: Envelope[] = [];
+        const envelopes: WireEnvelope[] = [];
         for (const entry of batch.entries) {
           let error: Error | undefined;
           try {

@@ -12,7 +12,7 @@ import {
   SEND_TIMEOUT_MS,
 } from './constants.js';
 import { AckTimeoutError, BadAckError, NoAckError, StreamResetError, TooManyEnvelopesError } from './errors.js';
-import { type Ack, decodeAck, type Envelope, encodeEnvelope, validateEnvelope } from './validate.js';
+import { type Ack, decodeAck, encodeEnvelope, validateWireEnvelope, type WireEnvelope } from './validate.js';
 
 /** Anything that can open a protocol stream: a libp2p node (`dialProtocol`) fits. */
 export interface ProtocolDialer {
@@ -36,7 +36,7 @@ export interface EnvelopeStream {
    * are unacknowledged. After any failure the stream is reset and every envelope still waiting on it
    * fails with the same typed error ("not known to be stored").
    */
-  send(envelope: Envelope, options?: SendOptions): Promise<Ack>;
+  send(envelope: WireEnvelope, options?: SendOptions): Promise<Ack>;
   /** Ends the stream gracefully once every written envelope has its Ack. */
   close(options?: AbortOptions): Promise<void>;
   /** Envelopes acknowledged on this stream so far. */
@@ -217,10 +217,10 @@ export async function openEnvelopeStream(
 export async function sendEnvelope(
   dialer: ProtocolDialer,
   peer: DialTarget,
-  envelope: Envelope,
+  envelope: WireEnvelope,
   options: SendOptions = {},
 ): Promise<Ack> {
-  validateEnvelope(envelope); // fail on an invalid envelope before dialling
+  validateWireEnvelope(envelope); // fail on an invalid envelope before dialling
   const started = Date.now();
   const timeout = options.timeout ?? SEND_TIMEOUT_MS;
   const stream = await openEnvelopeStream(dialer, peer, { ...options, timeout });

@@ -15,6 +15,22 @@ export const IDENTITY_KEY_BYTES = 32;
 /** SPEC §4 "Envelope.body: 1 ..= MAX_BODY_BYTES (65 536) bytes". */
 export const MAX_BODY_BYTES = 65_536;
 
+/** SPEC §9 "info = \"sotto/sealed/v1\"": the HPKE info of a sealed envelope (domain separation). */
+export const SEALED_INFO = 'sotto/sealed/v1';
+
+/** SPEC §9 "pad(x) … a multiple of SEAL_PAD_BLOCK = 256": sealed sizes reveal a length only to 256 bytes. */
+export const SEAL_PAD_BLOCK = 256;
+
+/** SPEC §4/§9 "SEALED_OVERHEAD_BYTES (48)": HPKE `enc` (32) + AEAD tag (16) around the padded plaintext. */
+export const SEALED_OVERHEAD_BYTES = 48;
+
+/**
+ * SPEC §4/§9 "MAX_SEALED_BYTES = 65 840": the largest SealedContent (sender 34 + timestamp 9 + body
+ * 65 540 = 65 583 encoded bytes), padded (257 blocks), plus the overhead. A frame holding it (65 896
+ * bytes) stays within MAX_FRAME_BYTES.
+ */
+export const MAX_SEALED_BYTES = SEALED_OVERHEAD_BYTES + 257 * SEAL_PAD_BLOCK;
+
 /**
  * SPEC §2 "An Envelope frame's length prefix must not exceed MAX_FRAME_BYTES (66 560 = MAX_BODY_BYTES
  * + 1 KiB for the other fields and future optional fields); a larger prefix is reset before the

@@ -3,6 +3,9 @@
  * never on the message text. Messages carry sizes and field names, never payload bytes.
  */
 
+import { InvalidFieldLengthError } from '../common/errors.js';
+import { MAX_SEALED_BYTES, SEAL_PAD_BLOCK, SEALED_OVERHEAD_BYTES } from './constants.js';
+
 export {
   FrameTooLargeError,
   HandlerStoppedError,
@@ -72,4 +75,20 @@ export class BadAckError extends Error {
   static readonly code = 'ERR_BAD_ACK';
   readonly code = BadAckError.code;
   override name = 'BadAckError';
+}
+
+/** `Envelope.sealed` is not 48 + k·256 bytes within MAX_SEALED_BYTES (SPEC §4); code ERR_INVALID_FIELD_LENGTH. */
+export class InvalidSealedLengthError extends InvalidFieldLengthError {
+  override name = 'InvalidSealedLengthError';
+  constructor(actual: number) {
+    super('sealed', SEALED_OVERHEAD_BYTES + SEAL_PAD_BLOCK, actual);
+    this.message = `sealed must be ${SEALED_OVERHEAD_BYTES} + k·${SEAL_PAD_BLOCK} bytes, at most ${MAX_SEALED_BYTES}; got ${actual}`;
+  }
+}
+
+/** A sealed envelope does not open for this recipient (SPEC §9): answered REJECTED `unsealable`. */
+export class UnsealableEnvelopeError extends Error {
+  static readonly code = 'ERR_UNSEALABLE';
+  readonly code = UnsealableEnvelopeError.code;
+  override name = 'UnsealableEnvelopeError';
 }

@@ -26,10 +26,10 @@ import {
 import {
   type AckStatus,
   decodeEnvelope,
-  type Envelope,
   encodeAck,
   isValidReason,
   AckStatus as Status,
+  type WireEnvelope,
 } from './validate.js';
 
 /** What the node answers for one envelope: a status, optionally with a short reason code. */
@@ -47,7 +47,7 @@ export interface EnvelopeContext {
  * Decides the fate of a validated envelope. Resolve with STORED/DUPLICATE only once the envelope is
  * durable. A rejection is answered with UNAVAILABLE (`reason: 'internal'`), never a crash.
  */
-export type OnEnvelope = (envelope: Envelope, context: EnvelopeContext) => Promise<EnvelopeDecision>;
+export type OnEnvelope = (envelope: WireEnvelope, context: EnvelopeContext) => Promise<EnvelopeDecision>;
 
 /** Emitted (as `CustomEvent<StreamResetDetail>` named `'reset'`) each time the handler resets a stream. */
 export interface StreamResetDetail {
@@ -233,7 +233,7 @@ export class MessageHandler extends EventTarget {
   }
 
   private async decide(
-    envelope: Envelope,
+    envelope: WireEnvelope,
     remotePeer: PeerId,
     signal: AbortSignal,
   ): Promise<{ status: AckStatus; reason: string }> {

@@ -39,7 +39,7 @@ import {
   sendEnvelope,
 } from './client.js';
 import { MessageHandler, type MessageHandlerComponents, type MessageHandlerInit } from './handler.js';
-import type { Ack, Envelope } from './validate.js';
+import type { Ack, WireEnvelope } from './validate.js';
 
 export * from './client.js';
 export * from './constants.js';
@@ -53,6 +53,7 @@ export {
   type OnEnvelope,
   type StreamResetDetail,
 } from './handler.js';
+export { openSealedEnvelope, padSealed, type SealEnv, sealEnvelope, unpadSealed } from './sealed.js';
 export {
   type Ack,
   AckStatus,
@@ -60,7 +61,12 @@ export {
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,
+  isSealed,
+  type SealedEnvelope,
   validateEnvelope,
+  validateSealedEnvelope,
+  validateWireEnvelope,
+  type WireEnvelope,
 } from './validate.js';
 
 /** Options of the `messageProtocol` service. */
@@ -88,7 +94,7 @@ export class MessageProtocol extends MessageHandler {
   }
 
   /** Sends one envelope on a fresh stream; see `sendEnvelope`. */
-  send(peer: DialTarget, envelope: Envelope, options?: SendOptions): Promise<Ack> {
+  send(peer: DialTarget, envelope: WireEnvelope, options?: SendOptions): Promise<Ack> {
     return sendEnvelope(this.dialer, peer, envelope, options);
   }
 

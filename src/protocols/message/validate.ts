@@ -3,12 +3,22 @@
  * typed results never hold a value the SPEC forbids.
  */
 import type { Uint8ArrayList } from 'uint8arraylist';
-import { ID_BYTES, IDENTITY_KEY_BYTES, MAX_BODY_BYTES, MAX_REASON_BYTES, MAX_TIMESTAMP } from './constants.js';
+import {
+  ID_BYTES,
+  IDENTITY_KEY_BYTES,
+  MAX_BODY_BYTES,
+  MAX_REASON_BYTES,
+  MAX_SEALED_BYTES,
+  MAX_TIMESTAMP,
+  SEAL_PAD_BLOCK,
+  SEALED_OVERHEAD_BYTES,
+} from './constants.js';
 import {
   BadAckError,
   BodyTooLargeError,
   EmptyBodyError,
   InvalidFieldLengthError,
+  InvalidSealedLengthError,
   InvalidTimestampError,
   MalformedFrameError,
 } from './errors.js';
@@ -26,6 +36,27 @@ export interface Envelope {
   timestamp: number;
   /** Session message bytes, 1 ..= MAX_BODY_BYTES. */
   body: Uint8Array;
+}
+
+/**
+ * A validated sealed envelope (SPEC §9): sender, timestamp and body are inside `sealed`, readable
+ * only with the recipient's identity key.
+ */
+export interface SealedEnvelope {
+  /** 16 random bytes, the same on every retry of one message. */
+  id: Uint8Array;
+  /** Recipient identity key (Ed25519, 32 bytes). */
+  recipient: Uint8Array;
+  /** HPKE `enc ‖ ciphertext` of the padded SealedContent: 48 + k·256 bytes, at most MAX_SEALED_BYTES. */
+  sealed: Uint8Array;
+}
+
+/** What travels in an Envelope frame: a plain or a sealed envelope (SPEC §4). */
+export type WireEnvelope = Envelope | SealedEnvelope;
+
+/** True for a sealed envelope. */
+export function isSealed(envelope: WireEnvelope): envelope is SealedEnvelope {
+  return 'sealed' in envelope;
 }
 
 /** What a receiving node did with an envelope (SPEC §4 "Ack.status"). */
@@ -80,19 +111,56 @@ export function validateEnvelope(envelope: {
   };
 }
 
-/** Decodes and validates one Envelope frame (the payload after the length prefix). */
-export function decodeEnvelope(frame: Uint8Array | Uint8ArrayList): Envelope {
+/** Throws the matching error when a sealed envelope breaks SPEC §4 (`sealed` length, nothing else set). */
+export function validateSealedEnvelope(envelope: {
+  id: Uint8Array;
+  recipient: Uint8Array;
+  sealed: Uint8Array;
+}): SealedEnvelope {
+  checkLength('id', envelope.id, ID_BYTES);
+  checkLength('recipient', envelope.recipient, IDENTITY_KEY_BYTES);
+  const n = envelope.sealed.byteLength;
+  if (
+    n < SEALED_OVERHEAD_BYTES + SEAL_PAD_BLOCK ||
+    n > MAX_SEALED_BYTES ||
+    (n - SEALED_OVERHEAD_BYTES) % SEAL_PAD_BLOCK !== 0
+  ) {
+    throw new InvalidSealedLengthError(n);
+  }
+  return { id: envelope.id, recipient: envelope.recipient, sealed: envelope.sealed };
+}
+
+/** Validates a decoded Envelope message as the plain or the sealed form (SPEC §4). */
+function validateWire(pb: PbEnvelope): WireEnvelope {
+  if (pb.sealed.byteLength === 0) return validateEnvelope(pb);
+  if (pb.sender.byteLength !== 0 || pb.timestamp !== 0n || pb.body.byteLength !== 0) {
+    throw new MalformedFrameError('a sealed envelope carries sender, timestamp or body');
+  }
+  return validateSealedEnvelope(pb);
+}
+
+/** Validates an envelope of either form (a sender checks before it dials). */
+export function validateWireEnvelope(envelope: WireEnvelope): WireEnvelope {
+  return isSealed(envelope) ? validateSealedEnvelope(envelope) : validateEnvelope(envelope);
+}
+
+/** Decodes and validates one Envelope frame (the payload after the length prefix): plain or sealed. */
+export function decodeEnvelope(frame: Uint8Array | Uint8ArrayList): WireEnvelope {
   let pb: PbEnvelope;
   try {
     pb = PbEnvelope.decode(frame);
   } catch (err) {
     throw new MalformedFrameError('envelope is not valid protobuf', { cause: err });
   }
-  return validateEnvelope(pb);
+  return validateWire(pb);
 }
 
 /** Validates and encodes an envelope; a sender never puts an invalid envelope on the wire. */
-export function encodeEnvelope(envelope: Envelope): Uint8Array {
+export function encodeEnvelope(envelope: WireEnvelope): Uint8Array {
+  if (isSealed(envelope)) {
+    const e = validateSealedEnvelope(envelope);
+    return PbEnvelope.encode({ id: bytes(e.id), recipient: bytes(e.recipient), sealed: bytes(e.sealed) });
+  }
   const e = validateEnvelope(envelope);
   return PbEnvelope.encode({
     id: bytes(e.id),

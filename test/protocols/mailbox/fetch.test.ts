@@ -22,7 +22,8 @@ import {
   UnavailableError,
   UnknownIdentityError,
 } from '../../../src/protocols/mailbox/index.js';
-import { type Envelope, encodeEnvelope } from '../../../src/protocols/message/index.js';
+import { type Envelope, encodeEnvelope, type WireEnvelope } from '../../../src/protocols/message/index.js';
+import { plainEnvelope } from '../message/helpers.js';
 import {
   createMailboxNode,
   createPlainNode,
@@ -83,7 +84,7 @@ describe('/sotto/mailbox/1.0.0 between libp2p nodes on 127.0.0.1', () => {
 
   /** fetchMailbox as `who` from `client`, collecting every onBatch call. */
   async function fetch(who: TestIdentity, overrides: Partial<FetchOptions> = {}, from: Libp2p = client) {
-    const batches: Envelope[][] = [];
+    const batches: WireEnvelope[][] = [];
     const result = await fetchMailbox(from, addr, {
       identity: who.key,
       sign: who.sign,
@@ -146,8 +147,7 @@ describe('/sotto/mailbox/1.0.0 between libp2p nodes on 127.0.0.1', () => {
     const r = await fetch(alice);
     assert.equal(r.fetched, 1);
     assert.equal(r.batches, 1);
-    const got = r.got[0]?.[0];
-    assert.ok(got, 'one envelope handed over');
+    const got = plainEnvelope(r.got[0]?.[0]);
     assert.ok(equal(got.id, sent.id) && equal(got.body, sent.body) && equal(got.recipient, alice.key));
     assert.equal(got.timestamp, sent.timestamp);
     assert.deepEqual(storage.ids(alice.key), [], 'deleted after the ack');
@@ -424,12 +424,12 @@ describe('/sotto/mailbox/1.0.0 between libp2p nodes on 127.0.0.1', () => {
     try {
       const target = node.getMultiaddrs()[0];
       assert.ok(target);
-      const got: Envelope[] = [];
+      const got: WireEnvelope[] = [];
       const options = {
         identity: alice.key,
         sign: alice.sign,
         localPeer: client.peerId,
-        onBatch: async (envelopes: Envelope[]) => {
+        onBatch: async (envelopes: WireEnvelope[]) => {
           got.push(...envelopes);
         },
       };

@@ -8,9 +8,11 @@ import { createLibp2p } from 'libp2p';
 import {
   AckStatus,
   type Envelope,
+  isSealed,
   type MessageProtocol,
   type MessageProtocolInit,
   messageProtocol,
+  type WireEnvelope,
 } from '../../../src/protocols/message/index.js';
 
 export type MsgNode = Libp2p<{ message: MessageProtocol }>;
@@ -24,6 +26,12 @@ export async function createNode(init: MessageProtocolInit): Promise<MsgNode> {
     connectionManager: { inboundConnectionThreshold: 1000 },
     services: { message: messageProtocol(init) },
   });
+}
+
+/** The envelope, which the test expects to be present and plain (fails the test otherwise). */
+export function plainEnvelope(wire: WireEnvelope | undefined): Envelope {
+  if (wire === undefined || isSealed(wire)) throw new Error('expected a plain envelope');
+  return wire;
 }
 
 let counter = 0;

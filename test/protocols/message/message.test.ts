@@ -12,9 +12,19 @@ import {
   PROTOCOL_ID,
   type StreamResetDetail,
   sendEnvelope,
+  type WireEnvelope,
 } from '../../../src/protocols/message/index.js';
 import { Envelope as PbEnvelope } from '../../../src/protocols/message/pb/message.js';
-import { createNode, frame, type MsgNode, makeEnvelope, varint, waitFor, waitForClose } from './helpers.js';
+import {
+  createNode,
+  frame,
+  type MsgNode,
+  makeEnvelope,
+  plainEnvelope,
+  varint,
+  waitFor,
+  waitForClose,
+} from './helpers.js';
 
 function pbEnvelope(e: Envelope): Uint8Array {
   // bypasses our validation on purpose: the raw codec lets a hostile peer send anything
@@ -27,7 +37,7 @@ describe('/sotto/msg/1.0.0 between two libp2p nodes on 127.0.0.1', () => {
   let server: MsgNode;
   let client: MsgNode;
   let addr: Multiaddr;
-  const seen: Envelope[] = [];
+  const seen: WireEnvelope[] = [];
   const decisions: EnvelopeDecision[] = [];
   const resets: StreamResetDetail[] = [];
   /** When set, every onEnvelope call waits for it (to see how many are in flight at once). */
@@ -74,7 +84,8 @@ describe('/sotto/msg/1.0.0 between two libp2p nodes on 127.0.0.1', () => {
     assert.equal(acks[2]?.reason, 'not-hosted');
     for (const [i, a] of acks.entries()) assert.deepEqual(new Uint8Array(a.id), sent[i]?.id);
     assert.equal(seen.length, 3);
-    seen.forEach((got, i) => {
+    seen.forEach((wire, i) => {
+      const got = plainEnvelope(wire);
       const want = sent[i];
       assert.ok(want);
       assert.deepEqual(new Uint8Array(got.id), want.id);
@@ -126,7 +137,7 @@ describe('/sotto/msg/1.0.0 between two libp2p nodes on 127.0.0.1', () => {
     const e = makeEnvelope();
     const ack = await sendEnvelope(client, addr, e, { timeout: 5000 });
     assert.equal(ack.status, AckStatus.DUPLICATE);
-    assert.deepEqual(new Uint8Array(seen[0]?.body ?? []), e.body);
+    assert.deepEqual(new Uint8Array(plainEnvelope(seen[0]).body), e.body);
   });
 
   describe('hostile input on a raw stream: reset, callback never called, node keeps serving', () => {

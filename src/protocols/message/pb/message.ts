@@ -13,6 +13,7 @@ export interface Envelope {
   recipient: Uint8Array<ArrayBuffer>;
   timestamp: bigint;
   body: Uint8Array<ArrayBuffer>;
+  sealed: Uint8Array<ArrayBuffer>;
 }
 
 export namespace Envelope {
@@ -51,6 +52,11 @@ export namespace Envelope {
             w.bytes(obj.body);
           }
 
+          if (obj.sealed != null && obj.sealed.byteLength > 0) {
+            w.uint32(50);
+            w.bytes(obj.sealed);
+          }
+
           if (opts.lengthDelimited !== false) {
             w.ldelim();
           }
@@ -62,6 +68,7 @@ export namespace Envelope {
             recipient: uint8ArrayAlloc(0),
             timestamp: 0n,
             body: uint8ArrayAlloc(0),
+            sealed: uint8ArrayAlloc(0),
           };
 
           const end = length == null ? reader.len : reader.pos + length;
@@ -88,6 +95,10 @@ export namespace Envelope {
               }
               case 5: {
                 obj.body = reader.bytes();
+                break;
+              }
+              case 6: {
+                obj.sealed = reader.bytes();
                 break;
               }
               default: {
@@ -141,6 +152,13 @@ export namespace Envelope {
                 };
                 break;
               }
+              case 6: {
+                yield {
+                  field: `${prefix}.sealed`,
+                  value: reader.bytes(),
+                };
+                break;
+              }
               default: {
                 reader.skipType(tag & 7);
                 break;
@@ -179,6 +197,11 @@ export namespace Envelope {
     value: Uint8Array<ArrayBuffer>;
   }
 
+  export interface EnvelopeSealedFieldEvent {
+    field: '$.sealed';
+    value: Uint8Array<ArrayBuffer>;
+  }
+
   export function encode(obj: Partial<Envelope>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Envelope.codec());
   }
@@ -196,8 +219,151 @@ export namespace Envelope {
     | EnvelopeRecipientFieldEvent
     | EnvelopeTimestampFieldEvent
     | EnvelopeBodyFieldEvent
+    | EnvelopeSealedFieldEvent
   > {
     return streamMessage(buf, Envelope.codec(), opts);
+  }
+}
+
+export interface SealedContent {
+  sender: Uint8Array<ArrayBuffer>;
+  timestamp: bigint;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+export namespace SealedContent {
+  let _codec: Codec<SealedContent>;
+
+  export const codec = (): Codec<SealedContent> => {
+    if (_codec == null) {
+      _codec = message<SealedContent>(
+        (obj, w, opts = {}) => {
+          if (opts.lengthDelimited !== false) {
+            w.fork();
+          }
+
+          if (obj.sender != null && obj.sender.byteLength > 0) {
+            w.uint32(10);
+            w.bytes(obj.sender);
+          }
+
+          if (obj.timestamp != null && obj.timestamp !== 0n) {
+            w.uint32(16);
+            w.uint64(obj.timestamp);
+          }
+
+          if (obj.body != null && obj.body.byteLength > 0) {
+            w.uint32(26);
+            w.bytes(obj.body);
+          }
+
+          if (opts.lengthDelimited !== false) {
+            w.ldelim();
+          }
+        },
+        (reader, length, _opts = {}) => {
+          const obj: any = {
+            sender: uint8ArrayAlloc(0),
+            timestamp: 0n,
+            body: uint8ArrayAlloc(0),
+          };
+
+          const end = length == null ? reader.len : reader.pos + length;
+
+          while (reader.pos < end) {
+            const tag = reader.uint32();
+
+            switch (tag >>> 3) {
+              case 1: {
+                obj.sender = reader.bytes();
+                break;
+              }
+              case 2: {
+                obj.timestamp = reader.uint64();
+                break;
+              }
+              case 3: {
+                obj.body = reader.bytes();
+                break;
+              }
+              default: {
+                reader.skipType(tag & 7);
+                break;
+              }
+            }
+          }
+
+          return obj;
+        },
+        function* (reader, length, prefix, _opts = {}) {
+          const end = length == null ? reader.len : reader.pos + length;
+
+          while (reader.pos < end) {
+            const tag = reader.uint32();
+
+            switch (tag >>> 3) {
+              case 1: {
+                yield {
+                  field: `${prefix}.sender`,
+                  value: reader.bytes(),
+                };
+                break;
+              }
+              case 2: {
+                yield {
+                  field: `${prefix}.timestamp`,
+                  value: reader.uint64(),
+                };
+                break;
+              }
+              case 3: {
+                yield {
+                  field: `${prefix}.body`,
+                  value: reader.bytes(),
+                };
+                break;
+              }
+              default: {
+                reader.skipType(tag & 7);
+                break;
+              }
+            }
+          }
+        },
+      );
+    }
+
+    return _codec;
+  };
+
+  export interface SealedContentSenderFieldEvent {
+    field: '$.sender';
+    value: Uint8Array<ArrayBuffer>;
+  }
+
+  export interface SealedContentTimestampFieldEvent {
+    field: '$.timestamp';
+    value: bigint;
+  }
+
+  export interface SealedContentBodyFieldEvent {
+    field: '$.body';
+    value: Uint8Array<ArrayBuffer>;
+  }
+
+  export function encode(obj: Partial<SealedContent>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SealedContent.codec());
+  }
+
+  export function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SealedContent>): SealedContent {
+    return decodeMessage(buf, SealedContent.codec(), opts);
+  }
+
+  export function stream(
+    buf: Uint8Array | Uint8ArrayList,
+    opts?: DecodeOptions<SealedContent>,
+  ): Generator<SealedContentSenderFieldEvent | SealedContentTimestampFieldEvent | SealedContentBodyFieldEvent> {
+    return streamMessage(buf, SealedContent.codec(), opts);
   }
 }
 

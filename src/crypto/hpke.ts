@@ -60,11 +60,29 @@ function extractAndExpand(p: CryptoProvider, dh: Uint8Array, kemContext: Uint8Ar
   return labeledExpand(p, KEM_SUITE_ID, eaePrk, 'shared_secret', kemContext, HPKE_NSECRET);
 }
 
-/** §5.1 KeySchedule for mode_base (psk and psk_id empty): the AEAD key and base nonce. */
-function keySchedule(p: CryptoProvider, sharedSecret: Uint8Array, info: Uint8Array) {
+/** Most key_schedule_context values kept (one per provider and info; sotto uses one info). */
+const MAX_CACHED_CONTEXTS = 16;
+const contexts = new Map<string, Uint8Array>();
+
+/**
+ * §5.1 key_schedule_context = mode ‖ psk_id_hash ‖ info_hash for mode_base: a function of `info`
+ * alone (psk_id is empty), so it is computed once per info and provider and kept.
+ */
+function keyScheduleContext(p: CryptoProvider, info: Uint8Array): Uint8Array {
+  const key = `${p.name}:${Buffer.from(info.buffer, info.byteOffset, info.byteLength).toString('hex')}`;
+  const cached = contexts.get(key);
+  if (cached !== undefined) return cached;
   const pskIdHash = labeledExtract(p, HPKE_SUITE_ID, EMPTY, 'psk_id_hash', EMPTY);
   const infoHash = labeledExtract(p, HPKE_SUITE_ID, EMPTY, 'info_hash', info);
   const context = concat(Uint8Array.of(MODE_BASE), pskIdHash, infoHash);
+  if (contexts.size >= MAX_CACHED_CONTEXTS) contexts.clear();
+  contexts.set(key, context);
+  return context;
+}
+
+/** §5.1 KeySchedule for mode_base (psk and psk_id empty): the AEAD key and base nonce. */
+function keySchedule(p: CryptoProvider, sharedSecret: Uint8Array, info: Uint8Array) {
+  const context = keyScheduleContext(p, info);
   const secret = labeledExtract(p, HPKE_SUITE_ID, sharedSecret, 'secret', EMPTY);
   return {
     key: labeledExpand(p, HPKE_SUITE_ID, secret, 'key', context, HPKE_NK),
@@ -123,6 +141,8 @@ export function hpkeOpen(
   info: Uint8Array,
   aad: Uint8Array,
   sealed: Uint8Array,
+  /** pk(skR), when the caller keeps it (saves a base-point multiplication); computed otherwise. */
+  recipientPublicKey: Uint8Array = p.x25519PublicKey(recipientPrivateKey),
 ): Uint8Array | null {
   checkBytes('HPKE recipient private key', recipientPrivateKey, X25519_KEY_BYTES);
   checkBytes('HPKE sealed', sealed);
@@ -135,7 +155,8 @@ export function hpkeOpen(
   } catch {
     return null;
   }
-  const kemContext = concat(enc, p.x25519PublicKey(recipientPrivateKey));
+  checkBytes('HPKE recipient public key', recipientPublicKey, X25519_KEY_BYTES);
+  const kemContext = concat(enc, recipientPublicKey);
   const { key, nonce } = keySchedule(p, extractAndExpand(p, dh, kemContext), info);
   return p.aeadOpen('chacha20-poly1305', key, nonce, sealed.subarray(HPKE_NENC), aad);
 }

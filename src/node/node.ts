@@ -295,8 +295,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private mailboxHandler?: MailboxHandler;
   private fetchAbort = new AbortController();
   private identityKeys?: IdentityKeyPair;
-  /** The X25519 form of the identity key: opens sealed envelopes (protocols/message/SPEC.md §9). */
-  private sealKey?: Uint8Array;
+  /** The X25519 form of the identity key and its public key: open sealed envelopes (protocols/message/SPEC.md §9). */
+  private sealKey?: { privateKey: Uint8Array; publicKey: Uint8Array };
+  /** X25519 forms of recipients' identity keys (hex → key), to seal deposits to (bounded). */
+  private readonly sealTo = new Map<string, Uint8Array>();
   private republishTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private firstPeerTimer?: NodeJS.Timeout;
@@ -378,7 +380,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (roleConfig !== undefined) this.mailboxRole = new MailboxRole(roleConfig, store, () => this.env.now());
       this.ownMailboxes = ownMailboxes;
       this.identityKeys = await this.loadOrCreateKeys(store);
-      this.sealKey = this.env.provider.ed25519SeedToX25519(this.identityKeys.signingSeed);
+      const sealPrivate = this.env.provider.ed25519SeedToX25519(this.identityKeys.signingSeed);
+      this.sealKey = { privateKey: sealPrivate, publicKey: this.env.provider.x25519PublicKey(sealPrivate) };
       const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
       const now = () => this.env.now();
       const provider = this.env.provider;
@@ -546,7 +549,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.host = undefined;
     this.store = undefined;
     this.mailboxRole = undefined;
-    this.sealKey?.fill(0);
+    this.sealKey?.privateKey.fill(0);
     this.sealKey = undefined;
   }
 
@@ -965,7 +968,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   /** The envelope sealed to its recipient; undefined when the recipient key cannot be sealed to. */
   private sealForMailbox(envelope: Envelope): SealedEnvelope | undefined {
     try {
-      return sealEnvelope(this.env, envelope);
+      const hex = toHex(envelope.recipient);
+      let key = this.sealTo.get(hex);
+      if (key === undefined) {
+        key = this.env.provider.ed25519PublicToX25519(envelope.recipient);
+        if (this.sealTo.size >= MAX_LIVE_SESSIONS) this.sealTo.clear();
+        this.sealTo.set(hex, key);
+      }
+      return sealEnvelope(this.env, envelope, key);
     } catch {
       // a recipient key that is not a point of large order: no mailbox may have it in clear instead
       return undefined;
@@ -1356,7 +1366,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     let envelope: Envelope;
     if (isSealed(wire)) {
       try {
-        envelope = openSealedEnvelope(this.env.provider, this.sealKey as Uint8Array, wire);
+        const key = this.sealKey as { privateKey: Uint8Array; publicKey: Uint8Array };
+        envelope = openSealedEnvelope(this.env.provider, key.privateKey, wire, key.publicKey);
       } catch {
         return { status: AckStatus.REJECTED, reason: 'unsealable' };
       }

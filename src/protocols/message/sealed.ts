@@ -46,14 +46,19 @@ export interface SealEnv {
  * provider) when the recipient key is not a point of large order, and the validation errors of
  * SPEC §4 for an invalid envelope.
  */
-export function sealEnvelope(env: SealEnv, envelope: Envelope): SealedEnvelope {
+export function sealEnvelope(
+  env: SealEnv,
+  envelope: Envelope,
+  /** `ed25519PublicToX25519(envelope.recipient)`, when the caller keeps it. */
+  recipientX25519?: Uint8Array,
+): SealedEnvelope {
   const e = validateEnvelope(envelope);
   const content = SealedContent.encode({
     sender: e.sender as Uint8Array<ArrayBuffer>,
     timestamp: BigInt(e.timestamp),
     body: e.body as Uint8Array<ArrayBuffer>,
   });
-  const recipientKey = env.provider.ed25519PublicToX25519(e.recipient);
+  const recipientKey = recipientX25519 ?? env.provider.ed25519PublicToX25519(e.recipient);
   const ephemeral = env.rng(X25519_KEY_BYTES);
   const sealed = hpkeSeal(env.provider, recipientKey, INFO, aad(e.id, e.recipient), padSealed(content), ephemeral);
   ephemeral.fill(0);
@@ -70,8 +75,17 @@ export function openSealedEnvelope(
   provider: CryptoProvider,
   recipientPrivateKey: Uint8Array,
   envelope: SealedEnvelope,
+  /** The X25519 public key of `recipientPrivateKey`, when the caller keeps it. */
+  recipientPublicKey?: Uint8Array,
 ): Envelope {
-  const padded = hpkeOpen(provider, recipientPrivateKey, INFO, aad(envelope.id, envelope.recipient), envelope.sealed);
+  const padded = hpkeOpen(
+    provider,
+    recipientPrivateKey,
+    INFO,
+    aad(envelope.id, envelope.recipient),
+    envelope.sealed,
+    recipientPublicKey ?? provider.x25519PublicKey(recipientPrivateKey),
+  );
   if (padded === null) throw new UnsealableEnvelopeError('sealed envelope does not open with this identity key');
   let content: SealedContent;
   try {

@@ -13,6 +13,7 @@ export type SottoNetErrorCode =
   | 'DHT_NAMESPACE_INVALID'
   | 'DHT_NO_VALIDATOR'
   | 'DHT_RECORD_INVALID'
+  | 'DHT_RECORD_MALFORMED'
   | 'DHT_RECORD_NOT_FOUND'
   | 'DHT_RECORD_STALE'
   | 'DHT_TIMEOUT';
@@ -122,6 +123,14 @@ export class StaleRecordError extends SottoNetError {
   constructor() {
     super('DHT_RECORD_STALE', 'a better record for this key is already stored');
     this.name = 'StaleRecordError';
+  }
+}
+
+/** Bytes stored or offered as a DHT record are not a libp2p `Record` protobuf. */
+export class MalformedDhtRecordError extends SottoNetError {
+  constructor(cause: unknown) {
+    super('DHT_RECORD_MALFORMED', 'not a DHT record', { cause });
+    this.name = 'MalformedDhtRecordError';
   }
 }
 

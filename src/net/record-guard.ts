@@ -11,7 +11,7 @@
  */
 import type { Selectors, Validators } from '@libp2p/kad-dht';
 import { reader } from 'protons-runtime';
-import { StaleRecordError } from './errors.js';
+import { MalformedDhtRecordError, StaleRecordError } from './errors.js';
 
 /** kad-dht's default datastore prefix for records (`${datastorePrefix}/record/<base32 key>`). */
 export const DHT_RECORD_DATASTORE_PREFIX = '/dht/record/';
@@ -27,8 +27,19 @@ interface DecodedRecord {
   value: Uint8Array;
 }
 
-/** Decodes libp2p's `Record { bytes key = 1; bytes value = 2; string timeReceived = 5; }`. */
+/**
+ * Decodes libp2p's `Record { bytes key = 1; bytes value = 2; string timeReceived = 5; }`; throws
+ * `MalformedDhtRecordError` for bytes that are not one (protons' reader throws plain RangeErrors).
+ */
 export function decodeDhtRecord(bytes: Uint8Array): DecodedRecord {
+  try {
+    return readDhtRecord(bytes);
+  } catch (err) {
+    throw new MalformedDhtRecordError(err);
+  }
+}
+
+function readDhtRecord(bytes: Uint8Array): DecodedRecord {
   const r = reader(bytes);
   const out: DecodedRecord = { key: new Uint8Array(0), value: new Uint8Array(0) };
   while (r.pos < r.len) {
@@ -94,8 +105,13 @@ async function checkNotStale(
   } catch {
     return; // nothing stored yet
   }
-  const incoming = decodeDhtRecord(incomingBytes);
-  const existing = decodeDhtRecord(existingBytes);
+  const incoming = decodeDhtRecord(incomingBytes); // malformed: refused, nothing stored
+  let existing: DecodedRecord;
+  try {
+    existing = decodeDhtRecord(existingBytes);
+  } catch {
+    return; // what is stored is not a record any more: anything valid may replace it
+  }
   if (equalBytes(incoming.value, existing.value)) return; // a republish of the same record
   const ns = namespaceOf(incoming.key);
   const validate = ns == null ? undefined : validators[ns];

@@ -26,6 +26,21 @@ function withResolvers<T>(): Resolvers<T> {
   return { promise, resolve, reject };
 }
 
+/**
+ * `ws`'s WebSocket with an error listener of its own. A `ws` socket emits 'error' as a Node event,
+ * and an 'error' nobody listens to is an uncaught exception. `@libp2p/websockets` removes its
+ * listeners when a dial is aborted while the socket is still connecting, without closing it; the
+ * socket's later connection error (ECONNRESET, EHOSTUNREACH) then killed the process. Node 22+'s
+ * built-in WebSocket drops such an error (it is an EventTarget), and so does this class; the
+ * failure still reaches every listener that is there (the dial's own error handling).
+ */
+class ShimWebSocket extends WsWebSocket {
+  constructor(...args: ConstructorParameters<typeof WsWebSocket>) {
+    super(...args);
+    this.on('error', () => undefined);
+  }
+}
+
 /** Installs the shims that are missing; returns which ones it installed (empty on Node >= 22). */
 export function installNodeShims(): string[] {
   const installed: string[] = [];
@@ -36,7 +51,7 @@ export function installNodeShims(): string[] {
   }
   const g = globalThis as unknown as { WebSocket?: unknown };
   if (typeof g.WebSocket !== 'function') {
-    Object.defineProperty(globalThis, 'WebSocket', { value: WsWebSocket, writable: true, configurable: true });
+    Object.defineProperty(globalThis, 'WebSocket', { value: ShimWebSocket, writable: true, configurable: true });
     installed.push('WebSocket');
   }
   return installed;

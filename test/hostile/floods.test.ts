@@ -271,6 +271,10 @@ describe('floods: an honest peer keeps being served', () => {
       SLOW_LORIS_MS,
     );
     assert.ok(counted.streams > 0, 'the flood ran');
-    assert.equal(counted.resetByBob, counted.streams, 'Bob ended every slow stream before it completed (read timeout or stream cap)');
+    assert.equal(
+      counted.resetByBob,
+      counted.streams,
+      'Bob ended every slow stream before it completed (read timeout or stream cap)',
+    );
   });
 });

@@ -14,6 +14,11 @@ export interface CliEnvironment {
   env: ConfigEnv;
   cwd: string;
   homedir: string;
+  /**
+   * Asks on the terminal without echo (passphrases; prompt.ts). Absent when standard input is not
+   * a terminal: commands then take passphrases from files and the environment only.
+   */
+  prompt?: ((question: string) => Promise<string>) | undefined;
 }
 
 /** The options every command takes. */

@@ -26,7 +26,11 @@ export const EXIT = Object.freeze({
   CONFLICT: 5,
   /** The data dir is locked by another sotto process (a running daemon). */
   LOCKED: 6,
-  /** The configuration is invalid (config file, SOTTO_* variable or flag). */
+  /**
+   * The configuration is invalid (config file, SOTTO_* variable or flag), or the store's passphrase
+   * (SOTTO_PASSPHRASE, SOTTO_PASSPHRASE_FILE, --passphrase-file or the prompt) is missing, wrong, or
+   * given for a store that has none; a backup's passphrase is wrong.
+   */
   CONFIG: 7,
   /** `send`: the message is stored and queued; the daemon keeps retrying (EX_TEMPFAIL). */
   QUEUED: 75,
@@ -49,7 +53,10 @@ export const EXIT_CODE_TABLE: readonly { code: ExitCode; meaning: string }[] = O
   },
   { code: EXIT.CONFLICT, meaning: 'conflict (contact name taken, address already a contact, mailbox list full)' },
   { code: EXIT.LOCKED, meaning: 'data dir locked by another daemon' },
-  { code: EXIT.CONFIG, meaning: 'invalid configuration (config.json, SOTTO_* variable or flag)' },
+  {
+    code: EXIT.CONFIG,
+    meaning: 'invalid configuration (config.json, SOTTO_* variable or flag), or a missing or wrong passphrase',
+  },
   { code: EXIT.QUEUED, meaning: 'send: queued, the daemon will retry (EX_TEMPFAIL)' },
   { code: EXIT.FORCED, meaning: 'start: stopped by a second signal before a graceful stop finished' },
 ]);
@@ -180,6 +187,61 @@ function errCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+const PASSPHRASE_SOURCES = 'SOTTO_PASSPHRASE, SOTTO_PASSPHRASE_FILE or --passphrase-file';
+
+/** The store's encryption-at-rest errors (src/store/errors.ts), matched on `name` and `code`. */
+function storeError(
+  name: string | undefined,
+  code: string | undefined,
+  err: unknown,
+  context: ErrorContext,
+): ReportedError | undefined {
+  if (name === undefined || code === undefined) return undefined;
+  const where = context.dataDir ?? 'the data dir';
+  const subject = (err as { subject?: unknown }).subject;
+  switch (code) {
+    case 'BAD_PASSPHRASE':
+      return {
+        exitCode: EXIT.CONFIG,
+        message:
+          subject === 'backup'
+            ? 'wrong passphrase for this backup (or the file was changed); nothing was written'
+            : `wrong passphrase for the store in ${where}; nothing was changed`,
+      };
+    case 'PASSPHRASE_REQUIRED':
+      return {
+        exitCode: EXIT.CONFIG,
+        message: `the store in ${where} is protected by a passphrase (give it with ${PASSPHRASE_SOURCES}, or run on a terminal to be asked)`,
+      };
+    case 'PASSPHRASE_NOT_SET':
+      return {
+        exitCode: EXIT.CONFIG,
+        message: `the store in ${where} has no passphrase (set one with: sotto passphrase set; or unset ${PASSPHRASE_SOURCES})`,
+      };
+    case 'PASSPHRASE_ALREADY_SET':
+      return {
+        exitCode: EXIT.CONFLICT,
+        message: `the store in ${where} already has a passphrase (change it with: sotto passphrase change)`,
+      };
+    case 'KEY_FILE_MISSING':
+      return {
+        exitCode: EXIT.FAILURE,
+        message: `the store in ${where} is encrypted but its key file (store/keys.json) is missing; restore it from where the data dir was copied, or import a backup into a new data dir`,
+      };
+    case 'KEY_FILE_INVALID':
+      return { exitCode: EXIT.FAILURE, message: oneLine(`${where}: ${(err as Error).message}`) };
+    case 'BACKUP_INVALID':
+      return { exitCode: EXIT.USAGE, message: oneLine((err as Error).message) };
+    case 'IMPORT_TARGET_NOT_EMPTY':
+      return {
+        exitCode: EXIT.CONFLICT,
+        message: `${where} already has a store: a backup is imported only into an empty data dir (pass another --data-dir)`,
+      };
+    default:
+      return undefined;
+  }
+}
+
 /** Maps any error to its exit code and one-line message (without the `sotto: ` prefix). */
 export function describeError(err: unknown, context: ErrorContext = {}): ReportedError {
   if (err instanceof CliError) return { exitCode: err.exitCode, message: oneLine(withHint(err.message, err.hint)) };
@@ -200,6 +262,8 @@ export function describeError(err: unknown, context: ErrorContext = {}): Reporte
       message: oneLine((err as Error).message),
     };
   }
+  const stored = storeError(name, code, err, context);
+  if (stored !== undefined) return stored;
   if (code === 'STORE_OPEN_FAILED') {
     const where = context.dataDir ?? 'the data dir';
     return {

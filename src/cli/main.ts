@@ -8,6 +8,11 @@ import { homedir } from 'node:os';
 import { envFlag } from './context.js';
 import { debugReport, describeError, EXIT } from './errors.js';
 import { runCli } from './program.js';
+import { promptHidden } from './prompt.js';
+
+// Everything sotto writes is private (keys, the store, the token): files it or LevelDB creates
+// later are owner-only too, not just the ones tightened at start.
+process.umask(0o077);
 
 const debug = process.argv.includes('--debug') || envFlag(process.env.SOTTO_DEBUG);
 
@@ -36,5 +41,8 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   homedir: homedir(),
+  prompt: process.stdin.isTTY
+    ? (question) => promptHidden(question, process.stdin, (text) => process.stderr.write(text))
+    : undefined,
 });
 process.exitCode = code;

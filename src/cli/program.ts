@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../version.js';
+import { registerBackup } from './commands/backup.js';
 import { registerChat } from './commands/chat.js';
 import { registerConfig } from './commands/config.js';
 import { registerContacts } from './commands/contacts.js';
@@ -12,6 +13,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerId } from './commands/id.js';
 import { registerInit } from './commands/init.js';
 import { registerMailbox } from './commands/mailbox.js';
+import { registerPassphrase } from './commands/passphrase.js';
 import { registerRetry } from './commands/retry.js';
 import { registerSend } from './commands/send.js';
 import { registerStart } from './commands/start.js';
@@ -37,7 +39,10 @@ Where things are:
   local API  --api-url > SOTTO_API_URL > <data dir>/daemon.json (the running daemon) >
              api.host/api.port from config.json or SOTTO_API_HOST/SOTTO_API_PORT (default 127.0.0.1:7373)
   API token  SOTTO_API_TOKEN > <data dir>/api-token
-  init, id, config and demo work without a daemon; every other command talks to the running one.
+  passphrase --passphrase-file > SOTTO_PASSPHRASE_FILE > SOTTO_PASSPHRASE > asked on a terminal
+             (wraps the store's data key: <data dir>/store/keys.json)
+  init, id, config and demo work without a daemon; passphrase and backup need it stopped;
+  every other command talks to the running one.
 
 Output: results on standard output (--json: JSON; watch --json: one JSON object per line);
 errors as one line "sotto: <message>" on standard error (--debug or SOTTO_DEBUG=1: with the stack).
@@ -87,6 +92,8 @@ export function buildProgram(environment: CliEnvironment, runner: ActionRunner):
   registerPeers(program, runner);
   registerMailbox(program, runner);
   registerConfig(program, runner);
+  registerPassphrase(program, runner);
+  registerBackup(program, runner);
   registerDemo(program, runner);
   program
     .command('version')

@@ -33,7 +33,9 @@
  *     "dhtMode": "server",
  *     "allowPrivateAddresses": false,
  *     "limits": { "maxConnections": 256, "inboundConnectionThreshold": 100,
- *                 "maxIncomingPendingConnections": 64, "dialTimeoutMs": 10000 }
+ *                 "maxIncomingPendingConnections": 64, "dialTimeoutMs": 10000 },
+ *     "relay": { "enabled": false, "maxReservations": 15, "maxDurationMs": 120000,
+ *                "maxDataBytes": 1048576 }
  *   },
  *   "api": { "host": "127.0.0.1", "port": 7373, "allowRemote": false },
  *   "log": { "level": "info", "format": "json" },
@@ -77,6 +79,10 @@
  * | `SOTTO_INBOUND_CONNECTION_THRESHOLD` | `net.limits.inboundConnectionThreshold` | integer |
  * | `SOTTO_MAX_INCOMING_PENDING_CONNECTIONS` | `net.limits.maxIncomingPendingConnections` | integer |
  * | `SOTTO_DIAL_TIMEOUT_MS` | `net.limits.dialTimeoutMs` | integer (ms) |
+ * | `SOTTO_RELAY_ENABLED` | `net.relay.enabled` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_RELAY_MAX_RESERVATIONS` | `net.relay.maxReservations` | integer |
+ * | `SOTTO_RELAY_MAX_DURATION_MS` | `net.relay.maxDurationMs` | integer (ms) |
+ * | `SOTTO_RELAY_MAX_DATA_BYTES` | `net.relay.maxDataBytes` | integer (bytes) |
  * | `SOTTO_API_HOST` | `api.host` | IP literal or `localhost` |
  * | `SOTTO_API_PORT` | `api.port` | integer 0..65535 |
  * | `SOTTO_API_ALLOW_REMOTE` | `api.allowRemote` | `true`/`false`/`1`/`0` |
@@ -398,19 +404,23 @@ interface Layer {
 
 const SETTING_BY_FIELD = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.field, s]));
 
+/** The sub-sections of `net` (objects of settings rather than settings). */
+const NET_SECTIONS = ['limits', 'relay'] as const;
+
 /** The `net` part of a layer in `parseNetConfig`'s input shape. */
 function netInput(entries: ReadonlyMap<SettingField, Entry>): Record<string, unknown> {
   const net: Record<string, unknown> = {};
-  let limits: Record<string, unknown> | undefined;
   for (const [field, entry] of entries) {
-    if (field.startsWith('net.limits.')) {
-      limits ??= {};
-      limits[field.slice('net.limits.'.length)] = entry.value;
-    } else if (field.startsWith('net.')) {
-      net[field.slice('net.'.length)] = entry.value;
+    if (!field.startsWith('net.')) continue;
+    const path = field.slice('net.'.length);
+    const section = NET_SECTIONS.find((s) => path.startsWith(`${s}.`));
+    if (section === undefined) {
+      net[path] = entry.value;
+    } else {
+      net[section] ??= {};
+      (net[section] as Record<string, unknown>)[path.slice(section.length + 1)] = entry.value;
     }
   }
-  if (limits !== undefined) net.limits = limits;
   return net;
 }
 
@@ -525,9 +535,9 @@ function fileLayer(file: unknown, path: string): Layer {
     }
     const net = file.net as Record<string, unknown>;
     for (const [key, value] of Object.entries(net)) {
-      if (key === 'limits') {
-        for (const [limit, n] of Object.entries(value as Record<string, unknown>)) {
-          put(`net.limits.${limit}` as SettingField, n);
+      if ((NET_SECTIONS as readonly string[]).includes(key)) {
+        for (const [sub, v] of Object.entries(value as Record<string, unknown>)) {
+          put(`net.${key}.${sub}` as SettingField, v);
         }
       } else {
         put(`net.${key}` as SettingField, value);

@@ -136,6 +136,10 @@ export interface ConfigFlags {
   readonly inboundConnectionThreshold?: number | string;
   readonly maxIncomingPendingConnections?: number | string;
   readonly dialTimeoutMs?: number | string;
+  readonly relayEnabled?: boolean | string;
+  readonly relayMaxReservations?: number | string;
+  readonly relayMaxDurationMs?: number | string;
+  readonly relayMaxDataBytes?: number | string;
   readonly apiHost?: string;
   readonly apiPort?: number | string;
   readonly apiAllowRemote?: boolean | string;
@@ -216,6 +220,34 @@ export const SETTINGS = Object.freeze([
     flag: 'dialTimeoutMs',
     kind: 'integer',
     description: 'per-dial timeout in milliseconds',
+  },
+  {
+    field: 'net.relay.enabled',
+    env: 'SOTTO_RELAY_ENABLED',
+    flag: 'relayEnabled',
+    kind: 'boolean',
+    description: 'serve as a circuit relay for peers that cannot be dialled directly',
+  },
+  {
+    field: 'net.relay.maxReservations',
+    env: 'SOTTO_RELAY_MAX_RESERVATIONS',
+    flag: 'relayMaxReservations',
+    kind: 'integer',
+    description: 'most relay reservations held at once',
+  },
+  {
+    field: 'net.relay.maxDurationMs',
+    env: 'SOTTO_RELAY_MAX_DURATION_MS',
+    flag: 'relayMaxDurationMs',
+    kind: 'integer',
+    description: 'a relayed connection is reset after this many milliseconds',
+  },
+  {
+    field: 'net.relay.maxDataBytes',
+    env: 'SOTTO_RELAY_MAX_DATA_BYTES',
+    flag: 'relayMaxDataBytes',
+    kind: 'integer',
+    description: 'a relayed connection is reset after carrying this many bytes',
   },
   {
     field: 'api.host',

@@ -58,6 +58,8 @@ export interface StartDaemonOptions {
   env?: ConfigEnv;
   /** Where log lines go (default: standard error, so standard output carries only results). */
   logDestination?: pino.DestinationStream;
+  /** The store's passphrase (encryption at rest; `createNode({ passphrase })`). `sotto start` reads it. */
+  passphrase?: string | Uint8Array;
 }
 
 /** The daemon could not start; `message` is one line for the terminal. */
@@ -129,6 +131,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
     dataDir: config.dataDir,
     net: config.net,
     logger: logger.child('node'),
+    ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
     libp2pMetrics: prometheusMetrics({ registry, preserveExistingMetrics: true }),
     ...nodeMailboxOptions(config),
   });

@@ -1,6 +1,7 @@
 /**
- * The transport layer's configuration: what to listen on, what to announce, whom to bootstrap from,
- * how to behave in the DHT, and connection limits. `parseNetConfig` validates untrusted input (a
+ * The transport layer's configuration: what to listen on (directly, or through circuit relays), what
+ * to announce, whom to bootstrap from, how to behave in the DHT, connection limits, and whether this
+ * node serves as a circuit relay for others. `parseNetConfig` validates untrusted input (a
  * config file, CLI flags) field by field and throws a `NetConfigError` naming the first bad field.
  *
  * Addresses are kept as strings so a config round-trips through JSON unchanged.
@@ -35,6 +36,44 @@ export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 64;
 /** libp2p's default (10 s); long enough for a slow home uplink, short enough to fail a query path. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000;
 
+// Circuit relay v2 (the relay *server* role, `relay`): what a relay promises the peers it relays
+// for. Every node can dial and listen through relays; only a node with `relay.enabled` relays.
+
+/** libp2p's default: a relay holds at most this many reservations (one kept-alive connection each). */
+export const DEFAULT_RELAY_MAX_RESERVATIONS = 15;
+/**
+ * The circuit v2 default (libp2p's and go-libp2p's): a relayed connection is reset after two
+ * minutes. Long enough for the DCUtR exchange, a prekey claim and a burst of messages; a sender
+ * whose relayed connection was reset opens a new one on its next send.
+ */
+export const DEFAULT_RELAY_MAX_DURATION_MS = 2 * 60_000;
+/**
+ * Bytes, both directions together, one relayed connection may carry before the relay resets it.
+ * libp2p's default (128 KiB) fits one largest envelope (66,560 bytes) and its handshake; 1 MiB fits
+ * fifteen, or hundreds of text messages.
+ */
+export const DEFAULT_RELAY_MAX_DATA_BYTES = 1024 * 1024;
+/** Rule: a relay's reservations are open connections, so they are bounded like connections. */
+export const MAX_RELAY_RESERVATIONS_LIMIT = 10_000;
+/**
+ * Rule: a relayed connection must outlive one exchange over a slow relay (Noise handshake,
+ * identify, a prekey claim, one envelope and its ack), or a message could never get through.
+ */
+export const MIN_RELAY_DURATION_MS = 5_000;
+/**
+ * Rule: a relay is a meeting point, not a transit provider: after an hour a pair should be
+ * talking directly (DCUtR) or through a mailbox.
+ */
+export const MAX_RELAY_DURATION_MS = 60 * 60_000;
+/**
+ * Rule: one largest envelope (the message protocol's MAX_FRAME_BYTES, 66,560 bytes) plus Noise,
+ * yamux and identify overhead must fit in one relayed connection, or a large message could never
+ * cross a relay. test/net/config.test.ts checks it against the protocol constant.
+ */
+export const MIN_RELAY_DATA_BYTES = 128 * 1024;
+/** Rule: a per-connection budget above 1 GiB is no budget; bulk traffic does not belong on a relay. */
+export const MAX_RELAY_DATA_BYTES = 1024 * 1024 * 1024;
+
 /** Upper bound for any connection count: beyond this a single process runs out of descriptors. */
 export const MAX_CONNECTIONS_LIMIT = 10_000;
 /** Upper bound for the dial timeout: a dial that takes over a minute is a dead peer. */
@@ -55,8 +94,24 @@ export interface ConnectionLimits {
   readonly dialTimeoutMs: number;
 }
 
+/** The circuit relay v2 server role: relaying connections for peers that cannot be dialled directly. */
+export interface RelayConfig {
+  /** Serve as a relay (accept reservations and relay connections to the peers that hold them). Default false. */
+  readonly enabled: boolean;
+  /** Most reservations held at once; further requests are refused (RESERVATION_REFUSED). */
+  readonly maxReservations: number;
+  /** A relayed connection is reset after this many ms. */
+  readonly maxDurationMs: number;
+  /** A relayed connection is reset after carrying this many bytes (both directions together). */
+  readonly maxDataBytes: number;
+}
+
 export interface NetConfig {
-  /** Multiaddrs to listen on: `/ip4|ip6/<ip>/tcp/<port>` optionally followed by `/ws`. */
+  /**
+   * Multiaddrs to listen on: `/ip4|ip6/<ip>/tcp/<port>` optionally followed by `/ws`; `/p2p-circuit`
+   * to take a reservation on any relay among the peers this node learns of; or
+   * `<relay address>/p2p/<relay peer id>/p2p-circuit` to take one on that relay.
+   */
   readonly listen: readonly string[];
   /** Multiaddrs to announce instead of the listen addresses (empty: announce what we listen on). */
   readonly announce: readonly string[];
@@ -70,6 +125,7 @@ export interface NetConfig {
    */
   readonly allowPrivateAddresses: boolean;
   readonly limits: ConnectionLimits;
+  readonly relay: RelayConfig;
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = Object.freeze({
@@ -79,8 +135,16 @@ export const DEFAULT_LIMITS: ConnectionLimits = Object.freeze({
   dialTimeoutMs: DEFAULT_DIAL_TIMEOUT_MS,
 });
 
-const TOP_KEYS = ['listen', 'announce', 'bootstrap', 'dhtMode', 'allowPrivateAddresses', 'limits'] as const;
+export const DEFAULT_RELAY: RelayConfig = Object.freeze({
+  enabled: false,
+  maxReservations: DEFAULT_RELAY_MAX_RESERVATIONS,
+  maxDurationMs: DEFAULT_RELAY_MAX_DURATION_MS,
+  maxDataBytes: DEFAULT_RELAY_MAX_DATA_BYTES,
+});
+
+const TOP_KEYS = ['listen', 'announce', 'bootstrap', 'dhtMode', 'allowPrivateAddresses', 'limits', 'relay'] as const;
 const LIMIT_KEYS = ['maxConnections', 'inboundConnectionThreshold', 'maxIncomingPendingConnections', 'dialTimeoutMs'];
+const RELAY_KEYS = ['enabled', 'maxReservations', 'maxDurationMs', 'maxDataBytes'];
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -111,16 +175,39 @@ function stringList(value: unknown, field: string): unknown[] {
   return value;
 }
 
-/** `/ip4|ip6/<ip>/tcp/<port>` with an optional trailing `/ws`: what our TCP and WebSockets transports can bind. */
-function checkListenAddress(ma: Multiaddr, field: string): void {
+const LISTEN_FORMS = 'expected /ip4|ip6/<ip>/tcp/<port>[/ws], /p2p-circuit or <relay address>/p2p/<peerId>/p2p-circuit';
+
+/**
+ * What our transports can listen on: `/ip4|ip6/<ip>/tcp/<port>` with an optional trailing `/ws`
+ * (TCP, WebSockets), `/p2p-circuit` (a reservation on any relay found among known peers), or a
+ * relay's dialable address ending in `/p2p/<peerId>/p2p-circuit` (a reservation on that relay).
+ */
+function checkListenAddress(ma: Multiaddr, field: string, allowPrivateAddresses: boolean): void {
   const names = ma.getComponents().map((c) => c.name);
+  if (names[names.length - 1] === 'p2p-circuit') {
+    if (names.length === 1) return;
+    if (names.indexOf('p2p-circuit') !== names.length - 1) {
+      throw new NetConfigError(field, 'UNSUPPORTED_LISTEN_ADDRESS', LISTEN_FORMS);
+    }
+    const relay = ma.decapsulate('/p2p-circuit');
+    if (relay.getComponents().at(-1)?.name !== 'p2p') {
+      throw new NetConfigError(field, 'MISSING_PEER_ID', 'a relay address must end in /p2p/<peerId>/p2p-circuit');
+    }
+    checkBootstrapAddress(relay, field);
+    if (!allowPrivateAddresses && isPrivate(relay)) {
+      throw new NetConfigError(
+        field,
+        'PRIVATE_ADDRESS_NOT_ALLOWED',
+        'private relay address while allowPrivateAddresses is false',
+      );
+    }
+    return;
+  }
   const ok =
     (names[0] === 'ip4' || names[0] === 'ip6') &&
     names[1] === 'tcp' &&
     (names.length === 2 || (names.length === 3 && names[2] === 'ws'));
-  if (!ok) {
-    throw new NetConfigError(field, 'UNSUPPORTED_LISTEN_ADDRESS', 'expected /ip4|ip6/<ip>/tcp/<port>[/ws]');
-  }
+  if (!ok) throw new NetConfigError(field, 'UNSUPPORTED_LISTEN_ADDRESS', LISTEN_FORMS);
 }
 
 function checkBootstrapAddress(ma: Multiaddr, field: string): void {
@@ -161,6 +248,35 @@ function parseLimits(value: unknown): ConnectionLimits {
   });
 }
 
+function parseRelay(value: unknown, maxConnections: number): RelayConfig {
+  if (value === undefined) return DEFAULT_RELAY;
+  if (!isPlainObject(value)) throw new NetConfigError('relay', 'WRONG_TYPE', 'expected an object');
+  rejectUnknownKeys(value, RELAY_KEYS, 'relay.');
+  let enabled = DEFAULT_RELAY.enabled;
+  if (value.enabled !== undefined) {
+    if (typeof value.enabled !== 'boolean')
+      throw new NetConfigError('relay.enabled', 'WRONG_TYPE', 'expected a boolean');
+    enabled = value.enabled;
+  }
+  const pick = (key: Exclude<keyof RelayConfig, 'enabled'>, min: number, max: number): number =>
+    value[key] === undefined ? DEFAULT_RELAY[key] : parseLimit(value[key], `relay.${key}`, min, max);
+  const maxReservations = pick('maxReservations', 1, MAX_RELAY_RESERVATIONS_LIMIT);
+  // every reservation keeps a connection open: more reservations than connections cannot be held
+  if (maxReservations > maxConnections) {
+    throw new NetConfigError(
+      'relay.maxReservations',
+      'OUT_OF_RANGE',
+      `expected at most limits.maxConnections (${maxConnections})`,
+    );
+  }
+  return Object.freeze({
+    enabled,
+    maxReservations,
+    maxDurationMs: pick('maxDurationMs', MIN_RELAY_DURATION_MS, MAX_RELAY_DURATION_MS),
+    maxDataBytes: pick('maxDataBytes', MIN_RELAY_DATA_BYTES, MAX_RELAY_DATA_BYTES),
+  });
+}
+
 /**
  * Validates `input` (e.g. the `net` section of a parsed config file; `undefined` means all
  * defaults) and returns a frozen, complete `NetConfig`. Throws `NetConfigError` on the first bad field.
@@ -194,7 +310,7 @@ export function parseNetConfig(input: unknown): NetConfig {
     stringList(raw.listen, 'listen').forEach((entry, i) => {
       const field = `listen[${i}]`;
       const ma = parseMultiaddr(entry, field);
-      checkListenAddress(ma, field);
+      checkListenAddress(ma, field, allowPrivateAddresses);
       listen.push(ma.toString());
     });
   }
@@ -223,12 +339,14 @@ export function parseNetConfig(input: unknown): NetConfig {
     });
   }
 
+  const limits = parseLimits(raw.limits);
   return Object.freeze({
     listen: Object.freeze(listen),
     announce: Object.freeze(announce),
     bootstrap: Object.freeze(bootstrap),
     dhtMode,
     allowPrivateAddresses,
-    limits: parseLimits(raw.limits),
+    limits,
+    relay: parseRelay(raw.relay, limits.maxConnections),
   });
 }

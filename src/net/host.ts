@@ -1,13 +1,28 @@
 /**
- * Assembles the libp2p 3 host from a validated `NetConfig`: TCP + WebSockets, Noise, Yamux,
- * identify, ping, and kad-dht on sotto's private protocol id with the caller's record validators
- * and selectors. Bootstrap peers come only from the config. No mDNS, no UPnP, no autoNAT, no relay.
+ * Assembles the libp2p 3 host from a validated `NetConfig`: TCP + WebSockets + circuit relay v2
+ * (dial and listen through relays), Noise, Yamux, identify, ping, AutoNAT, DCUtR, kad-dht on
+ * sotto's private protocol id with the caller's record validators and selectors, and the circuit
+ * relay server when `relay.enabled`. Bootstrap peers come only from the config. No mDNS, no UPnP,
+ * no public bootstrap list: every peer a node dials is configured or learned from a peer it
+ * already talks to (AutoNAT asks connected peers, DCUtR dials the peer it is relayed to, relay
+ * discovery looks among known peers and DHT random walks).
  */
 import './shim.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { autoNAT } from '@libp2p/autonat';
+import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { dcutr } from '@libp2p/dcutr';
 import { type Identify, identify } from '@libp2p/identify';
-import type { ConnectionGater, PrivateKey } from '@libp2p/interface';
+import {
+  type AbortOptions,
+  type ConnectionGater,
+  isPeerId,
+  type PeerId,
+  type PrivateKey,
+  type Stream,
+  type StreamHandler,
+} from '@libp2p/interface';
 import {
   type KadDHT,
   kadDHT,
@@ -20,6 +35,7 @@ import { type Ping, ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { isPrivate } from '@libp2p/utils';
 import { webSockets } from '@libp2p/websockets';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { type BootstrapDialer, bootstrapDialer } from './bootstrap.js';
 import type { NetConfig } from './config.js';
@@ -27,6 +43,7 @@ import { HostAssemblyError, InvalidDhtNamespaceError } from './errors.js';
 import type { NetLogger } from './logger.js';
 import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
+import { walkPacer } from './walk-pacer.js';
 
 /** sotto's private Kademlia protocol id: a sotto node never joins (or pollutes) the public IPFS DHT. */
 export const DHT_PROTOCOL = '/sotto/kad/1.0.0';
@@ -44,11 +61,30 @@ export const DHT_NAMESPACE = 'sotto';
  */
 export const DHT_QUERY_SELF_INTERVAL_MS = 5 * 60_000;
 
+/**
+ * The protocols that may run over a *limited* (relayed) connection: a peer behind a NAT is reached
+ * through a circuit relay, and a first message to it needs a prekey claim and an envelope stream
+ * before DCUtR can (perhaps) open a direct connection. libp2p refuses any other protocol on a
+ * limited connection (its default), so the DHT and mailbox transfers never load a relay. The ids
+ * restate src/protocols/{message,prekeys}/constants.ts (test/net/host.test.ts checks they agree):
+ * the transport layer does not load the protocol code.
+ */
+export const LIMITED_CONNECTION_PROTOCOLS: readonly string[] = Object.freeze([
+  '/sotto/msg/1.0.0',
+  '/sotto/prekeys/1.0.0',
+]);
+
 export interface SottoServices extends Record<string, unknown> {
   dht: KadDHT;
   identify: Identify;
   ping: Ping;
   bootstrap: BootstrapDialer;
+  /** AutoNAT v1: asks connected peers to dial our public addresses back (private ones are never tested). */
+  autoNAT: unknown;
+  /** DCUtR: tries to replace a relayed connection with a direct one. */
+  dcutr: unknown;
+  /** The circuit relay v2 server; present only with `relay.enabled`. */
+  relay?: CircuitRelayService;
 }
 
 export type SottoHost = Libp2p<SottoServices>;
@@ -141,11 +177,129 @@ function selfLookup(node: SottoHost, logger: NetLogger | undefined): void {
   })().catch((err: unknown) => logger?.debug?.(`self-lookup ended: ${(err as Error).name}`));
 }
 
+const allowedOnLimited = (protocols: string | readonly string[]): boolean => {
+  const list = typeof protocols === 'string' ? [protocols] : protocols;
+  return list.length > 0 && list.every((p) => LIMITED_CONNECTION_PROTOCOLS.includes(p));
+};
+
+/** Errors after which a fresh address lookup cannot help: the caller gave up, or the peer answered. */
+const NOT_AN_ADDRESS_PROBLEM = new Set([
+  'AbortError',
+  'TimeoutError',
+  'LimitedConnectionError',
+  'UnsupportedProtocolError',
+  'InvalidParametersError',
+  'NotStartedError',
+]);
+
+async function knownAddresses(node: SottoHost, peer: PeerId): Promise<Set<string>> {
+  try {
+    return new Set((await node.peerStore.get(peer)).addresses.map((a) => a.multiaddr.toString()));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Bound of the fresh lookup before a failed dial is retried (the caller's own signal may be shorter). */
+export const RETRY_LOOKUP_TIMEOUT_MS = 10_000;
+
+/**
+ * Every address the DHT hands out for `peer`: the answers of all the peers the lookup reaches, not
+ * only the first (libp2p's `peerRouting.findPeer` stops at the first answer). The servers do not
+ * all know the same: a relay keeps no `/p2p-circuit` address through itself in its peer store, so
+ * it answers for a peer it relays for with that peer's unreachable LAN address alone.
+ */
+async function lookUpAddresses(node: SottoHost, peer: PeerId, callerSignal?: AbortSignal): Promise<Multiaddr[]> {
+  const found = new Map<string, Multiaddr>();
+  const bound = AbortSignal.timeout(RETRY_LOOKUP_TIMEOUT_MS);
+  const signal = callerSignal ? AbortSignal.any([callerSignal, bound]) : bound;
+  try {
+    for await (const event of node.services.dht.findPeer(peer, { signal, useCache: false })) {
+      if (event.name === 'FINAL_PEER' && event.peer.id.equals(peer)) {
+        for (const ma of event.peer.multiaddrs) found.set(ma.toString(), ma);
+      }
+    }
+  } catch {
+    // not found, or the lookup was cut short: what was found so far is the answer
+  }
+  return [...found.values()];
+}
+
+/**
+ * Two changes to how the host opens and accepts protocol streams, whoever calls it:
+ *
+ * - LIMITED_CONNECTION_PROTOCOLS run over relayed connections: `handle` registers them with
+ *   `runOnLimitedConnection` (libp2p otherwise resets such a stream when it arrives over a relay)
+ *   and `dialProtocol` opens them with it (libp2p otherwise refuses to use a relayed connection).
+ *   Everything else keeps libp2p's default. A direct connection is still preferred whenever one is
+ *   open: libp2p reuses a relayed connection only when there is no other.
+ * - A dial by peer id that failed on every address we knew is tried once more after a fresh DHT
+ *   lookup (`lookUpAddresses`), when that lookup brings addresses we did not have. libp2p looks a
+ *   peer up only when it knows no address at all, and takes the first answer: seen in
+ *   test/system/nat.test.ts, a sender got a NATed node's LAN address alone from the node's relay
+ *   (which keeps no circuit address through itself) and every later send failed on it.
+ */
+function adaptStreams(node: SottoHost, logger: NetLogger | undefined): void {
+  const handle = node.handle.bind(node);
+  const dialProtocol = node.dialProtocol.bind(node);
+  node.handle = (protocols, handler: StreamHandler, opts) =>
+    handle(protocols, handler, allowedOnLimited(protocols) ? { ...opts, runOnLimitedConnection: true } : opts);
+  node.dialProtocol = async (
+    peer: PeerId | Multiaddr | Multiaddr[],
+    protocols: string | string[],
+    opts?: AbortOptions,
+  ): Promise<Stream> => {
+    const options = allowedOnLimited(protocols) ? { ...opts, runOnLimitedConnection: true } : opts;
+    try {
+      return await dialProtocol(peer, protocols, options);
+    } catch (err) {
+      const name = (err as Error)?.name ?? '';
+      if (!isPeerId(peer) || opts?.signal?.aborted === true || NOT_AN_ADDRESS_PROBLEM.has(name)) throw err;
+      if (node.getConnections(peer).length > 0) throw err;
+      const before = await knownAddresses(node, peer);
+      const fresh = await lookUpAddresses(node, peer, opts?.signal);
+      const added = fresh.filter((a) => !before.has(a.toString()));
+      if (added.length === 0) {
+        logger?.debug?.(`dial to ${peer.toString()} failed (${name}); the DHT knows no other address`);
+        throw err;
+      }
+      await node.peerStore.merge(peer, { multiaddrs: added });
+      logger?.debug?.(`dial to ${peer.toString()} failed on known addresses; retrying with fresh ones from the DHT`);
+      return dialProtocol(peer, protocols, options);
+    }
+  };
+}
+
+/**
+ * When our relay addresses change (a reservation taken, or lost), look ourselves up in the DHT:
+ * the peers closest to our id are the ones a `findPeer` for us asks, and the lookup connects us to
+ * them, so identify hands them our current addresses, the new `/p2p-circuit` ones included.
+ * Without it only the peers we happened to be connected to learn of them (seen in
+ * test/system/nat.test.ts: sometimes none but the relay, which keeps no circuit address through
+ * itself, and the NATed node could not be found).
+ */
+function announceRelayAddresses(node: SottoHost, logger: NetLogger | undefined): void {
+  let relayed = '';
+  node.addEventListener('self:peer:update', () => {
+    const now = node
+      .getMultiaddrs()
+      .map((ma) => ma.toString())
+      .filter((ma) => ma.includes('/p2p-circuit'))
+      .sort()
+      .join(' ');
+    if (now === relayed) return;
+    relayed = now;
+    if (now !== '') selfLookup(node, logger);
+  });
+}
+
 export async function createHost(options: CreateHostOptions): Promise<SottoHost> {
   const { config, privateKey, dht, logger } = options;
   checkRecordRules(dht);
-  const { limits } = config;
+  const { limits, relay } = config;
 
+  // the walk pacer needs the routing table, which exists once the node does
+  let built: SottoHost | undefined;
   const node = await createLibp2p<SottoServices>({
     privateKey,
     ...(options.metrics ? { metrics: options.metrics } : {}),
@@ -154,7 +308,9 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
       listen: [...config.listen],
       announce: config.announce.length > 0 ? [...config.announce] : undefined,
     },
-    transports: [tcp(), webSockets()],
+    // circuitRelayTransport dials `…/p2p-circuit/p2p/<peer>` addresses and, for a `/p2p-circuit`
+    // listen address, takes a reservation on a relay among the peers we know.
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: config.allowPrivateAddresses ? {} : privateAddressGater(),
@@ -167,6 +323,9 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     },
     // No peerDiscovery modules: peers come from config.bootstrap and from the DHT itself.
     peerDiscovery: [],
+    // kad-dht is the peer router (as a service); the pacer only slows libp2p's random walk on an
+    // empty routing table, which would otherwise spin and starve the event loop (walk-pacer.ts).
+    peerRouters: [walkPacer({ routingTableSize: () => (built ? routingTableSize(built) : 0) })],
     services: {
       identify: identify(),
       ping: ping(),
@@ -187,8 +346,27 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
         logger,
         onFirstConnection: () => selfLookup(node, logger),
       }),
+      // Both only ever talk to peers we are connected to. AutoNAT skips private addresses (libp2p
+      // treats them as reachable) and needs several peers in distinct /8s to change its mind.
+      autoNAT: autoNAT(),
+      dcutr: dcutr(),
+      ...(relay.enabled
+        ? {
+            relay: circuitRelayServer({
+              reservations: {
+                maxReservations: relay.maxReservations,
+                applyDefaultLimit: true,
+                defaultDurationLimit: relay.maxDurationMs,
+                defaultDataLimit: BigInt(relay.maxDataBytes),
+              },
+            }),
+          }
+        : {}),
     },
   });
+  built = node;
+  adaptStreams(node, logger);
+  announceRelayAddresses(node, logger);
   // kad-dht reads its datastore through libp2p's components; patching `put` there covers both
   // remote PUT_VALUE requests and our own puts. Fail now if libp2p's shape ever changes.
   const datastore = (node as unknown as { components?: { datastore?: PutGetDatastore } }).components?.datastore;

@@ -9,4 +9,6 @@ export * from './host.js';
 export * from './logger.js';
 export * from './peer-key.js';
 export * from './record-guard.js';
+export * from './report.js';
 export { installNodeShims } from './shim.js';
+export * from './walk-pacer.js';

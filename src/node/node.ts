@@ -11,6 +11,7 @@
  * sent only after that batch is durable, and a message reaches the app exactly once.
  */
 import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromMultihash, peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
@@ -73,7 +74,7 @@ import {
   type WireEnvelope,
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
-import { openStore } from '../store/store.js';
+import { openEncryptedStore, PRIVATE_DIR_MODE, restrictPermissions } from '../store/encrypted-store.js';
 import { MAX_MESSAGE_PAGE } from '../store/stores.js';
 import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
 import {
@@ -176,8 +177,17 @@ export const MAX_LIVE_SESSIONS = 1000;
 export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
 
 export interface CreateNodeOptions {
-  /** Directory holding the store and the peer key (created, mode 0700). */
+  /** Directory holding the store and the peer key (created, mode 0700; its files are made 0600). */
   dataDir: string;
+  /**
+   * Encryption at rest (src/store/encrypted-store.ts): unlocks the data key of a store protected by
+   * a passphrase (a wrong one fails `start()` with BadPassphraseError, none with
+   * PassphraseRequiredError, and nothing changes); for a new data dir, or one written before
+   * encryption at rest, it wraps the new data key. Without it a new data key is kept unwrapped,
+   * protected by file permissions only, and `start()` logs one warning. Kept in a private field,
+   * never logged.
+   */
+  passphrase?: string | Uint8Array | undefined;
   /** Network configuration (see src/net/config.ts); validated at start. */
   net?: unknown;
   /** Crypto provider; default: the node:crypto provider. */
@@ -285,8 +295,13 @@ function parseMailboxPeers(peerIds: readonly string[]): PeerId[] {
   return out;
 }
 
+/** Files of the data dir besides the store (net/peer-key.ts, api/token.ts, daemon/info.ts, config/): tightened to 0600 at open. */
+const DATA_DIR_FILES: readonly string[] = ['peer-key', 'api-token', 'daemon.json', 'config.json'];
+
 export class SottoNode extends EventEmitter<SottoNodeEvents> {
-  private readonly options: CreateNodeOptions;
+  private readonly options: Omit<CreateNodeOptions, 'passphrase'>;
+  /** A true private field: `util.inspect(node)` does not show it. */
+  readonly #passphrase: string | Uint8Array | undefined;
   private readonly env: CryptoEnv;
   private store?: SottoStore;
   private host?: SottoHost;
@@ -342,7 +357,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
 
   constructor(options: CreateNodeOptions) {
     super();
-    this.options = options;
+    const { passphrase, ...rest } = options;
+    this.options = rest;
+    this.#passphrase = passphrase instanceof Uint8Array ? passphrase.slice() : passphrase;
     this.env = createEnv({ provider: options.provider, clock: options.clock });
   }
 
@@ -375,7 +392,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const roleConfig = this.options.mailbox === undefined ? undefined : parseMailboxRole(this.options.mailbox);
     const ownMailboxes = parseMailboxPeers(this.options.mailboxes ?? []);
     await nodeProviderReady;
-    const store = await openStore({ path: join(this.options.dataDir, 'store') });
+    const store = await this.openStore();
     try {
       if (roleConfig !== undefined) this.mailboxRole = new MailboxRole(roleConfig, store, () => this.env.now());
       this.ownMailboxes = ownMailboxes;
@@ -500,7 +517,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   async initialize(): Promise<{ address: string; peerId: string; created: boolean }> {
     if (this.store) throw new NodeAlreadyStartedError();
     await nodeProviderReady;
-    const store = await openStore({ path: join(this.options.dataDir, 'store') });
+    const store = await this.openStore();
     try {
       const created = (await store.identity.get()) === undefined;
       const identity = await this.loadOrCreateKeys(store);
@@ -511,6 +528,31 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     } finally {
       await store.close();
     }
+  }
+
+  /**
+   * Opens the store with encryption at rest, after making the data dir 0700 and its files 0600.
+   * Logs one warning when no passphrase protects the data key, and one line when a store from
+   * before encryption at rest was encrypted.
+   */
+  private async openStore(): Promise<SottoStore> {
+    const dataDir = this.options.dataDir;
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    await restrictPermissions(dataDir, { only: DATA_DIR_FILES });
+    const opened = await openEncryptedStore({
+      path: join(dataDir, 'store'),
+      passphrase: this.#passphrase,
+      provider: this.env.provider,
+    });
+    if (opened.migrated) {
+      this.options.logger?.info?.(`encrypted the store at rest (${opened.migratedValues} values)`);
+    }
+    if (opened.protection === 'none') {
+      this.options.logger?.warn?.(
+        'no passphrase: the data key is stored unwrapped in the store directory, protected by file permissions only (set one with: sotto passphrase set)',
+      );
+    }
+    return opened.store;
   }
 
   /** Stops the host and closes the store; afterwards the process can exit. */

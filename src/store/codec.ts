@@ -11,7 +11,8 @@
  *
  * The EncryptionHook is where encryption at rest slots in: it sees every value (the schema
  * version too) with its location, so an AEAD can bind each value to its key (associated data) and
- * values cannot be swapped between keys. `plaintextHook` is the identity.
+ * values cannot be swapped between keys. `plaintextHook` is the identity; `AtRestHook` (at-rest.ts)
+ * is the AEAD that `openEncryptedStore` (encrypted-store.ts) uses.
  */
 
 import { Reader, Writer } from '../crypto/bytes.js';
@@ -121,6 +122,8 @@ export interface ValueLocation {
 export interface EncryptionHook {
   seal(plain: Uint8Array, at: ValueLocation): Uint8Array | Promise<Uint8Array>;
   open(sealed: Uint8Array, at: ValueLocation): Uint8Array | Promise<Uint8Array>;
+  /** Called once when the store closes: wipe key material (at-rest.ts). */
+  dispose?(): void;
 }
 
 /** No encryption at rest: values are stored as the codec writes them. */

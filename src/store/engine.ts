@@ -153,6 +153,10 @@ export class StoreEngine {
     this.closed = true;
     // let queued writes finish (or fail) before the backend goes away
     await Promise.allSettled(this.queue.map((slot) => slot.done));
-    await this.backend.close();
+    try {
+      await this.backend.close();
+    } finally {
+      this.codec.hook.dispose?.();
+    }
   }
 }

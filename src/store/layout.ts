@@ -3,11 +3,13 @@
  * `db.sublevel(name)`, stored on disk with the prefix `!name!`); keys are ASCII strings built only
  * by the functions below, so string order equals byte order and fixed-width hex fields sort
  * numerically. Every value passes through codec.ts (a version byte, a kind tag, binary fields) and
- * then the encryption hook; the "value" column names the codec kind.
+ * then the encryption hook; the "value" column names the codec kind. The one exception is the
+ * at-rest marker, written raw because it says how to open everything else (encrypted-store.ts).
  *
  * | sublevel    | key                                          | value (codec kind)   | meaning                                        |
  * |-------------|----------------------------------------------|----------------------|------------------------------------------------|
  * | `meta`      | `schema`                                     | `schema`             | schema version of the whole store (schema.ts)  |
+ * | `meta`      | `at-rest`                                    | (raw, never sealed)  | 0x81 + key id: values are sealed (at-rest.ts)  |
  * | `identity`  | `<name>` (e.g. `default`; [a-z0-9_-]{1,64})  | `identity`           | one of our identity key pairs                  |
  * | `prekeys`   | `s/<id:8 hex>`                               | `signed-prekey`      | signed X25519 prekey with its private key      |
  * | `prekeys`   | `k/<id:8 hex>`                               | `kem-prekey`         | signed ML-KEM-768 prekey with its secret key   |
@@ -116,6 +118,11 @@ export function prefixRange(prefix: string): KeyRange {
 }
 
 export const SCHEMA_KEY = 'schema';
+/**
+ * `meta/at-rest`: present when the store's values are sealed by the at-rest hook; holds 0x81 and the
+ * 16-byte key id of its data key (encrypted-store.ts). Not data: an empty store may have it.
+ */
+export const AT_REST_MARKER_KEY = 'at-rest';
 
 export const identityKey = (name: string): string => checkIdentityName(name);
 

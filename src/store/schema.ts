@@ -14,11 +14,11 @@
  * A migration works on plain value bytes (after the encryption hook, before the codec), because
  * it exists precisely to read layouts the current codec may no longer decode.
  */
-import type { RangeOptions, RawOp } from './backend.js';
+import type { KvBackend, RangeOptions, RawOp } from './backend.js';
 import type { ValueCodec } from './codec.js';
 import type { StoreEngine } from './engine.js';
 import { MigrationFailedError, MigrationMissingError, SchemaTooNewError, StoreCorruptError } from './errors.js';
-import { CONCERNS, type Concern, type KeyRange, SCHEMA_KEY } from './layout.js';
+import { AT_REST_MARKER_KEY, CONCERNS, type Concern, type KeyRange, SCHEMA_KEY } from './layout.js';
 
 /** The schema version this code writes. Bump it together with a new entry in MIGRATIONS. */
 export const SCHEMA_VERSION = 1;
@@ -60,10 +60,8 @@ export async function applySchema(engine: StoreEngine, schema: SchemaOptions = D
   const at = { concern: 'meta' as const, key: SCHEMA_KEY };
   const stored = await raw.get('meta', SCHEMA_KEY);
   if (stored === undefined) {
-    for (const concern of CONCERNS) {
-      if ((await raw.keys(concern, { limit: 1 })).length > 0) {
-        throw new StoreCorruptError('meta', SCHEMA_KEY, 'the store has data but no schema version');
-      }
+    if (await hasData(raw)) {
+      throw new StoreCorruptError('meta', SCHEMA_KEY, 'the store has data but no schema version');
     }
     await raw.batch(
       [
@@ -99,6 +97,15 @@ export async function applySchema(engine: StoreEngine, schema: SchemaOptions = D
   ctx.put('meta', SCHEMA_KEY, engine.codec.codec.encode('schema', schema.version));
   await raw.batch(await ctx.ops(), { sync: true });
   return schema.version;
+}
+
+/** True when any concern holds a key (the at-rest marker is not data). */
+export async function hasData(raw: KvBackend): Promise<boolean> {
+  for (const concern of CONCERNS) {
+    const keys = await raw.keys(concern, { limit: 2 });
+    if (keys.some((key) => !(concern === 'meta' && key === AT_REST_MARKER_KEY))) return true;
+  }
+  return false;
 }
 
 /** Pending migration writes over the committed data. */

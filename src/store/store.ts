@@ -6,6 +6,9 @@ import { type KvBackend, MemoryBackend } from './backend.js';
 import { StoreBatch } from './batch.js';
 import { binaryCodec, type EncryptionHook, plaintextHook, StoreCodec, type ValueCodec } from './codec.js';
 import { StoreEngine } from './engine.js';
+import { StoreEncryptedError } from './errors.js';
+import { readKeyFile } from './key-file.js';
+import { AT_REST_MARKER_KEY } from './layout.js';
 import { LevelBackend } from './level-backend.js';
 import { applySchema, DEFAULT_SCHEMA, type SchemaOptions } from './schema.js';
 import {
@@ -22,7 +25,11 @@ import {
 import type { SottoStore } from './types.js';
 
 export interface StoreOptions {
-  /** Encryption at rest (default: none, `plaintextHook`). */
+  /**
+   * How values are sealed (default: none, `plaintextHook`). The store owns it once opened: closing
+   * the store calls its `dispose()`. For encryption at rest with a key file and a passphrase, use
+   * `openEncryptedStore` (encrypted-store.ts) instead of passing a hook here.
+   */
   hook?: EncryptionHook | undefined;
   /** The value codec (default `binaryCodec`); tests may wrap it. */
   codec?: ValueCodec | undefined;
@@ -33,6 +40,8 @@ export interface StoreOptions {
 export interface OpenStoreOptions extends StoreOptions {
   /** Directory of the LevelDB database; created if missing. One process may hold it at a time. */
   path: string;
+  /** Unlocks an existing store that is encrypted at rest with a passphrase (see `openStore`). */
+  passphrase?: string | Uint8Array | undefined;
 }
 
 export interface MemoryStoreOptions extends StoreOptions {
@@ -76,9 +85,16 @@ class KvStore implements SottoStore {
   }
 }
 
-async function openOn(backend: KvBackend, options: StoreOptions): Promise<SottoStore> {
+/**
+ * Opens the store on `backend` (closing the backend if that fails). Without a hook, a store whose
+ * values are sealed at rest is refused (StoreEncryptedError) instead of failing on its first value.
+ */
+export async function openOn(backend: KvBackend, options: StoreOptions): Promise<SottoStore> {
   const engine = new StoreEngine(backend, new StoreCodec(options.codec ?? binaryCodec, options.hook ?? plaintextHook));
   try {
+    if (options.hook === undefined && (await backend.get('meta', AT_REST_MARKER_KEY)) !== undefined) {
+      throw new StoreEncryptedError();
+    }
     const version = await applySchema(engine, options.schema ?? DEFAULT_SCHEMA);
     return new KvStore(engine, version);
   } catch (err) {
@@ -87,8 +103,19 @@ async function openOn(backend: KvBackend, options: StoreOptions): Promise<SottoS
   }
 }
 
-/** Opens (creating if needed) the LevelDB store in `options.path`. */
+/**
+ * Opens (creating if needed) the LevelDB store in `options.path`. A new store keeps its values as
+ * the hook writes them (default: plain codec bytes). An existing store that is encrypted at rest
+ * (it has a key file, as every node's store has) is opened the way `openEncryptedStore` opens it,
+ * with `options.passphrase` if its key is wrapped; a node's data dir can be read with this.
+ */
 export async function openStore(options: OpenStoreOptions): Promise<SottoStore> {
+  if (options.hook === undefined && (await readKeyFile(options.path)) !== undefined) {
+    // loaded here: encrypted-store.ts builds on this module
+    const { openEncryptedStore } = await import('./encrypted-store.js');
+    const { passphrase, path, codec, schema } = options;
+    return (await openEncryptedStore({ path, passphrase, codec, schema })).store;
+  }
   return openOn(await LevelBackend.open(options.path), options);
 }
 

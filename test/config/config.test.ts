@@ -51,7 +51,15 @@ import {
   updateConfigFile,
 } from '../../src/config/index.js';
 import { encodeAddress } from '../../src/identity/address.js';
-import { DEFAULT_LIMITS, DEFAULT_LISTEN, parseNetConfig } from '../../src/net/index.js';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_LISTEN,
+  DEFAULT_RELAY,
+  MAX_RELAY_DURATION_MS,
+  MIN_RELAY_DATA_BYTES,
+  MIN_RELAY_DURATION_MS,
+  parseNetConfig,
+} from '../../src/net/index.js';
 
 const peerId = (await generateKeyPair('Ed25519')).publicKey.toString();
 const newPeerId = async () => (await generateKeyPair('Ed25519')).publicKey.toString();
@@ -249,6 +257,10 @@ describe('precedence', () => {
     'net.limits.inboundConnectionThreshold': { file: 21, env: '22', flag: '23', want: [21, 22, 23] },
     'net.limits.maxIncomingPendingConnections': { file: 31, env: '32', flag: 33, want: [31, 32, 33] },
     'net.limits.dialTimeoutMs': { file: 1001, env: '1002', flag: 1003, want: [1001, 1002, 1003] },
+    'net.relay.enabled': { file: true, env: '0', flag: 'true', want: [true, false, true] },
+    'net.relay.maxReservations': { file: 4, env: '5', flag: 6, want: [4, 5, 6] },
+    'net.relay.maxDurationMs': { file: 10_000, env: '20000', flag: '30000', want: [10_000, 20_000, 30_000] },
+    'net.relay.maxDataBytes': { file: 200_000, env: '300000', flag: 400_000, want: [200_000, 300_000, 400_000] },
     'api.host': { file: '::1', env: 'localhost', flag: '127.0.0.9', want: ['::1', 'localhost', '127.0.0.9'] },
     'api.port': { file: 1, env: '2', flag: '3', want: [1, 2, 3] },
     'api.allowRemote': { file: true, env: 'false', flag: true, want: [true, false, true] },
@@ -321,6 +333,10 @@ describe('environment', () => {
         'SOTTO_INBOUND_CONNECTION_THRESHOLD',
         'SOTTO_MAX_INCOMING_PENDING_CONNECTIONS',
         'SOTTO_DIAL_TIMEOUT_MS',
+        'SOTTO_RELAY_ENABLED',
+        'SOTTO_RELAY_MAX_RESERVATIONS',
+        'SOTTO_RELAY_MAX_DURATION_MS',
+        'SOTTO_RELAY_MAX_DATA_BYTES',
         'SOTTO_API_HOST',
         'SOTTO_API_PORT',
         'SOTTO_API_ALLOW_REMOTE',
@@ -358,6 +374,10 @@ describe('environment', () => {
         SOTTO_INBOUND_CONNECTION_THRESHOLD: '7',
         SOTTO_MAX_INCOMING_PENDING_CONNECTIONS: '8',
         SOTTO_DIAL_TIMEOUT_MS: '2500',
+        SOTTO_RELAY_ENABLED: 'true',
+        SOTTO_RELAY_MAX_RESERVATIONS: '50',
+        SOTTO_RELAY_MAX_DURATION_MS: '300000',
+        SOTTO_RELAY_MAX_DATA_BYTES: '4194304',
         SOTTO_API_HOST: '0.0.0.0',
         SOTTO_API_PORT: '0',
         SOTTO_API_ALLOW_REMOTE: '1',
@@ -389,6 +409,7 @@ describe('environment', () => {
           maxIncomingPendingConnections: 8,
           dialTimeoutMs: 2500,
         },
+        relay: { enabled: true, maxReservations: 50, maxDurationMs: 300_000, maxDataBytes: 4_194_304 },
       },
       api: { host: '0.0.0.0', port: 0, allowRemote: true },
       log: { level: 'debug', format: 'pretty' },
@@ -1192,5 +1213,71 @@ describe('saving the mailboxes into config.json', () => {
       await chmod(root, 0o700);
     }
     assert.deepEqual(await readdir(d), []);
+  });
+});
+
+describe('relay settings (net.relay)', () => {
+  it('are off by default, with the transport layer’s limits', () => {
+    const { config, sources } = resolve({});
+    assert.deepEqual(config.net.relay, DEFAULT_RELAY);
+    assert.equal(config.net.relay.enabled, false, 'a node relays for others only when asked to');
+    assert.equal(sources['net.relay.enabled'], 'default');
+  });
+
+  it('merge field by field across the file, the environment and the flags', () => {
+    const { config, sources } = resolve({
+      file: { net: { relay: { enabled: true, maxReservations: 8 } } },
+      env: { SOTTO_RELAY_MAX_DURATION_MS: '60000' },
+      flags: { relayMaxDataBytes: '2097152' },
+    });
+    assert.deepEqual(config.net.relay, {
+      enabled: true,
+      maxReservations: 8,
+      maxDurationMs: 60_000,
+      maxDataBytes: 2_097_152,
+    });
+    assert.equal(sources['net.relay.enabled'], 'file');
+    assert.equal(sources['net.relay.maxDurationMs'], 'env');
+    assert.equal(sources['net.relay.maxDataBytes'], 'flag');
+  });
+
+  it('reject bad values, naming the source and the field', () => {
+    rejects(
+      { file: { net: { relay: { maxDurationMs: MIN_RELAY_DURATION_MS - 1 } } } },
+      { source: 'file', field: 'net.relay.maxDurationMs', problem: 'OUT_OF_RANGE' },
+    );
+    rejects(
+      { file: { net: { relay: { enable: true } } } },
+      { source: 'file', field: 'net.relay.enable', problem: 'UNKNOWN_KEY' },
+    );
+    rejects({ file: { net: { relay: true } } }, { source: 'file', field: 'net.relay', problem: 'WRONG_TYPE' });
+    rejects(
+      { env: { SOTTO_RELAY_ENABLED: 'yes' } },
+      { source: 'env', field: 'SOTTO_RELAY_ENABLED', problem: 'WRONG_TYPE' },
+    );
+    rejects(
+      { env: { SOTTO_RELAY_MAX_DATA_BYTES: String(MIN_RELAY_DATA_BYTES - 1) } },
+      { source: 'env', field: 'SOTTO_RELAY_MAX_DATA_BYTES', problem: 'OUT_OF_RANGE' },
+    );
+    rejects(
+      { flags: { relayMaxReservations: '0' } },
+      { source: 'flag', field: '--relay-max-reservations', problem: 'OUT_OF_RANGE' },
+    );
+    rejects(
+      { flags: { relayMaxDurationMs: String(MAX_RELAY_DURATION_MS + 1) } },
+      { source: 'flag', field: '--relay-max-duration-ms', problem: 'OUT_OF_RANGE' },
+    );
+  });
+
+  it('more reservations than connections is refused on the merged config', () => {
+    rejects(
+      { file: { net: { limits: { maxConnections: 10 } } }, flags: { relayMaxReservations: 11 } },
+      {
+        source: 'flag',
+        field: '--relay-max-reservations',
+        problem: 'OUT_OF_RANGE',
+        message: /limits\.maxConnections \(10\)/,
+      },
+    );
   });
 });

@@ -1,11 +1,11 @@
 /**
  * One node in its own process for the fault tests (test/faults/*.test.ts), driven over IPC by the
- * parent, which kills it with SIGKILL at random points. It listens on a fixed loopback port (the
+ * parent, which kills it with SIGKILL at random points. (The multi-host tests in network namespaces
+ * use test/system/node-child.ts.) It listens on a fixed loopback port (the
  * same after every restart) and reports every 'message' event with its id.
  *
  * argv[2]: JSON { role, dataDir, port, host?, bootstrap, mailbox?: { allow }, mailboxes? }; `host` is the
- * IPv4 address to listen on (default 127.0.0.1; the partition test runs each child inside a network
- * namespace and passes the namespace's address).
+ * IPv4 address to listen on (default 127.0.0.1).
  */
 import { createNode, type MailboxRoleOptions } from '../../src/index.js';
 

@@ -4,13 +4,21 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
   DEFAULT_LISTEN,
+  DEFAULT_RELAY,
+  MAX_RELAY_DATA_BYTES,
+  MAX_RELAY_DURATION_MS,
+  MAX_RELAY_RESERVATIONS_LIMIT,
+  MIN_RELAY_DATA_BYTES,
+  MIN_RELAY_DURATION_MS,
   NetConfigError,
   type NetConfigProblem,
   parseNetConfig,
 } from '../../src/net/index.js';
+import { MAX_FRAME_BYTES } from '../../src/protocols/message/constants.js';
 
 const peerId = (await generateKeyPair('Ed25519')).publicKey.toString();
 const BOOT = `/ip4/127.0.0.1/tcp/4001/p2p/${peerId}`;
+const PUBLIC_RELAY = `/dns4/relay.example/tcp/4001/p2p/${peerId}`;
 
 function rejects(input: unknown, field: string, problem: NetConfigProblem): void {
   assert.throws(
@@ -79,5 +87,67 @@ describe('parseNetConfig', () => {
     rejects({ limits: { maxConnections: 1.5 } }, 'limits.maxConnections', 'WRONG_TYPE');
     rejects({ limits: { dialTimeoutMs: '10s' } }, 'limits.dialTimeoutMs', 'WRONG_TYPE');
     rejects({ limits: { inboundConnectionThreshold: 1e9 } }, 'limits.inboundConnectionThreshold', 'OUT_OF_RANGE');
+  });
+
+  it('relay: off by default; every field validated; limits are named constants', () => {
+    const c = parseNetConfig({});
+    assert.deepEqual(c.relay, DEFAULT_RELAY);
+    assert.equal(c.relay.enabled, false);
+    assert.ok(Object.isFrozen(c.relay));
+    const r = parseNetConfig({
+      relay: {
+        enabled: true,
+        maxReservations: 3,
+        maxDurationMs: MIN_RELAY_DURATION_MS,
+        maxDataBytes: MAX_RELAY_DATA_BYTES,
+      },
+    }).relay;
+    assert.deepEqual(r, {
+      enabled: true,
+      maxReservations: 3,
+      maxDurationMs: MIN_RELAY_DURATION_MS,
+      maxDataBytes: MAX_RELAY_DATA_BYTES,
+    });
+    assert.equal(parseNetConfig({ relay: { enabled: true } }).relay.maxReservations, DEFAULT_RELAY.maxReservations);
+    rejects({ relay: true }, 'relay', 'WRONG_TYPE');
+    rejects({ relay: { on: true } }, 'relay.on', 'UNKNOWN_KEY');
+    rejects({ relay: { enabled: 'true' } }, 'relay.enabled', 'WRONG_TYPE');
+    rejects({ relay: { maxReservations: 0 } }, 'relay.maxReservations', 'OUT_OF_RANGE');
+    rejects({ relay: { maxReservations: MAX_RELAY_RESERVATIONS_LIMIT + 1 } }, 'relay.maxReservations', 'OUT_OF_RANGE');
+    rejects({ relay: { maxReservations: 2.5 } }, 'relay.maxReservations', 'WRONG_TYPE');
+    rejects({ relay: { maxDurationMs: MIN_RELAY_DURATION_MS - 1 } }, 'relay.maxDurationMs', 'OUT_OF_RANGE');
+    rejects({ relay: { maxDurationMs: MAX_RELAY_DURATION_MS + 1 } }, 'relay.maxDurationMs', 'OUT_OF_RANGE');
+    rejects({ relay: { maxDataBytes: MIN_RELAY_DATA_BYTES - 1 } }, 'relay.maxDataBytes', 'OUT_OF_RANGE');
+    rejects({ relay: { maxDataBytes: MAX_RELAY_DATA_BYTES + 1 } }, 'relay.maxDataBytes', 'OUT_OF_RANGE');
+    // every reservation holds a connection open
+    rejects(
+      { limits: { maxConnections: 10 }, relay: { maxReservations: 11 } },
+      'relay.maxReservations',
+      'OUT_OF_RANGE',
+    );
+  });
+
+  it('relay: a relayed connection can always carry one largest envelope', () => {
+    assert.ok(MIN_RELAY_DATA_BYTES >= MAX_FRAME_BYTES + 32 * 1024, 'room for the frame plus Noise, yamux and identify');
+    assert.ok(DEFAULT_RELAY.maxDataBytes >= MIN_RELAY_DATA_BYTES && DEFAULT_RELAY.maxDataBytes <= MAX_RELAY_DATA_BYTES);
+    assert.ok(
+      DEFAULT_RELAY.maxDurationMs >= MIN_RELAY_DURATION_MS && DEFAULT_RELAY.maxDurationMs <= MAX_RELAY_DURATION_MS,
+    );
+  });
+
+  it('listen: through any relay (/p2p-circuit) or a given one (<relay>/p2p/<id>/p2p-circuit)', () => {
+    const c = parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0', '/p2p-circuit', `${BOOT}/p2p-circuit`] });
+    assert.deepEqual(c.listen, ['/ip4/127.0.0.1/tcp/0', '/p2p-circuit', `${BOOT}/p2p-circuit`]);
+    assert.deepEqual(parseNetConfig({ listen: [`${PUBLIC_RELAY}/p2p-circuit`], allowPrivateAddresses: false }).listen, [
+      `${PUBLIC_RELAY}/p2p-circuit`,
+    ]);
+    rejects({ listen: ['/ip4/127.0.0.1/tcp/4001/p2p-circuit'] }, 'listen[0]', 'MISSING_PEER_ID');
+    rejects({ listen: [`${BOOT}/p2p-circuit/p2p/${peerId}`] }, 'listen[0]', 'UNSUPPORTED_LISTEN_ADDRESS');
+    rejects({ listen: ['/p2p-circuit/p2p-circuit'] }, 'listen[0]', 'UNSUPPORTED_LISTEN_ADDRESS');
+    rejects(
+      { listen: [`${BOOT}/p2p-circuit`], allowPrivateAddresses: false },
+      'listen[0]',
+      'PRIVATE_ADDRESS_NOT_ALLOWED',
+    );
   });
 });

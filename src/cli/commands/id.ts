@@ -10,6 +10,7 @@ import { renderUnicodeCompact } from 'uqr';
 import type { CliContext } from '../context.js';
 import { ApiUnreachableError, CliError, EXIT } from '../errors.js';
 import { fields } from '../output.js';
+import { unlockPassphrase } from '../passphrase-source.js';
 import type { ActionRunner } from '../program.js';
 import { initializeOffline } from './init.js';
 
@@ -39,7 +40,7 @@ export function addressQr(address: string): string[] {
   return renderUnicodeCompact(address, { border: 2, ecc: 'M' }).split('\n');
 }
 
-async function identity(ctx: CliContext): Promise<IdentityView> {
+async function identity(ctx: CliContext, passphraseFile: string | undefined): Promise<IdentityView> {
   const dataDir = await ctx.dataDir();
   try {
     const api = await ctx.client();
@@ -54,7 +55,8 @@ async function identity(ctx: CliContext): Promise<IdentityView> {
   if (!existsSync(join(dataDir, 'store'))) {
     throw new CliError(EXIT.NOT_FOUND, `no identity in ${dataDir}`, 'create one with: sotto init');
   }
-  const local = await initializeOffline(dataDir);
+  const passphrase = await unlockPassphrase(ctx, join(dataDir, 'store'), passphraseFile, dataDir);
+  const local = await initializeOffline(dataDir, passphrase);
   return {
     address: local.address,
     peerId: local.peerId,
@@ -64,8 +66,8 @@ async function identity(ctx: CliContext): Promise<IdentityView> {
   };
 }
 
-async function id(ctx: CliContext, options: { qr?: boolean }): Promise<number> {
-  const view = await identity(ctx);
+async function id(ctx: CliContext, options: { qr?: boolean; passphraseFile?: string }): Promise<number> {
+  const view = await identity(ctx, options.passphraseFile);
   ctx.out.result(view, () => [
     ...(options.qr ? [...addressQr(view.address), ''] : []),
     ...fields([
@@ -86,5 +88,9 @@ export function registerId(program: Command, runner: ActionRunner): void {
     .command('id')
     .description("show this node's address, peer id, multiaddrs and safety-number fingerprint (works without a daemon)")
     .option('--qr', 'also draw the address as a QR code (human output only)')
-    .action(runner.action((ctx, cmd) => id(ctx, cmd.opts<{ qr?: boolean }>())));
+    .option(
+      '--passphrase-file <file>',
+      "without a daemon: a file holding the store's passphrase (SOTTO_PASSPHRASE_FILE)",
+    )
+    .action(runner.action((ctx, cmd) => id(ctx, cmd.opts<{ qr?: boolean; passphraseFile?: string }>())));
 }

@@ -7,6 +7,10 @@
  * finish, daemon.json is removed) and the process exits 0; a second signal during that stop exits
  * 130 at once. A second daemon on a data dir that one already runs on is refused (exit 6): the store
  * is locked, nothing is touched.
+ *
+ * The store's passphrase (encryption at rest) comes from `--passphrase-file`, SOTTO_PASSPHRASE_FILE
+ * or SOTTO_PASSPHRASE, or is asked for on the terminal when the store needs one (../passphrase-source.ts).
+ * A wrong or missing one exits 7 before anything is written.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +19,9 @@ import { type ConfigFlags, flagName, SETTINGS } from '../../config/settings.js';
 import { readDaemonFile } from '../client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
+import { isAlive } from '../offline.js';
 import { fields } from '../output.js';
+import { unlockPassphrase } from '../passphrase-source.js';
 import type { ActionRunner } from '../program.js';
 import { stopSignals } from '../signals.js';
 
@@ -93,20 +99,10 @@ export function withPeerId(multiaddrs: readonly string[], peerId: string): strin
   return multiaddrs.map((ma) => (ma.includes('/p2p/') ? ma : `${ma}/p2p/${peerId}`));
 }
 
-/** True when a process with this id exists (signal 0 checks without sending anything). */
-function isAlive(pid: number | undefined): boolean {
-  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function start(ctx: CliContext, options: StartOptions): Promise<number> {
+async function start(ctx: CliContext, options: StartOptions, passphraseFile: string | undefined): Promise<number> {
   const flags = toConfigFlags(ctx.options.dataDir, options);
   const dataDir = await ctx.dataDir();
+  const passphrase = await unlockPassphrase(ctx, join(dataDir, 'store'), passphraseFile, dataDir);
   // Installed before the (slow) start: a signal during it stops the daemon as soon as it is up.
   // A signal after the stop finished is ignored: the process is exiting with 0 anyway.
   let stopped = false;
@@ -120,7 +116,7 @@ async function start(ctx: CliContext, options: StartOptions): Promise<number> {
     const fresh = !existsSync(join(dataDir, 'store'));
     let handle: Awaited<ReturnType<typeof startDaemon>>;
     try {
-      handle = await startDaemon({ flags, env: ctx.env });
+      handle = await startDaemon({ flags, env: ctx.env, ...(passphrase === undefined ? {} : { passphrase }) });
     } catch (err) {
       if ((err as { code?: unknown }).code === 'DATA_DIR_LOCKED') {
         const info = await readDaemonFile(dataDir);
@@ -191,11 +187,18 @@ export function registerStart(program: Command, runner: ActionRunner): void {
       cmd.option(`${name} <${spec.value ?? 'value'}>`, description);
     }
   }
+  cmd.option(
+    '--passphrase-file <file>',
+    "a file holding the store's passphrase (SOTTO_PASSPHRASE_FILE; or SOTTO_PASSPHRASE; asked for on a terminal)",
+  );
   cmd
     .addHelpText(
       'after',
       `
 Settings: defaults < <data dir>/config.json < SOTTO_* variables < these flags.
+Passphrase: --passphrase-file > SOTTO_PASSPHRASE_FILE > SOTTO_PASSPHRASE > asked on a terminal. A new data
+          dir started with one has its data key wrapped by it; without one the key is stored unwrapped
+          (file permissions only; a warning is logged). See: sotto passphrase --help.
 Defaults: listen on /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws (loopback, any port),
           API on 127.0.0.1:7373, DHT server mode, log level info, no mailbox role, no mailboxes,
           an undeliverable message fails after 7 days.
@@ -206,5 +209,10 @@ Examples:
   sotto start --mailbox-enabled --mailbox-allow sotto1... --mailbox-allow sotto1...
   sotto start --data-dir ./node2 --api-port 7374 --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...`,
     )
-    .action(runner.action((ctx, command) => start(ctx, command.opts<StartOptions>())));
+    .action(
+      runner.action((ctx, command) => {
+        const { passphraseFile, ...options } = command.opts<StartOptions & { passphraseFile?: string }>();
+        return start(ctx, options, passphraseFile);
+      }),
+    );
 }

@@ -1,6 +1,7 @@
 /**
- * Partition then heal (issue 5), in Linux network namespaces (test/faults/netns.ts): a sender A, a
- * recipient B and B's mailbox M, each a child process (test/faults/node-child.ts) in its own
+ * Partition then heal (issue 5; moved here from test/faults in issue 6), in Linux network
+ * namespaces (test/system/netns.ts): a sender A, a recipient B and B's mailbox M, each a child
+ * process (test/system/node-child.ts, driven through test/system/cluster.ts) in its own
  * namespace on a bridge, listening on its namespace address. With all up, A's messages to B are
  * delivered directly. Then B's port on the switch goes down: A's messages now end at the mailbox
  * (stored-at-mailbox). After the heal B fetches, every message arrives exactly once, the mailbox is
@@ -16,16 +17,19 @@
  * connecting to its mailbox, or its periodic one) instead.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { createNode } from '../../src/index.js';
 import { MAILBOX_FETCH_INTERVAL_MS } from '../../src/node/node.js';
-import { createNetwork, destroyNetwork, heal, netnsExec, partition, requireNetns, type TestNetwork } from './netns.js';
+import {
+  CALL_TIMEOUT_MS,
+  Cluster,
+  delay,
+  NodeProcess,
+  POLL_MS,
+  pollUntil,
+  START_TIMEOUT_MS,
+  seconds,
+} from './cluster.js';
+import { createNetwork, heal, partition, requireNetns } from './netns.js';
 
 /** Messages sent directly before the partition, and to the mailbox during it. */
 const BEFORE = 3;
@@ -34,193 +38,17 @@ const DURING = 20;
 const SUBNET = '10.213.5';
 const PORT = 4101;
 /** Bounds. A send during the partition can take up to two message-stream attempts + one mailbox attempt. */
-const START_TIMEOUT_MS = 60_000;
-const CALL_TIMEOUT_MS = 60_000;
 const FIRST_SEND_BUDGET_MS = 60_000;
 const PARTITION_BUDGET_MS = DURING * CALL_TIMEOUT_MS;
 const HEAL_BUDGET_MS = process.env.SOTTO_PARTITION_FETCH === 'auto' ? MAILBOX_FETCH_INTERVAL_MS + 60_000 : 120_000;
 const SETTLE_BUDGET_MS = 90_000;
-const STOP_TIMEOUT_MS = 10_000;
-const POLL_MS = 250;
 const TEST_TIMEOUT_MS = START_TIMEOUT_MS + FIRST_SEND_BUDGET_MS + PARTITION_BUDGET_MS + HEAL_BUDGET_MS + 5 * 60_000;
 
-const CHILD = fileURLToPath(new URL('./node-child.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 type Role = 'a' | 'b' | 'm';
 const ROLES: Role[] = ['a', 'b', 'm'];
-const NAMES: Record<Role, string> = { a: 'sender A', b: 'recipient B', m: 'mailbox M' };
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-interface Received {
-  id: string;
-  text: string;
-  at: number;
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const seconds = (ms: number) => (ms / 1000).toFixed(1);
-
-/** One node, a child process inside its namespace, driven over IPC (the fd survives `ip netns exec`). */
-class NodeProcess extends EventEmitter {
-  proc?: ChildProcess;
-  private seq = 0;
-  private readonly pending = new Map<number, Pending>();
-  /** 'message' events in arrival order. */
-  readonly received: Received[] = [];
-
-  constructor(
-    readonly role: Role,
-    private readonly net: TestNetwork,
-    private readonly args: object,
-  ) {
-    super();
-  }
-
-  start(): Promise<void> {
-    const [command, argv] = netnsExec(this.net, this.role, process.execPath, [
-      '--import',
-      'tsx',
-      CHILD,
-      JSON.stringify(this.args),
-    ]);
-    const proc = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.proc = proc;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${NAMES[this.role]} not ready in ${START_TIMEOUT_MS} ms`)),
-        START_TIMEOUT_MS,
-      );
-      proc.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new Error(`${NAMES[this.role]}: could not spawn ${command}: ${err.message}`));
-      });
-      proc.on('message', (raw) => {
-        const msg = raw as { type: string; seq?: number; value?: unknown; error?: string; id?: string; text?: string };
-        if (msg.type === 'ready') {
-          clearTimeout(timer);
-          resolve();
-        } else if (msg.type === 'failed') {
-          clearTimeout(timer);
-          reject(new Error(`${NAMES[this.role]} failed to start: ${msg.error}`));
-        } else if (msg.type === 'message') {
-          const m = { id: msg.id as string, text: msg.text as string, at: Date.now() };
-          this.received.push(m);
-          this.emit('received', m);
-        } else if (msg.type === 'reply' && msg.seq !== undefined) {
-          const p = this.pending.get(msg.seq);
-          if (!p) return;
-          this.pending.delete(msg.seq);
-          clearTimeout(p.timer);
-          if (msg.error) p.reject(new Error(msg.error));
-          else p.resolve(msg.value);
-        }
-      });
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${NAMES[this.role]} exited (${code ?? signal}) before it was ready`));
-        for (const [seq, p] of this.pending) {
-          clearTimeout(p.timer);
-          p.reject(new Error(`${NAMES[this.role]} exited (${code ?? signal})`));
-          this.pending.delete(seq);
-        }
-      });
-    });
-  }
-
-  call<T>(op: string, extra: object = {}, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
-      return Promise.reject(new Error(`${NAMES[this.role]} is not running`));
-    }
-    const seq = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(seq);
-        reject(new Error(`${NAMES[this.role]} ${op} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject, timer });
-      proc.send({ op, seq, ...extra });
-    });
-  }
-
-  /** Resolves once every id in `ids` has been received (at least once); rejects after `timeoutMs`. */
-  waitFor(ids: Iterable<string>, timeoutMs: number): Promise<void> {
-    const missing = new Set(ids);
-    for (const m of this.received) missing.delete(m.id);
-    if (missing.size === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const on = (m: Received): void => {
-        missing.delete(m.id);
-        if (missing.size > 0) return;
-        clearTimeout(timer);
-        this.off('received', on);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.off('received', on);
-        reject(new Error(`${NAMES[this.role]}: ${missing.size} messages missing after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.on('received', on);
-    });
-  }
-
-  /** SIGKILL (only this child, by its handle) and wait for it to exit, bounded. */
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await Promise.race([
-      exited,
-      delay(STOP_TIMEOUT_MS).then(() => {
-        throw new Error(`${NAMES[this.role]} (pid ${proc.pid}) did not exit`);
-      }),
-    ]);
-  }
-}
-
-/** Polls `check` until it returns true, at most `timeoutMs`; errors thrown by `check` count as false. */
-async function pollUntil(label: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      if (await check()) return Date.now() - started;
-    } catch (err) {
-      last = err;
-    }
-    await delay(POLL_MS);
-  }
-  throw new Error(`${label}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
-
-let network: TestNetwork | undefined;
-const procs: NodeProcess[] = [];
-const dirs: string[] = [];
-
-/** Children first (a namespace lives on while a process is in it), then the namespaces, then the data. */
-async function cleanup(): Promise<void> {
-  const errors: unknown[] = [];
-  for (const r of await Promise.allSettled(procs.splice(0).map((p) => p.stop()))) {
-    if (r.status === 'rejected') errors.push(r.reason);
-  }
-  if (network) {
-    try {
-      await destroyNetwork(network);
-      network = undefined;
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  await Promise.allSettled(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  if (errors.length > 0) throw new AggregateError(errors, 'partition test cleanup failed');
-}
-
-after(cleanup);
+const cluster = new Cluster();
+after(() => cluster.cleanup());
 
 describe('partition then heal (network namespaces)', () => {
   it(`recipient cut off: ${DURING} messages go to the mailbox; after the heal all arrive once`, {
@@ -228,30 +56,27 @@ describe('partition then heal (network namespaces)', () => {
   }, async () => {
     await requireNetns(); // fails (not skips) without root or `ip netns`
     try {
-      const dir = {} as Record<Role, string>;
-      const ids = {} as Record<Role, { address: string; peerId: string }>;
-      for (const r of ROLES) {
-        dir[r] = await mkdtemp(join(tmpdir(), `sotto-part-${r}-`));
-        dirs.push(dir[r]);
-        // offline: creates the identity and the peer key, nothing goes on the network
-        ids[r] = await createNode({ dataDir: dir[r] }).initialize();
-      }
-      network = await createNetwork({ hosts: ROLES, subnet: SUBNET });
-      const net = network;
+      const ids = {} as Record<Role, { dataDir: string; address: string; peerId: string }>;
+      // offline: creates the identities and the peer keys, nothing goes on the network
+      for (const r of ROLES) ids[r] = await cluster.identity(`part-${r}`);
+      cluster.network = await createNetwork({ hosts: ROLES, subnet: SUBNET });
+      const net = cluster.network;
       const addr = (r: Role) => `/ip4/${net.hosts[r]?.address}/tcp/${PORT}/p2p/${ids[r].peerId}`;
       const base = (r: Role) => ({
         role: r,
-        dataDir: dir[r],
-        host: net.hosts[r]?.address,
-        port: PORT,
-        bootstrap: ROLES.filter((x) => x !== r).map(addr),
+        dataDir: ids[r].dataDir,
+        net: {
+          listen: [`/ip4/${net.hosts[r]?.address}/tcp/${PORT}`],
+          bootstrap: ROLES.filter((x) => x !== r).map(addr),
+        },
       });
       const p: Record<Role, NodeProcess> = {
-        m: new NodeProcess('m', net, { ...base('m'), mailbox: { policy: 'allow-list', allow: [ids.b.address] } }),
-        b: new NodeProcess('b', net, { ...base('b'), mailboxes: [ids.m.peerId] }),
-        a: new NodeProcess('a', net, base('a')),
+        m: cluster.add(
+          new NodeProcess('m', net, { ...base('m'), mailbox: { policy: 'allow-list', allow: [ids.b.address] } }),
+        ),
+        b: cluster.add(new NodeProcess('b', net, { ...base('b'), mailboxes: [ids.m.peerId] })),
+        a: cluster.add(new NodeProcess('a', net, base('a'))),
       };
-      procs.push(...Object.values(p));
       const t0 = Date.now();
       await Promise.all(ROLES.map((r) => p[r].start()));
       const startedMs = Date.now() - t0;
@@ -374,7 +199,7 @@ describe('partition then heal (network namespaces)', () => {
       assert.equal(back.state, 'delivered', 'B→A after the heal');
       assert.equal(forth.state, 'delivered', 'A→B after the heal');
     } finally {
-      await cleanup();
+      await cluster.cleanup();
     }
   });
 });

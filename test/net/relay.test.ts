@@ -1,0 +1,137 @@
+/**
+ * The relay part of the transport stack on loopback, in one process: circuit relay v2 (a node with
+ * `relay.enabled` relays; every node can dial and listen through relays), AutoNAT and DCUtR on
+ * every node, sotto's protocols allowed over relayed (limited) connections and nothing else, the
+ * relay's limits, and the walk pacer (src/net/walk-pacer.ts). The multi-host NAT case, and the
+ * event-loop starvation the pacer prevents (a NATed DHT client on `/p2p-circuit` never finished
+ * starting without it; it does not show in one process on loopback), are in test/system/nat.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { multiaddr } from '@multiformats/multiaddr';
+import {
+  DEFAULT_RELAY_MAX_DATA_BYTES,
+  DEFAULT_RELAY_MAX_DURATION_MS,
+  DEFAULT_RELAY_MAX_RESERVATIONS,
+  EMPTY_TABLE_PACE_MS,
+  LIMITED_CONNECTION_PROTOCOLS,
+  type SottoHost,
+  transportReport,
+  WalkPacer,
+} from '../../src/net/index.js';
+import { PROTOCOL_ID as MAILBOX_PROTOCOL } from '../../src/protocols/mailbox/constants.js';
+import { PROTOCOL_ID as MESSAGE_PROTOCOL } from '../../src/protocols/message/constants.js';
+import { PROTOCOL_ID as PREKEYS_PROTOCOL } from '../../src/protocols/prekeys/constants.js';
+import { startNode, stopAll, waitFor } from './helpers.js';
+
+const HOP = '/libp2p/circuit/relay/0.2.0/hop';
+const STOP = '/libp2p/circuit/relay/0.2.0/stop';
+const ONLY_TCP = ['/ip4/127.0.0.1/tcp/0'];
+
+/** A relay R, a node N holding a reservation on it, and a node P that knows only R. */
+async function relayTrio(relay: object = {}): Promise<{ r: SottoHost; n: SottoHost; p: SottoHost }> {
+  const r = await startNode({ listen: ONLY_TCP, relay: { enabled: true, ...relay } });
+  const rAddr = r.getMultiaddrs()[0]?.toString() as string;
+  const n = await startNode({ listen: [...ONLY_TCP, `${rAddr}/p2p-circuit`], dhtMode: 'client' });
+  const p = await startNode({ listen: ONLY_TCP, dhtMode: 'client' });
+  await waitFor('N reserved on R', () => transportReport(n).relayAddresses.length > 0);
+  return { r, n, p };
+}
+
+function circuitAddress(n: SottoHost): string {
+  const a = transportReport(n).relayAddresses[0];
+  if (a === undefined) throw new Error('no relay address');
+  return a;
+}
+
+describe('the relay transport stack', () => {
+  it('every node runs AutoNAT, DCUtR and the relay transport; only a relay serves HOP', async () => {
+    const plain = await startNode();
+    const relay = await startNode({ relay: { enabled: true } });
+    try {
+      for (const node of [plain, relay]) {
+        const protocols = node.getProtocols();
+        for (const p of ['/libp2p/autonat/1.0.0', '/libp2p/dcutr', STOP]) assert.ok(protocols.includes(p), p);
+        assert.ok(node.services.autoNAT !== undefined && node.services.dcutr !== undefined);
+      }
+      assert.ok(!plain.getProtocols().includes(HOP), 'relaying is off by default');
+      assert.equal(plain.services.relay, undefined);
+      assert.ok(relay.getProtocols().includes(HOP));
+      assert.equal(transportReport(relay).relayReservations, 0);
+    } finally {
+      await stopAll([plain, relay]);
+    }
+  });
+
+  it('a relay applies its configured limits to each reservation', async () => {
+    const { r, n, p } = await relayTrio({ maxReservations: 3, maxDurationMs: 7_000, maxDataBytes: 200_000 });
+    try {
+      const reservation = r.services.relay?.reservations.get(n.peerId);
+      assert.ok(reservation, 'R holds N’s reservation');
+      assert.equal(reservation.limit?.duration, 7_000);
+      assert.equal(reservation.limit?.data, 200_000n);
+      assert.equal(transportReport(r).relayReservations, 1);
+    } finally {
+      await stopAll([p, n, r]);
+    }
+  });
+
+  it('defaults: off, libp2p’s reservation count, circuit v2 duration, 1 MiB per relayed connection', () => {
+    assert.equal(DEFAULT_RELAY_MAX_RESERVATIONS, 15);
+    assert.equal(DEFAULT_RELAY_MAX_DURATION_MS, 120_000);
+    assert.equal(DEFAULT_RELAY_MAX_DATA_BYTES, 1024 * 1024);
+  });
+
+  it('sotto’s message and prekey protocols run over a relayed connection; other protocols do not', async () => {
+    assert.deepEqual([...LIMITED_CONNECTION_PROTOCOLS].sort(), [MESSAGE_PROTOCOL, PREKEYS_PROTOCOL].sort());
+    assert.ok(!LIMITED_CONNECTION_PROTOCOLS.includes(MAILBOX_PROTOCOL), 'mailbox transfers stay off relays');
+    const { r, n, p } = await relayTrio();
+    try {
+      const echo = async (stream: import('@libp2p/interface').Stream) => {
+        for await (const chunk of stream) stream.send(chunk.subarray());
+        await stream.close();
+      };
+      await n.handle(MESSAGE_PROTOCOL, echo);
+      await n.handle('/sotto/test-only/1.0.0', echo);
+      const target = multiaddr(circuitAddress(n));
+      const stream = await p.dialProtocol(target, MESSAGE_PROTOCOL);
+      const connection = p.getConnections(n.peerId)[0];
+      assert.ok(connection?.limits !== undefined, 'the only connection P–N is relayed (limited)');
+      assert.ok(connection.remoteAddr.toString().includes('/p2p-circuit'));
+      stream.send(new TextEncoder().encode('ping'));
+      const reply = await new Promise<string>((resolve, reject) => {
+        stream.addEventListener('message', (evt) => resolve(new TextDecoder().decode(evt.data.subarray())), {
+          once: true,
+        });
+        setTimeout(() => reject(new Error('no echo over the relay')), 5_000);
+      });
+      assert.equal(reply, 'ping');
+      await stream.close();
+      await assert.rejects(
+        p.dialProtocol(target, '/sotto/test-only/1.0.0'),
+        (err: Error) => err.name === 'LimitedConnectionError',
+        'a protocol outside the list is refused on a limited connection',
+      );
+    } finally {
+      await stopAll([p, n, r]);
+    }
+  });
+});
+
+describe('the walk pacer', () => {
+  it('waits on an empty routing table, answers at once with peers, stops when aborted', async () => {
+    let size = 0;
+    const pacer = new WalkPacer({ routingTableSize: () => size, paceMs: 200 });
+    const drain = async (signal?: AbortSignal) => {
+      const t = performance.now();
+      for await (const _ of pacer.getClosestPeers(new Uint8Array(32), { signal })) assert.fail('finds nothing');
+      return performance.now() - t;
+    };
+    assert.ok((await drain()) >= 190, 'empty table: paced');
+    size = 3;
+    assert.ok((await drain()) < 50, 'peers: no pause');
+    size = 0;
+    assert.ok((await drain(AbortSignal.timeout(20))) < 150, 'abort ends the wait');
+    assert.ok(EMPTY_TABLE_PACE_MS >= 100);
+  });
+});

@@ -174,7 +174,7 @@ describe('devnet helpers', () => {
     assert.deepEqual(values('--api-host'), ['127.0.0.1']);
     assert.deepEqual(values('--bootstrap'), ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWx']);
     assert.ok(args.includes('--no-api-allow-remote'));
-    assert.deepEqual(Object.keys(nodeEnv({ SOTTO_BOOTSTRAP: '/ip4/8.8.8.8/tcp/1', PATH: '/bin' })), ['PATH']);
+    assert.deepEqual(Object.keys(nodeEnv({ SOTTO_BOOTSTRAP: '/ip4/127.0.0.1/tcp/1', PATH: '/bin' })), ['PATH']);
   });
 
   it('writes a prometheus.yml that scrapes each node on 127.0.0.1 with its token file', () => {

@@ -9,22 +9,30 @@
 #              and socket live in a temp dir; DOCKER_HOST points at that socket
 # 3. base      makes the Node.js base images locally from this machine's node (docker import), the
 #              build base with an offline npm cache (docker/make-local-base.sh): nothing is pulled
-# 4. image     builds docker/Dockerfile with --network none (its own `npm ci` runs offline)
-# 5. devnet    `compose up` of docker/compose.yaml: bootstrap + mailbox + 3 nodes, waits until
-#              every container is healthy
+# 4. image     builds docker/Dockerfile with --network none (its own `npm ci` runs offline); when
+#              this machine has Prometheus (/usr/bin/prometheus, Debian's package), also a local
+#              Prometheus image from it (docker/make-local-prometheus.sh)
+# 5. devnet    `compose up` of docker/compose.yaml: bootstrap + mailbox + 3 nodes listening on TCP
+#              and WebSocket (+ Prometheus: profile `metrics`, published on 127.0.0.1 only), waits
+#              until every container is healthy; a throwaway daemon in one container connects to
+#              the bootstrap container over WebSocket only
 # 6. messages  contacts and messages between containers with the CLI (`compose exec … sotto …`)
-# 7. mailbox   stops the recipient's container, sends ("stored at a mailbox"), starts it again and
+# 7. metrics   the nodes' metrics listeners across the network (GET /metrics only); Prometheus's
+#              HTTP API (on the published 127.0.0.1 port): every node target up, messages counted
+# 8. mailbox   stops the recipient's container, sends ("stored at a mailbox"), starts it again and
 #              waits for the message to arrive through the mailbox, exactly once, and for the
 #              sender to see it delivered
-# 8. teardown  (trap on EXIT, also on failure) compose down -v, the images, the daemon by its PID,
+# 9. teardown  (trap on EXIT, also on failure) compose down -v, the images, the daemon by its PID,
 #              leftover mounts/links of this run, the temp dir
 #
-# The host only ever talks to the daemon over its unix socket and to the nodes through
-# `exec`; nothing is dialled from the host namespace to a container address. Every wait has a
-# deadline and fails loudly. Exits 0 only if every check passed.
+# The host talks to the daemon over its unix socket, to the nodes through `exec`, and to
+# Prometheus only through its port published on 127.0.0.1 (Docker's userland proxy); nothing is
+# dialled from the host namespace to a container address. Every wait has a deadline and fails
+# loudly. Exits 0 only if every check passed.
 #
 # Environment: COMPOSE (e.g. "docker compose"; default: `docker compose` if it works, else
-# docker-compose), KEEP_LOGS=1 (print every container's log at the end, also on success).
+# docker-compose), KEEP_LOGS=1 (print every container's log at the end, also on success),
+# E2E_PROMETHEUS=0 (leave Prometheus out even where the binary is there).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +42,8 @@ WORK=""
 DOCKERD_PID=""
 COMPOSE_UP=0
 NETWORK_ID=""
+# Every network of the project (devnet, and prometheus-ui with the metrics profile): their bridges.
+NETWORK_IDS=()
 PASSED=0
 FAILED=0
 PHASES=()
@@ -44,6 +54,9 @@ PROJECT="sottoe2e${RUN}"
 BASE_IMAGE="sotto-e2e-${RUN}/node-base:local"
 BUILD_BASE_IMAGE="sotto-e2e-${RUN}/node-build:local"
 IMAGE="sotto-e2e-${RUN}/sotto:local"
+PROMETHEUS_LOCAL_IMAGE="sotto-e2e-${RUN}/prometheus:local"
+# Compose's --profile arguments (`metrics` once the local Prometheus image is made).
+PROFILE_ARGS=()
 # Docker networks of this daemon come from here (the project's test range, as in TESTING.md).
 ADDRESS_POOL="10.213.192.0/18"
 # Paths outside --data-root/--exec-root that dockerd 20.10 and containerd's shims create anyway
@@ -130,7 +143,7 @@ cleanup() {
         log "compose down failed: $(tail -3 "$WORK/compose-down.log")"
       log "compose down -v: $(elapsed "$t0" "$(now)")s"
     fi
-    docker rmi -f "$IMAGE" "$BUILD_BASE_IMAGE" "$BASE_IMAGE" >/dev/null 2>&1
+    docker rmi -f "$IMAGE" "$PROMETHEUS_LOCAL_IMAGE" "$BUILD_BASE_IMAGE" "$BASE_IMAGE" >/dev/null 2>&1
     docker image prune -f >/dev/null 2>&1
     docker volume prune -f >/dev/null 2>&1
     log "images and volumes removed: $(elapsed "$t0" "$(now)")s"
@@ -164,9 +177,12 @@ cleanup() {
     awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | while IFS= read -r mnt; do
       umount -l "$mnt" 2>/dev/null
     done
-    if [[ -n $NETWORK_ID ]] && ip link show "br-${NETWORK_ID:0:12}" >/dev/null 2>&1; then
-      ip link delete "br-${NETWORK_ID:0:12}" 2>/dev/null
-    fi
+    local net
+    for net in "${NETWORK_IDS[@]}"; do
+      if ip link show "br-${net:0:12}" >/dev/null 2>&1; then
+        ip link delete "br-${net:0:12}" 2>/dev/null
+      fi
+    done
     rm -rf "$WORK"
   fi
   log "== teardown took $(elapsed "$t0" "$(now)")s"
@@ -233,7 +249,9 @@ fi
 log "compose: ${COMPOSE_CMD[*]} ($("${COMPOSE_CMD[@]}" version --short 2>/dev/null || echo '?'))"
 export DEVNET_IMAGE="$IMAGE"
 # Every Compose command is bounded (`up` waits for the health conditions of depends_on).
-compose() { timeout 300 "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$REPO/docker/compose.yaml" "$@"; }
+compose() { timeout 300 "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$REPO/docker/compose.yaml" "${PROFILE_ARGS[@]}" "$@"; }
+# json EXPRESSION: reads one JSON document on stdin, prints the JS expression over it (`d`).
+json() { node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const d=JSON.parse(s);const v=('"$1"');process.stdout.write(typeof v==="string"?v:JSON.stringify(v))})'; }
 
 # ---------------------------------------------------------------------------------------------
 phase base
@@ -265,17 +283,25 @@ code=0
 out=$(timeout 60 docker run --rm --network none -e SOTTO_NO_SUCH_SETTING=1 "$IMAGE" config 2>&1) || code=$?
 [[ $code -eq 7 && $out == *SOTTO_NO_SUCH_SETTING* ]] || die "an unknown SOTTO_* variable was not refused (exit $code): $out"
 pass "docker run IMAGE <command> runs the CLI; an unknown SOTTO_* variable is refused (exit 7)"
-NODE_VERSION=$(docker run --rm --network none --entrypoint node "$IMAGE" --version)
-log "node in the image: $NODE_VERSION"
-# On Node < 22, src/net/shim.ts installs the `ws` package as the global WebSocket. A WebSocket dial
-# that @libp2p/websockets abandons (its signal aborted while connecting) keeps no 'error' listener,
-# so the socket's later connect error (ECONNREFUSED, EHOSTUNREACH) is an uncaught exception and the
-# daemon exits; with peers coming and going the whole devnet goes down. Node 22+ has a built-in
-# WebSocket whose unheard errors are dropped. Until the shim is fixed the devnet here listens on TCP
-# only; E2E_WEBSOCKET=1 keeps WebSocket (expect that failure on Node 20).
-if [[ ${NODE_VERSION#v} == 20.* && ${E2E_WEBSOCKET:-0} != 1 ]]; then
-  export DEVNET_LISTEN=/ip4/0.0.0.0/tcp/4001
-  log "Node 20: the devnet listens on TCP only (E2E_WEBSOCKET=1 to include WebSocket; see above)"
+log "node in the image: $(docker run --rm --network none --entrypoint node "$IMAGE" --version)"
+
+# Prometheus for the `metrics` profile: made from this machine's binary (no registry here).
+if [[ ${E2E_PROMETHEUS:-1} == 0 ]]; then
+  log "E2E_PROMETHEUS=0: no Prometheus"
+elif [[ ! -x /usr/bin/prometheus ]]; then
+  log "no /usr/bin/prometheus (Debian package prometheus): the metrics profile is left out"
+else
+  log "/usr/bin/prometheus: $(ldd /usr/bin/prometheus >/dev/null 2>&1 && echo "dynamically linked ($(ldd /usr/bin/prometheus | awk '/=>/ { print $1 }' | tr '\n' ' '))" || echo static)"
+  timeout 300 bash "$REPO/docker/make-local-prometheus.sh" "$PROMETHEUS_LOCAL_IMAGE" "$BASE_IMAGE" 2>&1 | sed 's/^/    /'
+  docker image inspect "$PROMETHEUS_LOCAL_IMAGE" >/dev/null 2>&1 || die "the local Prometheus image was not made"
+  [[ $(docker run --rm --network none "$PROMETHEUS_LOCAL_IMAGE" --version 2>&1) == *"prometheus, version"* ]] ||
+    die "the local Prometheus image does not run"
+  pass "local Prometheus image made from /usr/bin/prometheus ($(docker image inspect -f '{{.Size}}' "$PROMETHEUS_LOCAL_IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"
+  export PROMETHEUS_IMAGE=$PROMETHEUS_LOCAL_IMAGE
+  # A port on 127.0.0.1 that is free now (asked of the OS; the devnet publishes Prometheus there).
+  PROMETHEUS_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  export PROMETHEUS_PORT
+  PROFILE_ARGS=(--profile metrics)
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -300,8 +326,20 @@ all_healthy() {
 wait_until 180 "all 5 containers healthy" all_healthy
 pass "bootstrap, mailbox and 3 nodes healthy"
 
-NETWORK_ID=$(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" | head -1)
+mapfile -t NETWORK_IDS < <(docker network ls -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT")
+NETWORK_ID=$(docker network ls -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" \
+  --filter "label=com.docker.compose.network=devnet")
 [[ -n $NETWORK_ID ]] || die "the devnet network is missing"
+if ((${#PROFILE_ARGS[@]} > 0)); then
+  ui=$(docker network ls -q --no-trunc --filter "label=com.docker.compose.project=$PROJECT" \
+    --filter "label=com.docker.compose.network=prometheus-ui")
+  [[ -n $ui ]] || die "the prometheus-ui network is missing"
+  # Only Prometheus is on the network that is not internal; no node is.
+  on_ui=$(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$ui")
+  [[ $on_ui == *prometheus* && $on_ui != *node* && $on_ui != *bootstrap* && $on_ui != *mailbox* ]] ||
+    die "the prometheus-ui network holds \"$on_ui\", expected Prometheus only"
+  pass "only Prometheus is on the non-internal network prometheus-ui ($on_ui)"
+fi
 [[ $(docker network inspect -f '{{.Internal}}' "$NETWORK_ID") == true ]] || die "the devnet network is not internal"
 subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$NETWORK_ID")
 [[ $subnet == 10.213.* ]] || die "the devnet network has subnet $subnet, outside $ADDRESS_POOL"
@@ -310,6 +348,33 @@ for c in "${CONTAINERS[@]}"; do
   [[ $(docker inspect -f '{{.HostConfig.Init}}' "$c") == true ]] || die "container $c runs without init"
 done
 pass "every container runs with init"
+listen=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(cid node 1)" | sed -n 's/^SOTTO_LISTEN=//p')
+[[ $listen == *"/tcp/4001"* && $listen == *"/tcp/4002/ws"* ]] || die "the nodes do not listen on TCP and WebSocket: $listen"
+
+# WebSocket between two containers: a throwaway daemon in node 3's container (its own data dir in
+# /tmp, API and metrics on loopback with any port, no listen address others could dial) whose only
+# bootstrap address is the bootstrap container's /ws one. Its peers (`sotto peers --json`, through
+# its own daemon.json) must include the bootstrap node at that WebSocket address.
+BOOT_PEER=$(timeout 60 docker exec "$(cid bootstrap)" sotto id --json | json d.peerId)
+WS_ADDR=/dns4/bootstrap/tcp/4002/ws/p2p/$BOOT_PEER
+PROBE=$(cid node 3)
+PROBE_ENV=(-e SOTTO_HOME=/tmp/ws-probe -e SOTTO_LISTEN=/ip4/127.0.0.1/tcp/0 -e SOTTO_API_PORT=0
+  -e SOTTO_METRICS_LISTEN=127.0.0.1:0 -e SOTTO_DHT_MODE=client -e SOTTO_LOG_LEVEL=warn)
+timeout 30 docker exec -d "${PROBE_ENV[@]}" -e "SOTTO_BOOTSTRAP=$WS_ADDR" "$PROBE" sotto start
+# The bootstrap node's addresses in the probe's `sotto peers --json` (empty while not connected).
+ws_peer_addresses() {
+  timeout 30 docker exec -e SOTTO_HOME=/tmp/ws-probe "$PROBE" sotto peers --json |
+    json "(d.peers.find(p => p.peerId === '$BOOT_PEER')?.addresses ?? []).join(' ')"
+}
+ws_connected() { [[ $(ws_peer_addresses) == *"/tcp/4002/ws"* ]]; }
+wait_until 90 "a WebSocket connection from node 3's container to $WS_ADDR" ws_connected
+ws_seen=$(ws_peer_addresses)
+probe_pid=$(timeout 30 docker exec "$PROBE" cat /tmp/ws-probe/daemon.json | json d.pid)
+timeout 30 docker exec "$PROBE" kill -TERM "$probe_pid"
+probe_gone() { ! timeout 30 docker exec "$PROBE" test -e /tmp/ws-probe/daemon.json; }
+wait_until 30 "the WebSocket probe daemon (pid $probe_pid in $PROBE) to stop" probe_gone
+timeout 30 docker exec "$PROBE" rm -rf /tmp/ws-probe
+pass "WebSocket between containers: node 3's container reached the bootstrap node at $ws_seen"
 
 # ---------------------------------------------------------------------------------------------
 phase messages
@@ -326,8 +391,6 @@ qsotto() {
   shift 2
   timeout 60 docker exec "$(cid "$service" "$index")" sotto "$@"
 }
-# json EXPRESSION: reads one JSON document on stdin, prints the JS expression over it (`d`).
-json() { node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const d=JSON.parse(s);const v=('"$1"');process.stdout.write(typeof v==="string"?v:JSON.stringify(v))})'; }
 
 A=$(sotto node 1 id --json | json d.address)
 B=$(sotto node 2 id --json | json d.address)
@@ -393,7 +456,7 @@ metrics=$(timeout 60 docker exec "$(cid node 1)" node -e '
   const token = require("fs").readFileSync("/data/api-token", "utf8").trim();
   fetch("http://127.0.0.1:7373/metrics", { headers: { authorization: `Bearer ${token}` } })
     .then((r) => r.text()).then((t) => process.stdout.write(t));')
-sent=$(awk '/^sotto_messages_sent_total/ { s += $2 } END { print s + 0 }' <<<"$metrics")
+sent=$(awk '/^sotto_messages_sent_total\{.*state="delivered"/ { s += $2 } END { print s + 0 }' <<<"$metrics")
 received=$(awk '/^sotto_messages_received_total/ { s += $2 } END { print s + 0 }' <<<"$metrics")
 [[ ${sent%%.*} -ge 1 && ${received%%.*} -ge 2 ]] ||
   die "alice's /metrics: sent $sent, received $received; expected at least 1 and 2"
@@ -401,6 +464,53 @@ pass "/metrics (token from the data dir, inside the container): alice sent $sent
 chat=$(sotto node 2 chat alice)
 [[ $chat == *"$t_ab"* ]] || die "sotto chat (human output) does not show the message: $chat"
 pass "sotto chat shows the conversation"
+
+# ---------------------------------------------------------------------------------------------
+phase metrics
+# The metrics listener across the internal network, as Prometheus sees it: from node 1's container,
+# GET http://bootstrap:9464/metrics (no token in the devnet) has sotto's counters; any other path,
+# an API route included, is 404.
+# shellcheck disable=SC2016 # JavaScript, not shell
+listener=$(timeout 60 docker exec "$(cid node 1)" node -e '
+  const get = (path) => fetch(`http://bootstrap:9464${path}`).then(async (r) => `${r.status} ${await r.text()}`);
+  Promise.all([get("/metrics"), get("/v1/identity"), get("/health")]).then(([m, i, h]) => {
+    const ok = /^200 /.test(m) && /^sotto_messages_sent_total/m.test(m) && /^404 /.test(i) && /^404 /.test(h);
+    process.stdout.write(ok ? "ok" : `unexpected: ${m.slice(0, 80)} | ${i.slice(0, 80)} | ${h.slice(0, 80)}`);
+  });')
+[[ $listener == ok ]] || die "bootstrap:9464 from node 1's container: $listener"
+pass "metrics listener across the network: GET /metrics has sotto_* series; /v1/identity and /health are 404"
+
+if ((${#PROFILE_ARGS[@]} == 0)); then
+  log "no Prometheus in this run: its checks are skipped"
+else
+  PROM=$(cid prometheus)
+  [[ -n $PROM ]] || die "the prometheus container is missing: $(compose ps)"
+  [[ $(docker port "$PROM" 9090/tcp) == "127.0.0.1:$PROMETHEUS_PORT" ]] ||
+    die "Prometheus is published on \"$(docker port "$PROM" 9090/tcp)\", expected 127.0.0.1:$PROMETHEUS_PORT only"
+  PROM_URL="http://127.0.0.1:$PROMETHEUS_PORT"
+  # promql QUERY: the query's result vector (JSON) from Prometheus's HTTP API on the published port.
+  promql() {
+    node -e 'fetch(process.argv[1] + "/api/v1/query?query=" + encodeURIComponent(process.argv[2]), { signal: AbortSignal.timeout(10000) })
+      .then((r) => r.json()).then((b) => { if (b.status !== "success") process.exit(1); process.stdout.write(JSON.stringify(b.data.result)); })
+      .catch(() => process.exit(1))' "$PROM_URL" "$1"
+  }
+  prom_ready() { node -e 'fetch(process.argv[1] + "/-/ready", { signal: AbortSignal.timeout(5000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$PROM_URL"; }
+  wait_until 60 "Prometheus ready on $PROM_URL" prom_ready
+  pass "Prometheus answers on $PROM_URL (published on 127.0.0.1 only)"
+  # Every node target (bootstrap, mailbox, 3 replicas of node found by DNS) up.
+  all_up() {
+    [[ $(promql 'up{job="sotto"}' | json "d.filter(r => r.value[1] === '1').length") == "${#CONTAINERS[@]}" ]]
+  }
+  wait_until 90 "Prometheus to report all ${#CONTAINERS[@]} node targets up" all_up
+  targets=$(promql 'up{job="sotto"}' | json "d.map(r => r.metric.service + '=' + r.value[1]).sort().join(' ')")
+  [[ $targets == "bootstrap=1 mailbox=1 node=1 node=1 node=1" ]] || die "Prometheus targets: $targets"
+  pass "Prometheus: every node target up (${targets})"
+  # The three sends above were delivered: Prometheus has them once it has scraped the senders.
+  sent_total() { promql 'sum(sotto_messages_sent_total{job="sotto",state="delivered"})' | json 'd.length ? d[0].value[1] : "0"'; }
+  sent_at_least_3() { [[ $(sent_total) -ge 3 ]]; }
+  wait_until 60 "Prometheus to count the 3 delivered messages" sent_at_least_3
+  pass "Prometheus: sum(sotto_messages_sent_total{state=\"delivered\"}) = $(sent_total) after the 3 sends"
+fi
 
 # ---------------------------------------------------------------------------------------------
 phase mailbox

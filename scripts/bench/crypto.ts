@@ -20,11 +20,14 @@ import {
   fmtSummary,
   formatJson,
   intFmt,
+  librariesLine,
+  loadAverageLine,
   type MachineInfo,
   machineInfo,
   machineLine,
   markdownTable,
   packageVersion,
+  pairRatios,
   randomAsciiMessages,
   replaceGeneratedSection,
   repoRoot,
@@ -613,12 +616,6 @@ async function runMicroBenches(libsignalOk: boolean): Promise<{ results: MicroRe
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-/** Ratios run by run (this target's run i ÷ the reference's run i, measured minutes apart at most). */
-export function pairRatios(s: Summary | undefined, ref: Summary | undefined): Summary | undefined {
-  if (!s || !ref || s.runs.length !== ref.runs.length || s.runs.length === 0) return undefined;
-  return summarize(s.runs.map((x, i) => x / (ref.runs[i] as number)));
-}
-
 /** Median of the run-by-run ratios, with their min–max. */
 function fmtRatio(s: Summary | undefined, ref: Summary | undefined): string {
   const r = pairRatios(s, ref);
@@ -658,9 +655,7 @@ function renderMarkdown(report: Report): string {
   out.push('# Crypto benchmarks: sotto vs libsignal vs olm', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
   out.push(machineLine(meta.machine));
-  out.push(
-    `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
-  );
+  out.push(loadAverageLine(meta.loadAverage));
   out.push(`- Node ${meta.node} (V8 ${meta.v8}), single thread, sequential calls`);
   out.push(
     `- ${meta.runs} runs; each figure is the median of the per-run figures (min–max in parentheses). A run is bounded to ${meta.budgetMsPerRun} ms of timed work or a count cap. ${meta.warmup}`,
@@ -668,11 +663,7 @@ function renderMarkdown(report: Report): string {
   out.push(
     `- Messages: ${meta.messageBytes} random bytes (printable ASCII so that olm's string API carries exactly ${meta.messageBytes} bytes)`,
   );
-  out.push(
-    `- Libraries: ${Object.entries(meta.libraries)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-  );
+  out.push(librariesLine(meta.libraries));
   out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`, '');
 
   out.push(

@@ -99,6 +99,12 @@ export function summarize(runs: readonly number[]): Summary {
   return { runs: runs.slice(), median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
+/** Ratios run by run (this figure's run i ÷ the reference's run i, measured in the same run). */
+export function pairRatios(s: Summary | undefined, ref: Summary | undefined): Summary | undefined {
+  if (!s || !ref || s.runs.length !== ref.runs.length || s.runs.length === 0) return undefined;
+  return summarize(s.runs.map((x, i) => x / (ref.runs[i] as number)));
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
@@ -216,4 +222,17 @@ export function machineInfo(): MachineInfo {
 /** The report line describing `m`. */
 export function machineLine(m: MachineInfo): string {
   return `- Machine: ${m.cpu}, ${m.cores} cores, ${m.totalMemGiB} GiB, ${m.platform} ${m.release} ${m.arch}`;
+}
+
+/** The report line with the load average (1/5/15 min) at the start and the end of a run. */
+export function loadAverageLine(load: { start: number[]; end: number[] }): string {
+  const f = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  return `- Load average (1/5/15 min): ${f(load.start)} at start, ${f(load.end)} at end`;
+}
+
+/** The report line listing the libraries a run measured, with their versions. */
+export function librariesLine(libraries: Record<string, string>): string {
+  return `- Libraries: ${Object.entries(libraries)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`;
 }

@@ -9,43 +9,21 @@
  * Benchmarks print figures; they never fail on speed. Only 127.0.0.1 is used; every loop is bounded
  * in count and time; child processes are ended by PID.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import '../../src/net/shim.js';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { toHex } from '../../src/crypto/bytes.js';
-import { type CryptoEnv, createEnv } from '../../src/crypto/env.js';
-import { generateIdentity, generateKemPrekey, generateSignedPrekey } from '../../src/crypto/keys.js';
+import { createEnv } from '../../src/crypto/env.js';
 import { nodeProviderReady } from '../../src/crypto/provider-node.js';
-import { identityRecordRules } from '../../src/directory/dht-rules.js';
-import {
-  createIdentityRecord,
-  encodeIdentityRecord,
-  recordKey,
-  validateRecordBytes,
-} from '../../src/directory/record.js';
-import { createDeviceBinding } from '../../src/identity/device-binding.js';
-import {
-  createHost,
-  getRecord,
-  parseNetConfig,
-  putRecord,
-  routingTableSize,
-  type SottoHost,
-  waitForDhtPeer,
-} from '../../src/net/index.js';
-import { createNode, type SottoNode } from '../../src/node/node.js';
 import {
   errorMessage,
   fmtNum,
   fmtSummary,
   formatJson,
   intFmt,
+  librariesLine,
+  loadAverageLine,
   type MachineInfo,
   machineInfo,
   machineLine,
@@ -54,10 +32,11 @@ import {
   replaceGeneratedSection,
   repoRoot,
   type Summary,
-  seededRandom,
   summarize,
 } from './lib.js';
+import { MAX_MESH_NODES, type MeshResult, percentile, runMesh } from './mesh.js';
 import { type ProfileSummary, summarizeProfile } from './node/profile.js';
+import { BenchChild, withTimeout } from './rpc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -84,14 +63,9 @@ interface Config {
   /** Run the two-process part (off with --no-pair). */
   pair: boolean;
   json: boolean;
+  /** Leave BENCHMARKS.md alone (the `npm run bench` orchestrator writes the page). */
+  noPage: boolean;
 }
-
-/** Hosts joining the in-process mesh at once. */
-const MESH_JOIN_CONCURRENCY = 5;
-/** Longest wait for a joining host's first DHT peer before the next one starts. */
-const MESH_JOIN_WAIT_MS = 15_000;
-/** Largest N accepted by --mesh: one process on this 2-core machine (issue: up to 200 in-process). */
-const MAX_MESH_NODES = 200;
 
 function parseArgs(argv: string[]): Config {
   const quick = argv.includes('--quick');
@@ -116,6 +90,7 @@ function parseArgs(argv: string[]): Config {
     profile: !argv.includes('--no-profile'),
     pair: true,
     json: argv.includes('--json'),
+    noPage: argv.includes('--no-page'),
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -125,9 +100,13 @@ function parseArgs(argv: string[]): Config {
       case '--large':
       case '--json':
       case '--no-profile':
+      case '--no-page':
         break;
       case '--no-pair':
         config.pair = false;
+        break;
+      case '--no-mesh':
+        config.meshSizes = [];
         break;
       case '--mesh': {
         const sizes = String(inline ?? argv[++i])
@@ -148,7 +127,7 @@ function parseArgs(argv: string[]): Config {
       case '--help':
       case '-h':
         console.log(
-          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--mesh N[,N...]] [--no-pair] [--json] [--no-profile]',
+          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--mesh N[,N...]] [--no-pair] [--no-mesh] [--json] [--no-profile]',
         );
         process.exit(0);
         break;
@@ -165,91 +144,12 @@ const now = () => performance.now();
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(repoRoot, 'scripts', 'bench', 'out');
 
-/** Nearest-rank percentile of unsorted samples (NaN when empty). */
-function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = samples.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
-async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-class Child {
-  private readonly proc: ChildProcess;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  readonly ready: Promise<unknown>;
-
-  constructor(
-    readonly name: string,
-    mode: 'sotto' | 'floor',
-  ) {
-    this.proc = fork(join(here, 'node', 'child.ts'), [mode], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
-    this.proc.on('message', (raw) => {
-      const msg = raw as { id: number; ok: boolean; result?: unknown; error?: string };
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(new Error(`${this.name}: ${msg.error}`));
-    });
-    this.proc.on('exit', (code, signal) => {
-      for (const p of this.pending.values()) p.reject(new Error(`${this.name} exited (${code ?? signal})`));
-      this.pending.clear();
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
-    const id = this.nextId++;
-    const p = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    });
-    this.proc.send({ id, cmd, args });
-    return withTimeout(`${this.name} ${cmd}`, timeoutMs, p);
-  }
-
-  /** Asks the child to stop cleanly, then ends it by PID if it is still there. */
-  async stop(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.connected) {
-      await this.call('stop', {}, 10_000).catch(() => {});
-      await withTimeout(
-        `${this.name} exit`,
-        3_000,
-        new Promise((resolve) => (this.proc.exitCode !== null ? resolve(null) : this.proc.once('exit', resolve))),
-      ).catch(() => {});
-    }
-    if (this.proc.exitCode === null && this.proc.signalCode === null && this.proc.pid !== undefined) {
-      try {
-        process.kill(this.proc.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
+type Child = BenchChild;
+const newChild = (name: string, mode: 'sotto' | 'floor'): Child =>
+  new BenchChild(name, join(here, 'node', 'child.ts'), [mode]);
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: two node processes
@@ -298,13 +198,21 @@ interface PairResult {
   figures: Record<string, Summary>;
   ratios: Record<string, Summary>;
   profile?: { sender: ProfileSummary; recipient: ProfileSummary; messages: number };
+  /**
+   * Latency distribution pooled over the measured runs, for the CDF chart: the value (ms) at each
+   * percent level of `levels` (nearest rank), per path.
+   */
+  latencyCdf?: { levels: number[]; samples: Record<string, number>; ms: Record<string, number[]> };
 }
 
+/** Percent levels of the pooled latency CDF: 0.5 % steps, plus 99.9 and 100. */
+const CDF_LEVELS = [...Array.from({ length: 200 }, (_, i) => i / 2), 99.5, 99.9, 100];
+
 async function runPair(root: string): Promise<PairResult> {
-  const recipient = new Child('recipient', 'sotto');
-  const sender = new Child('sender', 'sotto');
-  const floorServer = new Child('floor-server', 'floor');
-  const floorClient = new Child('floor-client', 'floor');
+  const recipient = newChild('recipient', 'sotto');
+  const sender = newChild('sender', 'sotto');
+  const floorServer = newChild('floor-server', 'floor');
+  const floorClient = newChild('floor-client', 'floor');
   const children = [recipient, sender, floorServer, floorClient];
   log(`child PIDs: ${children.map((c) => `${c.name}=${c.pid}`).join(', ')}`);
   try {
@@ -331,6 +239,7 @@ async function runPair(root: string): Promise<PairResult> {
     const size = config.messageSize;
     const window = config.window;
     const callTimeout = (budgetMs: number) => budgetMs + 30_000;
+    const pooled: Record<string, number[]> = { floor: [], durable: [], sotto: [] };
     const measure = async (record: boolean, scale: number) => {
       const lat = (count: number, budgetMs: number) => ({
         to: b.address,
@@ -377,6 +286,9 @@ async function runPair(root: string): Promise<PairResult> {
       );
       const got = await recipient.call<{ received: number }>('takeReceived');
       if (!record) return undefined;
+      pooled.floor!.push(...fl.times);
+      pooled.durable!.push(...fd.times);
+      pooled.sotto!.push(...sl.times);
       const run: PairRun = {
         floorP50: percentile(fl.times, 0.5),
         floorP99: percentile(fl.times, 0.99),
@@ -450,6 +362,13 @@ async function runPair(root: string): Promise<PairResult> {
         firstMessageState: first.state,
       },
       runs,
+      latencyCdf: {
+        levels: CDF_LEVELS,
+        samples: Object.fromEntries(Object.entries(pooled).map(([k, v]) => [k, v.length])),
+        ms: Object.fromEntries(
+          Object.entries(pooled).map(([k, v]) => [k, CDF_LEVELS.map((l) => percentile(v, Math.max(l, 0.01) / 100))]),
+        ),
+      },
       figures: {
         floorP50: pick('floorP50'),
         floorP99: pick('floorP99'),
@@ -486,256 +405,6 @@ async function runPair(root: string): Promise<PairResult> {
 
 // ---------------------------------------------------------------------------------------------
 // Part 2: N nodes in one process
-
-const gc: (() => void) | undefined = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
-})();
-
-async function settledRss(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc?.();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return process.memoryUsage().rss;
-}
-
-interface MeshResult {
-  nodes: number;
-  startMs: number;
-  routingWaitMs: number;
-  routingComplete: boolean;
-  routingTableMedian: number;
-  publishMs: { p50: number; p99: number };
-  publishAcceptedMedian: number;
-  publishFailures: number;
-  lookups: number;
-  lookupOk: number;
-  lookupMs: { p50: number; p99: number; max: number };
-  lookupErrors: Record<string, number>;
-  rssPerNodeMB: number;
-  rssTotalDeltaMB: number;
-  gcAvailable: boolean;
-  firstMessage?: {
-    recipientReadyMs: number;
-    senderStartMs: number;
-    senderRoutingMs: number;
-    senderPublishMs: number;
-    sendMs: number;
-    totalMs: number;
-    state: string;
-  };
-  firstMessageError?: string;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return out;
-}
-
-async function runMesh(n: number, root: string, env: CryptoEnv): Promise<MeshResult> {
-  const provider = env.provider;
-  const rules = identityRecordRules(provider, Date.now);
-
-  const hosts: SottoHost[] = [];
-  const extra: SottoNode[] = [];
-  const rssBefore = await settledRss();
-  try {
-    const t0 = now();
-    const newHost = async (bootstrap: string[]) =>
-      createHost({
-        privateKey: await generateKeyPair('Ed25519'),
-        config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap }),
-        dht: rules,
-      });
-    const seed = await newHost([]);
-    hosts.push(seed);
-    const seedAddr = seed.getMultiaddrs().find((m) => m.toString().includes('/tcp/'));
-    if (!seedAddr) throw new Error('seed has no TCP address');
-    const seedStr = seedAddr.toString().includes('/p2p/') ? seedAddr.toString() : `${seedAddr}/p2p/${seed.peerId}`;
-    // Joining at the pace one process can take: ≤ 5 hosts at a time, each counted as started once
-    // it has a DHT peer (bounded), because every join runs Noise handshakes and a self-lookup on
-    // this one thread; unpaced, 100 joins starve each other's handshakes into timeouts.
-    const rest = await mapLimit(
-      Array.from({ length: n - 1 }, (_, i) => i),
-      MESH_JOIN_CONCURRENCY,
-      async () => {
-        const host = await newHost([seedStr]);
-        await waitForDhtPeer(host, MESH_JOIN_WAIT_MS);
-        return host;
-      },
-    );
-    hosts.push(...rest);
-    const startMs = now() - t0;
-
-    // Routing tables: the seed knows everyone, everyone knows at least 2 servers (bounded wait).
-    const t1 = now();
-    const routingBudget = 30_000;
-    let routingComplete = false;
-    while (now() - t1 < routingBudget) {
-      if (routingTableSize(seed) >= n - 1 && hosts.every((h) => routingTableSize(h) >= Math.min(2, n - 1))) {
-        routingComplete = true;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const routingWaitMs = now() - t1;
-    const routingTableMedian = summarize(hosts.map(routingTableSize)).median;
-    log(`  ${n} nodes started in ${startMs.toFixed(0)} ms, routing wait ${routingWaitMs.toFixed(0)} ms`);
-
-    // Identities and records, as createNode.publishRecord builds them.
-    const identities = hosts.map(() => generateIdentity(env));
-    const publishTimes: number[] = [];
-    const accepted: number[] = [];
-    let publishFailures = 0;
-    await mapLimit(hosts, 5, async (host, i) => {
-      const identity = identities[i]!;
-      const ts = Date.now();
-      const signed = generateSignedPrekey(env, identity, 1);
-      const kem = generateKemPrekey(env, identity, 1);
-      const record = createIdentityRecord(env, identity, {
-        signedPrekey: { id: signed.id, publicKey: signed.publicKey, signature: signed.signature },
-        kemPrekey: { id: kem.id, publicKey: kem.publicKey, signature: kem.signature },
-        devices: [createDeviceBinding(provider, identity, host.peerId.toMultihash().bytes, ts)],
-        mailboxes: [],
-        sequence: ts,
-        expiresAt: ts + 24 * 60 * 60 * 1000,
-      });
-      const tp = now();
-      try {
-        const r = await putRecord(host, recordKey(identity.signingKey), encodeIdentityRecord(record), {
-          timeoutMs: 15_000,
-        });
-        publishTimes.push(now() - tp);
-        accepted.push(r.accepted);
-        if (r.accepted === 0) publishFailures++;
-      } catch {
-        publishFailures++;
-      }
-    });
-    log(`  published ${n} records`);
-
-    // Lookups from random nodes of random other nodes' records.
-    const random = seededRandom(0x5077 + n);
-    const lookupTimes: number[] = [];
-    const lookupErrors: Record<string, number> = {};
-    let lookups = 0;
-    let lookupOk = 0;
-    const tl = now();
-    while (lookups < config.lookups && now() - tl < config.lookupBudgetMs) {
-      const from = Math.floor(random() * n);
-      let to = Math.floor(random() * (n - 1));
-      if (to >= from) to++;
-      const target = identities[to]!.signingKey;
-      lookups++;
-      const ts = now();
-      try {
-        const r = await getRecord(hosts[from]!, recordKey(target), { timeoutMs: config.lookupTimeoutMs });
-        const rec = validateRecordBytes(provider, recordKey(target), r.value, Date.now());
-        if (toHex(rec.identity.signingKey) !== toHex(target)) throw new Error('wrong identity');
-        lookupTimes.push(now() - ts);
-        lookupOk++;
-      } catch (err) {
-        const key = errorMessage(err);
-        lookupErrors[key] = (lookupErrors[key] ?? 0) + 1;
-      }
-    }
-    log(`  ${lookupOk}/${lookups} lookups ok`);
-
-    const rssAfter = await settledRss();
-
-    // Time from start() to the first delivered message, one pair of full nodes joining this network.
-    let firstMessage: MeshResult['firstMessage'];
-    let firstMessageError: string | undefined;
-    try {
-      const tr = now();
-      const bob = createNode({
-        dataDir: join(root, `mesh${n}-bob`),
-        net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [seedStr] },
-      });
-      extra.push(bob);
-      await bob.start();
-      await waitRouting(bob, 15_000);
-      await bob.publishRecord();
-      const recipientReadyMs = now() - tr;
-      const ta = now();
-      const alice = createNode({
-        dataDir: join(root, `mesh${n}-alice`),
-        net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [seedStr] },
-      });
-      extra.push(alice);
-      await alice.start();
-      const senderStartMs = now() - ta;
-      await waitRouting(alice, 15_000);
-      const senderRoutingMs = now() - ta - senderStartMs;
-      const tp = now();
-      await alice.publishRecord(); // the recipient checks the sender's device binding in the directory
-      const senderPublishMs = now() - tp;
-      const tsend = now();
-      const r = await alice.send(bob.address, 'x'.repeat(config.messageSize));
-      const sendMs = now() - tsend;
-      firstMessage = {
-        recipientReadyMs,
-        senderStartMs,
-        senderRoutingMs,
-        senderPublishMs,
-        sendMs,
-        totalMs: now() - ta,
-        state: r.state,
-      };
-    } catch (err) {
-      firstMessageError = errorMessage(err);
-    }
-
-    return {
-      nodes: n,
-      startMs,
-      routingWaitMs,
-      routingComplete,
-      routingTableMedian,
-      publishMs: { p50: percentile(publishTimes, 0.5), p99: percentile(publishTimes, 0.99) },
-      publishAcceptedMedian: summarize(accepted).median,
-      publishFailures,
-      lookups,
-      lookupOk,
-      lookupMs: {
-        p50: percentile(lookupTimes, 0.5),
-        p99: percentile(lookupTimes, 0.99),
-        max: percentile(lookupTimes, 1),
-      },
-      lookupErrors,
-      rssPerNodeMB: (rssAfter - rssBefore) / n / 2 ** 20,
-      rssTotalDeltaMB: (rssAfter - rssBefore) / 2 ** 20,
-      gcAvailable: gc !== undefined,
-      firstMessage,
-      firstMessageError,
-    };
-  } finally {
-    await Promise.allSettled(extra.map((x) => withTimeout('node stop', 10_000, x.stop())));
-    await Promise.allSettled(hosts.map((h) => withTimeout('host stop', 10_000, Promise.resolve(h.stop()))));
-  }
-}
-
-async function waitRouting(node: SottoNode, timeoutMs: number): Promise<void> {
-  const t0 = now();
-  while ((await node.status()).routingTable < 1) {
-    if (now() - t0 > timeoutMs) throw new Error(`no DHT peer after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -776,20 +445,14 @@ function renderMarkdown(report: Report): string {
   out.push('# Node benchmarks: sotto message path vs bare libp2p, and the DHT directory', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
   out.push(machineLine(meta.machine));
-  out.push(
-    `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
-  );
+  out.push(loadAverageLine(meta.loadAverage));
   out.push(`- Node ${meta.node} (V8 ${meta.v8}); 127.0.0.1 only`);
   out.push(
     `- ${meta.runs} runs of the two-process figures after a discarded warm-up pass; each figure is the median of the per-run figures (min–max in parentheses); ratios are computed run by run against the floor measured in the same run`,
   );
   out.push(`- Messages: ${meta.messageBytes} bytes of ASCII text; floor acks: 2 bytes`);
   out.push(`- Bounds: ${Object.values(meta.bounds).join('; ')}`);
-  out.push(
-    `- Libraries: ${Object.entries(meta.libraries)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-  );
+  out.push(librariesLine(meta.libraries));
   out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`, '');
 
   out.push('## Two node processes on loopback', '');
@@ -913,7 +576,9 @@ function renderMarkdown(report: Report): string {
     }
   }
 
-  out.push('## N nodes in one process (DHT directory)', '');
+  if (report.mesh.length > 0 || Object.keys(report.meshErrors).length > 0) {
+    out.push('## N nodes in one process (DHT directory)', '');
+  }
   if (report.mesh.length > 0) {
     out.push(
       markdownTable(
@@ -985,7 +650,7 @@ function renderMarkdown(report: Report): string {
     `- sotto latency: ${config.latencyCount} messages per run (at most ${config.latencyBudgetMs / 1000} s), one at a time; the time from calling \`send()\` to its resolution with \`delivered\`, i.e. encrypt + store the outbox batch + open a stream + envelope → the recipient decrypts, stores one batch and acks → the sender stores the delivered state. The one-way figure is the recipient's \`'message'\` event time minus the send time written into the text, on the two processes' wall clocks (the same machine clock, so comparable to well under 0.1 ms).`,
     `- Floor: two other child processes run bare libp2p ${meta.libraries.libp2p} hosts (TCP + Noise + Yamux, no identify, no DHT); the client writes a ${meta.messageBytes}-byte length-prefixed frame with lpStream on one long-lived stream and waits for a 2-byte length-prefixed ack (${config.latencyCount * 3} round trips per run). "New stream per request" opens a stream on the existing connection for every request (multistream-select included) and closes it after the ack, the stream pattern of sotto's \`send()\`.`,
     `- Throughput: sotto keeps ${meta.window} \`send()\` calls in flight to the same recipient for ${config.sottoBudgetMs / 1000} s or ${intFmt.format(config.sottoMaxCount)} messages per run, whichever comes first (the message protocol allows 8 concurrent streams per connection); the floor writes up to ${meta.window} frames ahead of their acks on its one stream for ${config.floorBudgetMs / 1000} s or ${intFmt.format(config.floorMaxCount)} frames.`,
-    "- Persistence: every sotto message goes through LevelDB batches on both sides (sender: outbox + session before the frame leaves, delivered state after the ack; recipient: session + message + dedupe mark before the ack); batches are written without `sync` (the store's default).",
+    "- Persistence: every sotto message goes through LevelDB batches on both sides (sender: outbox + session before the frame leaves, delivered state after the ack; recipient: session + message + dedupe mark before the ack); batches are written with `sync: true` (one fsync per group commit), except the sender's `delivered` mark after the ack.",
     `- N nodes: in this process, libp2p hosts built with sotto's \`createHost\` (the node's own transport and DHT configuration) bootstrap from node 0, ${'≤'} 5 joining at once, each counted as started once it has a DHT peer (at most 15 s; unpaced joins starve each other's handshakes on this one thread); the routing wait ends when node 0 knows every node and every node knows at least 2 (bounded to 30 s). Each node then signs an identity record exactly as \`publishRecord()\` does and stores it with \`putRecord\` (5 at a time). Lookups: ${config.lookups} \`getRecord\` calls (at most ${config.lookupBudgetMs / 1000} s, ${config.lookupTimeoutMs / 1000} s each) from a random node for a random other node's record, one at a time, each validated; success = the right identity's valid record.`,
     `- RSS per node: (RSS after the lookups − RSS before the first host) ÷ N, ${report.mesh[0]?.gcAvailable ? 'each after forced garbage collections' : 'without forced GC (gc unavailable)'}; node stores are not part of these hosts.`,
     "- Start → first delivered: two full sotto nodes (createNode) join that network: the recipient starts, waits for a DHT peer and publishes; then the sender is timed from `start()` through its first DHT peer and its own publish (the recipient checks the sender's device binding in the directory) to `send()` resolving.",
@@ -1049,13 +714,21 @@ async function main(): Promise<void> {
         process.exitCode = 1;
       }
     }
-    log('part 2: N nodes in one process');
+    if (config.meshSizes.length > 0) log('part 2: N nodes in one process');
     await nodeProviderReady;
     const env = createEnv();
     for (const n of config.meshSizes) {
       log(`N = ${n}`);
       try {
-        report.mesh.push(await runMesh(n, root, env));
+        report.mesh.push(
+          await runMesh(n, root, env, {
+            lookups: config.lookups,
+            lookupTimeoutMs: config.lookupTimeoutMs,
+            lookupBudgetMs: config.lookupBudgetMs,
+            messageSize: config.messageSize,
+            log,
+          }),
+        );
       } catch (err) {
         report.meshErrors[String(n)] = errorMessage(err);
         log(`N = ${n} failed: ${errorMessage(err)}`);
@@ -1077,7 +750,7 @@ async function main(): Promise<void> {
   if (config.json) process.stdout.write(json);
   else process.stdout.write(markdown);
   log(`wrote scripts/bench/out/${base}.md and ${base}.json (${report.meta.wallSeconds.toFixed(1)} s)`);
-  if (config.mode === 'normal' && report.pair && report.mesh.length > 0) {
+  if (config.mode === 'normal' && report.pair && report.mesh.length > 0 && !config.noPage) {
     updateBenchmarksPage(join(repoRoot, 'BENCHMARKS.md'), markdown);
     log('updated the node section of BENCHMARKS.md');
   }

@@ -12,7 +12,7 @@
  * Benchmarks print figures; they never fail on speed. Every loop is bounded in count and time;
  * only the child processes started here are ended, by PID.
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,6 +32,8 @@ import {
   fmtNum,
   fmtSummary,
   formatJson,
+  librariesLine,
+  loadAverageLine,
   type MachineInfo,
   machineInfo,
   machineLine,
@@ -42,6 +44,7 @@ import {
   type Summary,
   summarize,
 } from './lib.js';
+import { BenchChild, withTimeout } from './rpc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -126,20 +129,6 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function withTimeout<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Sum of the apparent sizes of the files under `dir` (0 when it does not exist). */
 function dirBytes(dir: string): number {
   let total = 0;
@@ -164,80 +153,10 @@ function dirBytes(dir: string): number {
 // ---------------------------------------------------------------------------------------------
 // Child processes (scripts/bench/offline/child.ts), ended by PID only
 
-const children = new Set<ChildProcess>();
-
-function killChildren(): void {
-  for (const proc of children) {
-    if (proc.exitCode === null && proc.signalCode === null && proc.pid !== undefined) {
-      try {
-        process.kill(proc.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
-class Child {
-  private readonly proc: ChildProcess;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  readonly ready: Promise<unknown>;
-
-  constructor(readonly name: string) {
-    this.proc = fork(join(here, 'offline', 'child.ts'), [name], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced', // NaN survives
-    });
-    children.add(this.proc);
-    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
-    this.proc.on('message', (raw) => {
-      const msg = raw as { id: number; ok: boolean; result?: unknown; error?: string };
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else p.reject(new Error(`${this.name}: ${msg.error}`));
-    });
-    this.proc.on('exit', (code, signal) => {
-      children.delete(this.proc);
-      for (const p of this.pending.values()) p.reject(new Error(`${this.name} exited (${code ?? signal})`));
-      this.pending.clear();
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
-    const id = this.nextId++;
-    const p = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    });
-    if (!this.proc.connected) return Promise.reject(new Error(`${this.name} is not running`));
-    this.proc.send({ id, cmd, args });
-    return withTimeout(`${this.name} ${cmd}`, timeoutMs, p);
-  }
-
-  /** Asks the child to stop its node and exit, then ends it by PID if it is still there. */
-  async stop(): Promise<void> {
-    const alive = () => this.proc.exitCode === null && this.proc.signalCode === null;
-    if (alive() && this.proc.connected) {
-      const exited = new Promise((resolve) => this.proc.once('exit', resolve));
-      await this.call('exit', {}, 15_000).catch(() => {});
-      await withTimeout(`${this.name} exit`, 3_000, exited).catch(() => {});
-    }
-    if (alive() && this.proc.pid !== undefined) {
-      try {
-        process.kill(this.proc.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
+type Child = BenchChild;
+/** One offline child (mailbox, sender or recipient); NaN survives the advanced IPC serialization. */
+const newChild = (name: string): Child =>
+  new BenchChild(name, join(here, 'offline', 'child.ts'), [name], { serialization: 'advanced', stopCommand: 'exit' });
 
 // ---------------------------------------------------------------------------------------------
 // One pass: deposit N while B is stopped, then start B and time the fetch
@@ -560,9 +479,9 @@ function gitInfo(): { commit: string; dirtyFiles: number } {
 }
 
 async function runAll(report: Report, root: string): Promise<void> {
-  const m = new Child('mailbox');
-  const a = new Child('sender');
-  const b = new Child('recipient');
+  const m = newChild('mailbox');
+  const a = newChild('sender');
+  const b = newChild('recipient');
   const all = [m, a, b];
   log(`child PIDs: ${all.map((c) => `${c.name}=${c.pid}`).join(', ')}`);
   try {
@@ -623,9 +542,7 @@ function renderMarkdown(report: Report): string {
   out.push('# Offline delivery: mailbox deposit, fetch, and time to catch up', '');
   out.push(`- Date: ${meta.date}${meta.mode === 'quick' ? ' — **quick smoke run, figures are rough**' : ''}`);
   out.push(machineLine(meta.machine));
-  out.push(
-    `- Load average (1/5/15 min): ${meta.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at start, ${meta.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at end`,
-  );
+  out.push(loadAverageLine(meta.loadAverage));
   out.push(
     `- Node ${meta.node} (V8 ${meta.v8}); 127.0.0.1 only; three child processes (mailbox M, sender A, recipient B)`,
   );
@@ -639,11 +556,7 @@ function renderMarkdown(report: Report): string {
     `- Messages: ${meta.messageBytes} bytes of ASCII text; ${meta.window} send() calls in flight while depositing`,
   );
   out.push(`- Bounds: ${Object.values(meta.bounds).join('; ')}`);
-  out.push(
-    `- Libraries: ${Object.entries(meta.libraries)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-  );
+  out.push(librariesLine(meta.libraries));
   out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`, '');
 
   out.push('## Results', '');
@@ -825,7 +738,7 @@ async function main(): Promise<void> {
     nodeProblems: childProblems,
   };
   const cleanup = () => {
-    killChildren();
+    BenchChild.killAll();
     rmSync(root, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -868,7 +781,7 @@ main().then(
   () => setTimeout(() => process.exit(), 200).unref(),
   (err: unknown) => {
     log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    killChildren();
+    BenchChild.killAll();
     process.exit(1);
   },
 );

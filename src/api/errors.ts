@@ -36,6 +36,14 @@ export const API_ERROR_STATUS = {
   DIRECTORY_ERROR: 502,
   /** A libp2p peer id that does not parse (a mailbox in PUT /v1/mailboxes). */
   INVALID_PEER_ID: 400,
+  /** No pending contact request from this address. */
+  UNKNOWN_REQUEST: 404,
+  /** The identity is blocked: nothing is sent to it (unblock it first). */
+  IDENTITY_BLOCKED: 409,
+  /** The identity is not on the block list. */
+  NOT_BLOCKED: 404,
+  /** The block list is full (MAX_BLOCKED_IDENTITIES): unblock one first. */
+  BLOCK_LIST_FULL: 409,
   /** No failed outgoing message with this id: only a failed message can be retried. */
   FAILED_MESSAGE_NOT_FOUND: 404,
   /** A change could not be saved to the daemon's config.json; nothing was changed. */

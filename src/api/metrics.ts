@@ -4,9 +4,11 @@
  * registry to both, and GET /metrics serves it.
  *
  * Series:
- *   sotto_messages_sent_total{state}          'delivery' events reporting progress: state is the
- *                                             reported state (today `delivered`: the recipient's
- *                                             node acknowledged storing it)
+ *   sotto_messages_sent_total{state}          'delivery' events reporting progress, by state:
+ *                                             `sent` (the frame left), `delivered` (the recipient's
+ *                                             node acknowledged storing it), `stored-at-mailbox`,
+ *                                             `read`; one message passes several states, so count
+ *                                             messages with {state="delivered"}
  *   sotto_messages_failed_total{state}        'delivery' events reporting no progress: `queued`
  *                                             (an attempt failed, the outbox retries) or `failed`
  *   sotto_messages_received_total             'message' events (decrypted, stored, new)
@@ -17,6 +19,9 @@
  *   sotto_handshakes_total{role}              completed PQXDH handshakes as initiator / responder
  *   sotto_dht_lookups_total{result,cached}    identity record lookups: result ok|error, cached true|false
  *   sotto_dht_lookup_duration_seconds{cached} lookup latency histogram
+ *   sotto_banned_peers                        peers banned right now for protocol violations (status())
+ *   sotto_peer_bans_total                     bans issued since the node started (status(), counted
+ *                                             forward at each scrape)
  *
  * No label carries an address, peer id or anything else per contact: cardinality stays fixed.
  */
@@ -49,7 +54,18 @@ export const NODE_METRIC_NAMES = [
   'sotto_handshakes_total',
   'sotto_dht_lookups_total',
   'sotto_dht_lookup_duration_seconds',
+  'sotto_banned_peers',
+  'sotto_peer_bans_total',
 ] as const;
+
+/**
+ * The ban facts `SottoNode.status()` adds (src/node/ban-list.ts). Optional here: the API's node
+ * interface does not require them, and a node without them reports no bans.
+ */
+interface BanStatus {
+  banned?: readonly unknown[];
+  bansTotal?: number;
+}
 
 /**
  * Registers sotto's metrics in `registry` (a new one by default) and starts counting the node's
@@ -149,6 +165,31 @@ export function createNodeMetrics(node: ApiNode, registry: Registry = new Regist
       if (!status) return;
       this.set({ state: 'available' }, status.oneTimePrekeys.available);
       this.set({ state: 'claimed' }, status.oneTimePrekeys.claimed);
+    },
+  });
+
+  new Gauge({
+    name: 'sotto_banned_peers',
+    help: 'Peers banned right now for protocol violations (their connections refused both ways).',
+    registers,
+    async collect() {
+      const status = (await snapshot()) as (ApiNodeStatus & BanStatus) | undefined;
+      if (status && Array.isArray(status.banned)) this.set(status.banned.length);
+    },
+  });
+  // The node counts bans; the counter catches up with that total at each scrape (never goes back).
+  let bansCounted = 0;
+  new Counter({
+    name: 'sotto_peer_bans_total',
+    help: 'Peers banned for protocol violations since the node started (a peer banned twice counts twice).',
+    registers,
+    async collect() {
+      const status = (await snapshot()) as (ApiNodeStatus & BanStatus) | undefined;
+      const total = status?.bansTotal;
+      if (typeof total === 'number' && Number.isSafeInteger(total) && total > bansCounted) {
+        this.inc(total - bansCounted);
+        bansCounted = total;
+      }
     },
   });
 

@@ -31,6 +31,13 @@ const inertNode: ApiNode = {
   setMailboxes: notRunning,
   fetchMailboxes: notRunning,
   retryMessage: notRunning,
+  requests: notRunning,
+  request: notRunning,
+  acceptRequest: notRunning,
+  rejectRequest: notRunning,
+  block: notRunning,
+  unblock: notRunning,
+  blockList: notRunning,
   on: () => undefined,
   off: () => undefined,
 };

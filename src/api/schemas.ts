@@ -134,6 +134,64 @@ export function sharedSchemas(): TSchema[] {
   return [ErrorBody, Contact, StreamEvent];
 }
 
+// ── Contact requests and the block list ────────────────────────────────────────────────────────
+
+export const AddressParams = Type.Object({ address: Address }, { additionalProperties: false });
+
+export const AcceptRequestBody = Type.Object({ name: ContactName }, { additionalProperties: false });
+
+export const BlockBody = Type.Object({ contact: ContactRef }, { additionalProperties: false });
+
+const RequestFields = {
+  address: Type.String({ description: "the requester's address" }),
+  identityKey: Type.String({ description: 'the Ed25519 identity key, hex' }),
+  firstAt: Type.Integer({ minimum: 0, description: 'when its first message arrived (ms since the Unix epoch)' }),
+  lastAt: Type.Integer({ minimum: 0, description: 'when its latest message arrived' }),
+  held: Type.Integer({ minimum: 0, description: 'messages held with the request' }),
+};
+
+export const RequestSummary = Type.Object(RequestFields);
+
+export const RequestList = Type.Object(
+  { requests: Type.Array(RequestSummary, { description: 'oldest first' }) },
+  { description: 'pending contact requests' },
+);
+
+export const RequestView = Type.Object(
+  {
+    ...RequestFields,
+    messages: Type.Array(
+      Type.Object({
+        id: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+        text: Type.String(),
+        timestamp: Type.Integer({ minimum: 0, description: "the sender's timestamp" }),
+        receivedAt: Type.Integer({ minimum: 0 }),
+      }),
+      { description: 'in arrival order' },
+    ),
+  },
+  { description: 'the request with its held messages' },
+);
+
+export const Blocked = Type.Object(
+  {
+    address: Type.String(),
+    identityKey: Type.String({ description: 'the Ed25519 identity key, hex' }),
+    name: Type.Optional(Type.String({ description: 'when the identity is a contact' })),
+    blockedAt: Type.Integer({ minimum: 0 }),
+  },
+  { description: 'a blocked identity' },
+);
+
+export const BlockedList = Type.Object(
+  { blocked: Type.Array(Blocked, { description: 'most recently blocked last' }) },
+  { description: 'the block list' },
+);
+
+export type AddressParams = Static<typeof AddressParams>;
+export type AcceptRequestBody = Static<typeof AcceptRequestBody>;
+export type BlockBody = Static<typeof BlockBody>;
+
 /** A string enum for response schemas (responses are serialized, not validated). */
 function StringEnum<T extends string>(values: readonly T[], options: { description?: string } = {}) {
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
@@ -341,7 +399,24 @@ export const KeyChangeEvent = Type.Object(
   },
 );
 
-export const StreamEvent = Type.Union([MessageEvent, DeliveryEvent, KeyChangeEvent], {
+export const RequestEvent = Type.Object(
+  {
+    type: Type.Literal('request'),
+    from: Type.String({ description: "the requester's address" }),
+    id: MessageId,
+    text: Type.String(),
+    timestamp: Millis,
+    held: Type.Integer({ minimum: 1, description: 'messages now held with the request' }),
+    first: Type.Boolean({ description: 'this message created the request' }),
+  },
+  {
+    title: 'RequestEvent',
+    description:
+      'a message from an identity that is neither a contact nor in a conversation was held as a contact request (contacts.requests "ask"); accept, reject or block it under /v1/requests',
+  },
+);
+
+export const StreamEvent = Type.Union([MessageEvent, DeliveryEvent, KeyChangeEvent, RequestEvent], {
   $id: 'StreamEvent',
   title: 'StreamEvent',
   description: 'what GET /v1/events sends: one JSON object per WebSocket text message, nothing else',

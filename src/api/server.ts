@@ -45,7 +45,9 @@ import * as S from './schemas.js';
 import type {
   ApiLogger,
   ApiNode,
+  BlockedIdentity,
   ContactRecord,
+  ContactRequestEvent,
   DeliveryUpdate,
   IncomingMessage,
   KeyChange,
@@ -150,6 +152,12 @@ export function toApiError(err: unknown, bodyLimit = BODY_LIMIT_BYTES): ApiError
         return new ApiError('UNKNOWN_CONTACT', 'no contact with this address');
       case 'INVALID_MAILBOX_OPTIONS':
         return new ApiError('INVALID_REQUEST', 'body.peers: not a valid mailbox list', { field: 'body.peers' });
+      case 'UNKNOWN_REQUEST':
+        return new ApiError('UNKNOWN_REQUEST', 'no pending contact request from this address');
+      case 'IDENTITY_BLOCKED':
+        return new ApiError('IDENTITY_BLOCKED', 'this identity is blocked: nothing is sent to it (unblock it first)');
+      case 'BLOCK_LIST_FULL':
+        return new ApiError('BLOCK_LIST_FULL', err.message);
       default:
         return new ApiError('INTERNAL', 'internal error');
     }
@@ -197,6 +205,20 @@ function contactJson(c: ContactRecord) {
     addedAt: c.addedAt,
     ...(c.keyChangedAt === undefined ? {} : { keyChangedAt: c.keyChangedAt }),
     previousKeys: [...c.previousKeys],
+  };
+}
+
+function requestJson(r: { address: string; identityKey: string; firstAt: number; lastAt: number; held: number }) {
+  return { address: r.address, identityKey: r.identityKey, firstAt: r.firstAt, lastAt: r.lastAt, held: r.held };
+}
+
+function blockedJson(b: BlockedIdentity, contacts: readonly ContactRecord[]) {
+  const contact = contacts.find((c) => c.identityKey === b.identityKey);
+  return {
+    address: b.address,
+    identityKey: b.identityKey,
+    ...(contact ? { name: contact.name } : {}),
+    blockedAt: b.blockedAt,
   };
 }
 
@@ -274,6 +296,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       tags: [
         { name: 'identity', description: 'this node' },
         { name: 'contacts', description: 'names for addresses, safety numbers' },
+        {
+          name: 'requests',
+          description: 'first messages from unknown identities, held until accepted; the block list',
+        },
         { name: 'messages', description: 'sending and history' },
         {
           name: 'mailboxes',
@@ -647,6 +673,196 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     },
   );
 
+  // ── Contact requests and the block list ──────────────────────────────────────────────────
+
+  api.get(
+    '/v1/requests',
+    {
+      schema: {
+        summary: 'Pending contact requests, oldest first',
+        description:
+          'With contacts.requests "ask", a message from an identity that is neither a contact nor in a conversation ' +
+          'is held as a contact request instead of being delivered; accept, reject or block it.',
+        tags: ['requests'],
+        security: SECURITY,
+        response: { 200: S.RequestList, ...S.errorResponses(503) },
+      },
+    },
+    async () => ({ requests: (await node.requests()).map(requestJson) }),
+  );
+
+  api.get(
+    '/v1/requests/:address',
+    {
+      schema: {
+        summary: 'One pending contact request with its held messages',
+        tags: ['requests'],
+        security: SECURITY,
+        params: S.AddressParams,
+        response: { 200: S.RequestView, ...S.errorResponses(400, 404, 503) },
+      },
+    },
+    async (request) => {
+      const { address } = parseAddress(request.params.address, 'params.address');
+      const view = await node.request(address);
+      return {
+        ...requestJson(view),
+        messages: view.messages.map((m) => ({
+          id: m.id,
+          text: m.text,
+          timestamp: m.timestamp,
+          receivedAt: m.receivedAt,
+        })),
+      };
+    },
+  );
+
+  api.post(
+    '/v1/requests/:address/accept',
+    {
+      schema: {
+        summary: 'Accept a contact request: the requester becomes a contact, its messages join the conversation',
+        description:
+          'The held messages move into the conversation in arrival order and are sent on the events stream as ' +
+          'message events. 404 UNKNOWN_REQUEST when there is none, 409 CONTACT_NAME_TAKEN when another contact has the name.',
+        tags: ['requests'],
+        security: SECURITY,
+        params: S.AddressParams,
+        body: S.AcceptRequestBody,
+        response: { 200: S.ContactResponse('the new contact'), ...S.errorResponses(400, 404, 409, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const { address, identityKey } = parseAddress(request.params.address, 'params.address');
+      const name = request.body.name;
+      return contactChange(async () => {
+        const contacts = await node.contacts();
+        if (contacts.some((c) => c.name === name && c.identityKey !== identityKey)) {
+          throw new ApiError('CONTACT_NAME_TAKEN', `the name ${quote(name)} belongs to another contact`);
+        }
+        return contactJson(await node.acceptRequest(address, name));
+      });
+    },
+  );
+
+  api.post(
+    '/v1/requests/:address/reject',
+    {
+      schema: {
+        summary: 'Reject a contact request: it and its messages are deleted',
+        description:
+          'The sender is not told; a later message from it makes a new request (block it to stop that). ' +
+          '404 UNKNOWN_REQUEST when there is none.',
+        tags: ['requests'],
+        security: SECURITY,
+        params: S.AddressParams,
+        response: { 204: { description: 'rejected', type: 'null' }, ...S.errorResponses(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { address } = parseAddress(request.params.address, 'params.address');
+      await contactChange(() => node.rejectRequest(address));
+      return reply.code(204).send();
+    },
+  );
+
+  api.post(
+    '/v1/requests/:address/block',
+    {
+      schema: {
+        summary: 'Block the requester: the request is deleted and its later messages are dropped unread',
+        description:
+          '404 UNKNOWN_REQUEST when there is no request from the address (use POST /v1/blocked to block any address).',
+        tags: ['requests'],
+        security: SECURITY,
+        params: S.AddressParams,
+        response: { 200: S.Blocked, ...S.errorResponses(400, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      const { address, identityKey } = parseAddress(request.params.address, 'params.address');
+      return contactChange(async () => {
+        if (!(await node.requests()).some((r) => r.identityKey === identityKey)) {
+          throw new ApiError('UNKNOWN_REQUEST', 'no pending contact request from this address');
+        }
+        return blockedJson(await node.block(address), await node.contacts());
+      });
+    },
+  );
+
+  api.get(
+    '/v1/blocked',
+    {
+      schema: {
+        summary: 'The block list, most recently blocked last',
+        tags: ['requests'],
+        security: SECURITY,
+        response: { 200: S.BlockedList, ...S.errorResponses(503) },
+      },
+    },
+    async () => {
+      const contacts = await node.contacts();
+      return { blocked: (await node.blockList()).map((b) => blockedJson(b, contacts)) };
+    },
+  );
+
+  api.post(
+    '/v1/blocked',
+    {
+      schema: {
+        summary: 'Block a contact (by name) or any address',
+        description:
+          'Its envelopes are dropped before any decryption and answered as if stored (the sender cannot tell); ' +
+          'nothing is sent to it (409 IDENTITY_BLOCKED); its pending request is deleted and its queued messages ' +
+          'fail. A contact stays a contact. 201 when blocked now, 200 when it already was.',
+        tags: ['requests'],
+        security: SECURITY,
+        body: S.BlockBody,
+        response: {
+          200: S.Blocked,
+          201: S.Blocked,
+          ...S.errorResponses(400, 404, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { address } = await resolveContact(node, request.body.contact, {
+        contactOnly: false,
+        field: 'body.contact',
+      });
+      return contactChange(async () => {
+        const { identityKey } = parseAddress(address);
+        const already = (await node.blockList()).some((b) => b.identityKey === identityKey);
+        const blocked = blockedJson(await node.block(address), await node.contacts());
+        return reply.code(already ? 200 : 201).send(blocked);
+      });
+    },
+  );
+
+  api.delete(
+    '/v1/blocked/:contact',
+    {
+      schema: {
+        summary: 'Unblock a contact (by name) or an address',
+        description: '404 NOT_BLOCKED when it is not blocked.',
+        tags: ['requests'],
+        security: SECURITY,
+        params: S.ContactParams,
+        response: { 204: { description: 'unblocked', type: 'null' }, ...S.errorResponses(400, 404, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { address } = await resolveContact(node, request.params.contact, {
+        contactOnly: false,
+        field: 'params.contact',
+      });
+      await contactChange(async () => {
+        if (!(await node.unblock(address))) throw new ApiError('NOT_BLOCKED', `${quote(address)} is not blocked`);
+      });
+      return reply.code(204).send();
+    },
+  );
+
   // ── Mailboxes ────────────────────────────────────────────────────────────────────────────
 
   api.get(
@@ -733,7 +949,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       summary: 'Live events (WebSocket)',
       description:
         'Upgrade to a WebSocket. Each text message is one JSON StreamEvent (#/components/schemas/StreamEvent): ' +
-        '{"type":"message"|"delivery"|"key-change", ...}; nothing else is ever sent. The client sends nothing. ' +
+        '{"type":"message"|"delivery"|"key-change"|"request", ...}; nothing else is ever sent. The client sends nothing. ' +
         `Authenticate with the Authorization header, or (browsers) offer the subprotocols "${EVENTS_SUBPROTOCOL}" ` +
         `and "${BEARER_SUBPROTOCOL_PREFIX}<token>". A plain HTTP request is 426 UPGRADE_REQUIRED.`,
       tags: ['events'],
@@ -771,9 +987,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
         previousKey: k.previousKey,
         currentKey: k.currentKey,
       });
+    const onRequest = (r: ContactRequestEvent) =>
+      send({
+        type: 'request',
+        from: r.from,
+        id: r.id,
+        text: r.text,
+        timestamp: r.timestamp,
+        held: r.held,
+        first: r.first,
+      });
     node.on('message', onMessage);
     node.on('delivery', onDelivery);
     node.on('key-change', onKeyChange);
+    node.on('request', onRequest);
 
     let alive = true;
     const ping = setInterval(() => {
@@ -796,6 +1023,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
       node.off('message', onMessage);
       node.off('delivery', onDelivery);
       node.off('key-change', onKeyChange);
+      node.off('request', onRequest);
     });
   }
 

@@ -2,10 +2,32 @@
  * What the local API needs from a node, and nothing more: `SottoNode` implements it, and tests pass
  * an in-memory fake. The API is a thin layer over this interface (DESIGN.md, Interfaces).
  */
-import type { DeliveryUpdate, HandshakeEvent, IncomingMessage, KeyChange, LookupEvent } from '../node/node.js';
+import type {
+  BlockedIdentity,
+  ContactRequestEvent,
+  ContactRequestSummary,
+  ContactRequestView,
+  DeliveryUpdate,
+  HandshakeEvent,
+  IncomingMessage,
+  KeyChange,
+  LookupEvent,
+} from '../node/node.js';
 import type { ContactRecord, MessageRecord } from '../store/types.js';
 
-export type { ContactRecord, DeliveryUpdate, HandshakeEvent, IncomingMessage, KeyChange, LookupEvent, MessageRecord };
+export type {
+  BlockedIdentity,
+  ContactRecord,
+  ContactRequestEvent,
+  ContactRequestSummary,
+  ContactRequestView,
+  DeliveryUpdate,
+  HandshakeEvent,
+  IncomingMessage,
+  KeyChange,
+  LookupEvent,
+  MessageRecord,
+};
 
 /** The node events the API listens to, as `EventEmitter` listener argument lists. */
 export interface ApiNodeEvents {
@@ -14,6 +36,7 @@ export interface ApiNodeEvents {
   'key-change': [KeyChange];
   lookup: [LookupEvent];
   handshake: [HandshakeEvent];
+  request: [ContactRequestEvent];
 }
 
 export type ApiNodeEventName = keyof ApiNodeEvents;
@@ -74,6 +97,20 @@ export interface ApiNode {
   fetchMailboxes(): Promise<number>;
   /** Queues a failed outgoing message again; false when there is no failed message with this id. */
   retryMessage(id: string): Promise<boolean>;
+  /** Pending contact requests, oldest first. */
+  requests(): Promise<ContactRequestSummary[]>;
+  /** One pending request with its held messages; throws UnknownRequestError when there is none. */
+  request(address: string): Promise<ContactRequestView>;
+  /** Makes the requester contact `name` and moves its messages into the conversation; UnknownRequestError. */
+  acceptRequest(address: string, name: string): Promise<ContactRecord>;
+  /** Deletes the request and its messages; UnknownRequestError when there is none. */
+  rejectRequest(address: string): Promise<void>;
+  /** Blocks the identity (idempotent); BlockListFullError when the list is full. */
+  block(address: string): Promise<BlockedIdentity>;
+  /** Unblocks; false when it was not blocked. */
+  unblock(address: string): Promise<boolean>;
+  /** The block list, most recently blocked last. */
+  blockList(): Promise<BlockedIdentity[]>;
   on<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
   off<E extends ApiNodeEventName>(event: E, listener: ApiNodeListener<E>): unknown;
 }

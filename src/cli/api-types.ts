@@ -76,7 +76,27 @@ export interface Peers {
   peers: { peerId: string; addresses: string[] }[];
 }
 
+export interface RequestSummary {
+  address: string;
+  identityKey: string;
+  firstAt: number;
+  lastAt: number;
+  held: number;
+}
+
+export interface RequestView extends RequestSummary {
+  messages: { id: string; text: string; timestamp: number; receivedAt: number }[];
+}
+
+export interface BlockedView {
+  address: string;
+  identityKey: string;
+  name?: string;
+  blockedAt: number;
+}
+
 export type StreamEvent =
   | { type: 'message'; id: string; from: string; text: string; timestamp: number }
+  | { type: 'request'; id: string; from: string; text: string; timestamp: number; held: number; first: boolean }
   | { type: 'delivery'; id: string; to: string; state: MessageState }
   | { type: 'key-change'; address: string; name: string; previousKey: string; currentKey: string };

@@ -20,9 +20,15 @@ export const EXIT = Object.freeze({
   USAGE: 2,
   /** No daemon is running for the data dir, or its API does not answer. */
   NO_DAEMON: 3,
-  /** Not found: unknown contact, recipient not in the directory, no identity, no such mailbox or failed message. */
+  /**
+   * Not found: unknown contact, recipient not in the directory, no identity, no such mailbox, failed
+   * message or contact request, not blocked.
+   */
   NOT_FOUND: 4,
-  /** Conflict: the contact name is taken, the address is already a contact, the name is ambiguous, 8 mailboxes already. */
+  /**
+   * Conflict: the contact name is taken, the address is already a contact, the name is ambiguous, 8
+   * mailboxes already, the identity is blocked, the block list is full.
+   */
   CONFLICT: 5,
   /** The data dir is locked by another sotto process (a running daemon). */
   LOCKED: 6,
@@ -49,9 +55,12 @@ export const EXIT_CODE_TABLE: readonly { code: ExitCode; meaning: string }[] = O
   {
     code: EXIT.NOT_FOUND,
     meaning:
-      'not found (unknown contact, recipient not in the directory, no identity, no such mailbox or failed message)',
+      'not found (unknown contact, recipient not in the directory, no identity, no such mailbox, failed message or request, not blocked)',
   },
-  { code: EXIT.CONFLICT, meaning: 'conflict (contact name taken, address already a contact, mailbox list full)' },
+  {
+    code: EXIT.CONFLICT,
+    meaning: 'conflict (contact name taken, address already a contact, mailbox list full, identity blocked)',
+  },
   { code: EXIT.LOCKED, meaning: 'data dir locked by another daemon' },
   {
     code: EXIT.CONFIG,
@@ -136,7 +145,12 @@ function apiErrorExitCode(code: string): ExitCode {
     case 'UNKNOWN_CONTACT':
     case 'RECIPIENT_NOT_FOUND':
     case 'FAILED_MESSAGE_NOT_FOUND':
+    case 'UNKNOWN_REQUEST':
+    case 'NOT_BLOCKED':
       return EXIT.NOT_FOUND;
+    case 'IDENTITY_BLOCKED':
+    case 'BLOCK_LIST_FULL':
+      return EXIT.CONFLICT;
     case 'CONTACT_NAME_TAKEN':
     case 'CONTACT_EXISTS':
     case 'AMBIGUOUS_CONTACT':
@@ -168,6 +182,12 @@ function apiErrorHint(err: ApiCallError): string | undefined {
       return 'the token does not belong to this daemon: check SOTTO_API_TOKEN, --api-url and --data-dir';
     case 'FAILED_MESSAGE_NOT_FOUND':
       return 'only a failed outgoing message can be retried; sotto chat <contact> shows the state of each';
+    case 'UNKNOWN_REQUEST':
+      return 'see sotto requests';
+    case 'IDENTITY_BLOCKED':
+      return 'unblock it first: sotto unblock <contact>';
+    case 'NOT_BLOCKED':
+      return 'see sotto blocked';
     case 'CONFIG_NOT_SAVED':
       return "fix config.json in the data dir, or see the daemon's log";
     case 'INTERNAL':

@@ -14,6 +14,7 @@ import { registerId } from './commands/id.js';
 import { registerInit } from './commands/init.js';
 import { registerMailbox } from './commands/mailbox.js';
 import { registerPassphrase } from './commands/passphrase.js';
+import { registerRequests } from './commands/requests.js';
 import { registerRetry } from './commands/retry.js';
 import { registerSend } from './commands/send.js';
 import { registerStart } from './commands/start.js';
@@ -83,6 +84,7 @@ export function buildProgram(environment: CliEnvironment, runner: ActionRunner):
   registerStart(program, runner);
   registerId(program, runner);
   registerContacts(program, runner);
+  registerRequests(program, runner);
   registerSend(program, runner);
   registerRetry(program, runner);
   registerChat(program, runner);

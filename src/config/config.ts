@@ -38,12 +38,14 @@
  *                "maxDataBytes": 1048576 }
  *   },
  *   "api": { "host": "127.0.0.1", "port": 7373, "allowRemote": false },
+ *   "metrics": { "listen": "127.0.0.1:9464", "allowRemote": false, "tokenFile": "/run/secrets/metrics" },
  *   "log": { "level": "info", "format": "json" },
  *   "mailbox": { "enabled": true, "policy": "allow-list", "allow": ["sotto1…"],
  *                "maxEnvelopesPerIdentity": 10000, "maxBytesPerIdentity": 67108864,
  *                "maxTotalBytes": 1073741824, "ttlDays": 30, "maxEnvelopeBytes": 66560 },
  *   "mailboxes": ["12D3KooW…"],
- *   "failAfterDays": 7
+ *   "failAfterDays": 7,
+ *   "contacts": { "requests": "ask" }
  * }
  * ```
  *
@@ -57,6 +59,13 @@
  * writes `mailboxes` back into this file when the list is changed through the API
  * (`src/config/write.ts`), unless `SOTTO_MAILBOXES` or `--mailboxes` set it.
  *
+ * ## Contact requests
+ *
+ * `contacts.requests` says what a first message from an identity that is neither a contact nor in
+ * a conversation does: `ask` (the default) holds it as a contact request, without a receipt, until
+ * the user accepts, rejects or blocks it (README "Message requests and blocking"); `accept` delivers
+ * it at once, as sotto did before requests existed.
+ *
  * ## The local API is loopback-only unless said otherwise
  *
  * `api.host` must be an IP literal (`127.0.0.1`, `::1`, `0.0.0.0`, …; no brackets, no host names)
@@ -64,6 +73,16 @@
  * is refused unless `api.allowRemote` is `true` (file), `SOTTO_API_ALLOW_REMOTE=true` or
  * `--api-allow-remote`: the API controls the node, and listening on a public interface must be a
  * decision, never a typo. Port 0 means an ephemeral port chosen by the OS.
+ *
+ * ## The metrics listener
+ *
+ * Off unless `metrics.listen` is set: `host:port` (IPv6 in brackets, `[::1]:9464`; the host an IP
+ * literal or `localhost`; port 0 = ephemeral). It serves only `GET /metrics` (the API's registry,
+ * read-only; src/api/metrics-listener.ts), for a Prometheus that cannot hold each node's API
+ * token. The loopback rule is the API's: a non-loopback host needs `metrics.allowRemote: true`
+ * (`SOTTO_METRICS_ALLOW_REMOTE=true`, `--metrics-allow-remote`). `metrics.tokenFile`, an absolute
+ * path, names a file whose content (surrounding whitespace removed) the listener then requires as
+ * `Authorization: Bearer <token>`; the daemon reads it at start (`readMetricsToken` in load.ts).
  *
  * ## Environment variables
  *
@@ -86,6 +105,9 @@
  * | `SOTTO_API_HOST` | `api.host` | IP literal or `localhost` |
  * | `SOTTO_API_PORT` | `api.port` | integer 0..65535 |
  * | `SOTTO_API_ALLOW_REMOTE` | `api.allowRemote` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_METRICS_LISTEN` | `metrics.listen` | `host:port` |
+ * | `SOTTO_METRICS_ALLOW_REMOTE` | `metrics.allowRemote` | `true`/`false`/`1`/`0` |
+ * | `SOTTO_METRICS_TOKEN_FILE` | `metrics.tokenFile` | absolute path |
  * | `SOTTO_LOG_LEVEL` | `log.level` | `error`, `warn`, `info`, `debug`, `silent` |
  * | `SOTTO_LOG_FORMAT` | `log.format` | `json` or `pretty` |
  * | `SOTTO_MAILBOX_ENABLED` | `mailbox.enabled` | `true`/`false`/`1`/`0` |
@@ -98,6 +120,7 @@
  * | `SOTTO_MAILBOX_MAX_ENVELOPE_BYTES` | `mailbox.maxEnvelopeBytes` | integer (bytes) |
  * | `SOTTO_MAILBOXES` | `mailboxes` | comma-separated peer ids; empty = none |
  * | `SOTTO_FAIL_AFTER_DAYS` | `failAfterDays` | integer (days) |
+ * | `SOTTO_CONTACT_REQUESTS` | `contacts.requests` | `ask` or `accept` |
  *
  * Any other `SOTTO_*` variable is an error (a typo must not be silently ignored), except those in
  * `ENV_ALLOW_LIST` (read by other parts of sotto: `SOTTO_PASSPHRASE`, `SOTTO_PASSPHRASE_FILE`,
@@ -113,7 +136,7 @@
  */
 import '../net/shim.js';
 import { BlockList, isIP } from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { decodeAddress, encodeAddress } from '../identity/address.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
@@ -123,14 +146,17 @@ import { ConfigError, type ConfigSource } from './errors.js';
 import {
   type ApiConfig,
   CONFIG_FILE_NAME,
+  CONTACT_REQUEST_POLICIES,
   type ConfigEnv,
   type ConfigField,
   type ConfigFlags,
   type ConfigSources,
+  type ContactRequestPolicy,
   DAY_MS,
   type DaemonConfig,
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
+  DEFAULT_CONTACT_REQUESTS,
   DEFAULT_FAIL_AFTER_DAYS,
   DEFAULT_LOG_FORMAT_NO_TTY,
   DEFAULT_LOG_FORMAT_TTY,
@@ -152,8 +178,10 @@ import {
   MAX_MAILBOX_ENVELOPE_BYTES,
   MAX_MAILBOX_ENVELOPES_PER_IDENTITY,
   MAX_OWN_MAILBOXES,
+  MAX_PATH_LENGTH,
   type MailboxConfig,
   type MailboxPolicy,
+  type MetricsConfig,
   MIN_API_PORT,
   type Origin,
   type ResolveConfigInput,
@@ -178,6 +206,37 @@ export function isLoopbackHost(host: string): boolean {
   if (family === 4) return LOOPBACK.check(host, 'ipv4');
   if (family === 6) return LOOPBACK.check(host, 'ipv6');
   return false;
+}
+
+const PORT_RE = /^\d{1,5}$/;
+
+/**
+ * `host:port` → its parts, or a reason it is not one. The host is an IP literal (IPv6 in brackets)
+ * or `localhost`, lower-cased; the port 0..65535.
+ */
+function parseHostPort(text: string): { host: string; port: number } | string {
+  const colon = text.lastIndexOf(':');
+  if (colon < 0) return 'expected host:port (e.g. 127.0.0.1:9464)';
+  let host = text.slice(0, colon);
+  const portText = text.slice(colon + 1);
+  if (host.startsWith('[') && host.endsWith(']')) {
+    host = host.slice(1, -1);
+    if (isIP(host) !== 6) return 'expected an IPv6 address inside the brackets';
+  } else if (host.includes(':')) {
+    return 'an IPv6 host goes in brackets ([::1]:9464)';
+  } else if (host.toLowerCase() !== 'localhost' && isIP(host) !== 4) {
+    return 'expected an IP address or "localhost" as the host';
+  }
+  if (!PORT_RE.test(portText) || Number(portText) > MAX_API_PORT)
+    return `expected a port ${MIN_API_PORT}..${MAX_API_PORT}`;
+  return { host: host.toLowerCase(), port: Number(portText) };
+}
+
+/** The host and port of a validated `metrics.listen` (`[::1]:9464` → `{ host: '::1', port: 9464 }`). */
+export function splitListen(listen: string): { host: string; port: number } {
+  const parts = parseHostPort(listen);
+  if (typeof parts === 'string') throw new RangeError(`not a host:port: ${listen}`);
+  return parts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +413,24 @@ function validateSetting(field: SettingField, value: unknown, origin: Origin): u
     case 'mailbox.maxEnvelopeBytes':
     case 'failAfterDays':
       return validateInteger(field, value, origin);
+    case 'metrics.listen': {
+      if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected "host:port", got ${showValue(value)}`);
+      if (value === '') fail(origin, 'EMPTY', 'empty address (leave it unset for no metrics listener)');
+      const parts = parseHostPort(value);
+      if (typeof parts === 'string') fail(origin, 'BAD_VALUE', `${parts}, got ${showValue(value)}`);
+      return `${parts.host.includes(':') ? `[${parts.host}]` : parts.host}:${parts.port}`;
+    }
+    case 'metrics.tokenFile': {
+      if (typeof value !== 'string') fail(origin, 'WRONG_TYPE', `expected a path, got ${showValue(value)}`);
+      if (value === '') fail(origin, 'EMPTY', 'empty path');
+      if (value.includes('\0')) fail(origin, 'BAD_VALUE', 'path contains a NUL character');
+      if (value.length > MAX_PATH_LENGTH)
+        fail(origin, 'OUT_OF_RANGE', `path longer than ${MAX_PATH_LENGTH} characters`);
+      if (!isAbsolute(value)) fail(origin, 'NOT_ABSOLUTE', `expected an absolute path, got ${showValue(value)}`);
+      return resolve(value);
+    }
     case 'api.allowRemote':
+    case 'metrics.allowRemote':
     case 'mailbox.enabled':
       if (typeof value !== 'boolean') fail(origin, 'WRONG_TYPE', `expected a boolean, got ${showValue(value)}`);
       return value;
@@ -364,6 +440,8 @@ function validateSetting(field: SettingField, value: unknown, origin: Origin): u
       return oneOf(LOG_FORMATS, value, origin);
     case 'mailbox.policy':
       return oneOf(MAILBOX_POLICIES, value, origin);
+    case 'contacts.requests':
+      return oneOf(CONTACT_REQUEST_POLICIES, value, origin);
     case 'mailbox.allow':
       // Canonical and without repeats: the same address twice means nothing more.
       return [...new Set(validateList(field, value, origin, canonicalAddress))];
@@ -521,7 +599,12 @@ function fileLayer(file: unknown, path: string): Layer {
   if (!isPlainObject(file)) {
     fail({ source: 'file', name: '', file: path }, 'WRONG_TYPE', 'expected a JSON object at the top level');
   }
-  rejectUnknownKeys(file, ['net', 'api', 'log', 'mailbox', 'mailboxes', 'failAfterDays'], '', path);
+  rejectUnknownKeys(
+    file,
+    ['net', 'api', 'metrics', 'log', 'mailbox', 'mailboxes', 'failAfterDays', 'contacts'],
+    '',
+    path,
+  );
   const put = (field: SettingField, value: unknown) => {
     entries.set(field, { value, origin: { source: 'file', name: field, file: path } });
   };
@@ -544,7 +627,7 @@ function fileLayer(file: unknown, path: string): Layer {
       }
     }
   }
-  for (const section of ['api', 'log', 'mailbox'] as const) {
+  for (const section of ['api', 'metrics', 'log', 'mailbox', 'contacts'] as const) {
     const value = file[section];
     if (value === undefined) continue;
     if (!isPlainObject(value)) {
@@ -672,6 +755,21 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
         'if that is intended set api.allowRemote: true (SOTTO_API_ALLOW_REMOTE=true, --api-allow-remote)',
     );
   }
+  const metrics: MetricsConfig = Object.freeze({
+    listen: pick<string | null>('metrics.listen', null),
+    allowRemote: pick('metrics.allowRemote', false),
+    tokenFile: pick<string | null>('metrics.tokenFile', null),
+  });
+  if (metrics.listen !== null && !metrics.allowRemote && !isLoopbackHost(splitListen(metrics.listen).host)) {
+    const origin = winners.get('metrics.listen')?.origin ?? { source: 'default', name: 'metrics.listen' };
+    fail(
+      origin,
+      'REMOTE_METRICS_NOT_ALLOWED',
+      `${splitListen(metrics.listen).host} is not a loopback address, so the metrics would be reachable from the ` +
+        'network; if that is intended set metrics.allowRemote: true (SOTTO_METRICS_ALLOW_REMOTE=true, ' +
+        '--metrics-allow-remote), and consider metrics.tokenFile',
+    );
+  }
   const log: LogConfig = Object.freeze({
     level: pick<LogLevel>('log.level', DEFAULT_LOG_LEVEL),
     format: pick<LogFormat>('log.format', input.isTty === true ? DEFAULT_LOG_FORMAT_TTY : DEFAULT_LOG_FORMAT_NO_TTY),
@@ -689,9 +787,12 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
   });
   const mailboxes = Object.freeze([...pick<readonly string[]>('mailboxes', [])]);
   const failAfterDays = pick('failAfterDays', DEFAULT_FAIL_AFTER_DAYS);
+  const contacts = Object.freeze({
+    requests: pick<ContactRequestPolicy>('contacts.requests', DEFAULT_CONTACT_REQUESTS),
+  });
 
   return Object.freeze({
-    config: Object.freeze({ dataDir, net, api, log, mailbox, mailboxes, failAfterDays }),
+    config: Object.freeze({ dataDir, net, api, metrics, log, mailbox, mailboxes, failAfterDays, contacts }),
     sources: Object.freeze(sources),
     file: Object.freeze({ path, present: input.file !== undefined }),
   });
@@ -701,13 +802,17 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
 // Display
 
 const SECRET_KEY_RE = /passphrase|password|secret|token|private.?key/i;
+/** A key naming the file a secret is in (`metrics.tokenFile`) holds a path, which is shown. */
+const SECRET_PATH_KEY_RE = /File$/;
 export const REDACTED = '[redacted]';
 
 function redactValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactValue);
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEY_RE.test(key) ? REDACTED : redactValue(v);
+    for (const [key, v] of Object.entries(value)) {
+      out[key] = SECRET_KEY_RE.test(key) && !SECRET_PATH_KEY_RE.test(key) ? REDACTED : redactValue(v);
+    }
     return out;
   }
   return value;
@@ -715,8 +820,10 @@ function redactValue(value: unknown): unknown {
 
 /**
  * A plain, JSON-safe copy of the config for display (`sotto config`), with any field whose name
- * looks secret (passphrase, password, secret, token, private key) replaced by `[redacted]`. The
- * config holds no secrets today; this keeps it that way on screen if one is ever added.
+ * looks secret (passphrase, password, secret, token, private key) replaced by `[redacted]`, except
+ * a path to a secret's file (a key ending in `File`, such as `metrics.tokenFile`): the path is shown,
+ * the file is never read here. The config holds no secrets today; this keeps it that way on screen
+ * if one is ever added.
  */
 export function redactedConfig(config: DaemonConfig): Record<string, unknown> {
   return redactValue(JSON.parse(JSON.stringify(config))) as Record<string, unknown>;
@@ -752,9 +859,14 @@ export interface NodeMailboxOptions {
   };
   mailboxes: string[];
   failAfterMs: number;
+  /** `contacts.requests`: the node's `contactRequests`. */
+  contactRequests: ContactRequestPolicy;
 }
 
-/** `mailbox`, `mailboxes` and `failAfterMs` for `createNode`, days turned into milliseconds. */
+/**
+ * `mailbox`, `mailboxes`, `failAfterMs` (days turned into milliseconds) and `contactRequests` for
+ * `createNode`: the node options the daemon takes from its config.
+ */
 export function nodeMailboxOptions(config: DaemonConfig): NodeMailboxOptions {
   const m = config.mailbox;
   return {
@@ -773,5 +885,6 @@ export function nodeMailboxOptions(config: DaemonConfig): NodeMailboxOptions {
       : {}),
     mailboxes: [...config.mailboxes],
     failAfterMs: config.failAfterDays * DAY_MS,
+    contactRequests: config.contacts.requests,
   };
 }

@@ -11,7 +11,10 @@ import type { NetConfigProblem } from '../net/errors.js';
 export type ConfigErrorCode =
   /** A value, key, variable or flag is wrong, or the config file is not valid JSON. */
   | 'CONFIG_INVALID'
-  /** The config file exists but cannot be read (permissions, not a regular file, too large). */
+  /**
+   * The config file (or `metrics.tokenFile`) exists but cannot be read (permissions, not a regular
+   * file, too large), or the token file is missing.
+   */
   | 'CONFIG_UNREADABLE'
   /** The config file cannot be written (the daemon saving a setting changed at run time). */
   | 'CONFIG_UNWRITABLE';
@@ -32,13 +35,15 @@ export type ConfigProblem =
   | 'NOT_ALLOWED_HERE'
   /** The API would listen on a non-loopback address without `api.allowRemote: true`. */
   | 'REMOTE_API_NOT_ALLOWED'
+  /** The metrics listener would listen on a non-loopback address without `metrics.allowRemote: true`. */
+  | 'REMOTE_METRICS_NOT_ALLOWED'
   /** The config file is not valid UTF-8 JSON. */
   | 'BAD_JSON'
-  /** The config file cannot be read. */
+  /** The config file, or the file a setting names (`metrics.tokenFile`), cannot be read. */
   | 'UNREADABLE'
   /** The config file cannot be written. */
   | 'UNWRITABLE'
-  /** The config file is larger than `MAX_CONFIG_FILE_BYTES`. */
+  /** The config file is larger than `MAX_CONFIG_FILE_BYTES` (`metrics.tokenFile`: `MAX_METRICS_TOKEN_FILE_BYTES`). */
   | 'TOO_LARGE'
   /** A `sotto1…` address that does not decode (typo, checksum, length). */
   | 'BAD_ADDRESS'

@@ -36,6 +36,16 @@ export const MAX_API_PORT = 65_535;
  * refusing it early keeps a mistake from costing memory and a confusing JSON error.
  */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+/**
+ * Largest `metrics.tokenFile` read at start: a bearer token is a line of at most a few hundred
+ * characters, so anything bigger is the wrong file (a key, a log) and is refused instead of read.
+ */
+export const MAX_METRICS_TOKEN_FILE_BYTES = 4096;
+/**
+ * Shortest metrics token accepted: a bearer token guards the listener only if it cannot be guessed,
+ * so fewer than 16 characters (e.g. a word, a PIN) is a config error (`openssl rand -hex 32` gives 64).
+ */
+export const MIN_METRICS_TOKEN_CHARS = 16;
 /** Linux `PATH_MAX`: a longer data dir cannot be opened anyway. */
 export const MAX_PATH_LENGTH = 4096;
 /** Error messages quote at most this many characters of a bad value, so a pasted blob stays one readable line. */
@@ -47,6 +57,18 @@ export const MAX_SHOWN_VALUE_CHARS = 80;
 
 export const MAILBOX_POLICIES = Object.freeze(['allow-list', 'open'] as const);
 export type MailboxPolicy = (typeof MAILBOX_POLICIES)[number];
+/**
+ * `contacts.requests`: what a first message from an identity that is neither a contact nor in a
+ * conversation does — `ask`: held as a contact request until the user accepts, rejects or blocks it;
+ * `accept`: delivered at once. The node's CONTACT_REQUEST_POLICIES, restated (test/config checks).
+ */
+export const CONTACT_REQUEST_POLICIES = Object.freeze(['ask', 'accept'] as const);
+export type ContactRequestPolicy = (typeof CONTACT_REQUEST_POLICIES)[number];
+/**
+ * `ask`: a stranger's message is not shown, answered with a receipt or mixed into the conversations
+ * until the user says so; that is what people who choose a private messenger expect.
+ */
+export const DEFAULT_CONTACT_REQUESTS: ContactRequestPolicy = 'ask';
 /** One day in milliseconds: `mailbox.ttlDays` and `failAfterDays` are whole days. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** Longest `mailbox.ttlDays` and `failAfterDays`: ten years (anything longer is a typo). */
@@ -70,6 +92,20 @@ export interface ApiConfig {
   readonly port: number;
   /** Must be `true` for a non-loopback `host`. Default `false`. */
   readonly allowRemote: boolean;
+}
+
+/**
+ * The metrics listener: a second, read-only HTTP listener serving only `GET /metrics` (the same
+ * registry as the API's), for a Prometheus that cannot use the API's per-node token. Off unless
+ * `listen` is set.
+ */
+export interface MetricsConfig {
+  /** `host:port` (`[v6]:port`), canonical; host an IP literal or `localhost`. `null` (default): off. */
+  readonly listen: string | null;
+  /** Must be `true` for a non-loopback `listen` host. Default `false`. */
+  readonly allowRemote: boolean;
+  /** Absolute path of a file holding the bearer token the listener requires; `null` (default): none. */
+  readonly tokenFile: string | null;
 }
 
 export interface LogConfig {
@@ -104,12 +140,20 @@ export interface DaemonConfig {
   readonly dataDir: string;
   readonly net: NetConfig;
   readonly api: ApiConfig;
+  readonly metrics: MetricsConfig;
   readonly log: LogConfig;
   readonly mailbox: MailboxConfig;
   /** Peer ids of this identity's own mailboxes (canonical form), published in its record. Default none. */
   readonly mailboxes: readonly string[];
   /** Days after which a message neither delivered nor stored at a mailbox is marked failed. Default 7. */
   readonly failAfterDays: number;
+  readonly contacts: ContactsConfig;
+}
+
+/** How first messages from unknown identities are handled. */
+export interface ContactsConfig {
+  /** `ask` (default): held as contact requests; `accept`: delivered at once. */
+  readonly requests: ContactRequestPolicy;
 }
 
 /** The mailbox role's defaults. */
@@ -143,6 +187,9 @@ export interface ConfigFlags {
   readonly apiHost?: string;
   readonly apiPort?: number | string;
   readonly apiAllowRemote?: boolean | string;
+  readonly metricsListen?: string;
+  readonly metricsAllowRemote?: boolean | string;
+  readonly metricsTokenFile?: string;
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly mailboxEnabled?: boolean | string;
@@ -155,6 +202,7 @@ export interface ConfigFlags {
   readonly mailboxMaxEnvelopeBytes?: number | string;
   readonly mailboxes?: readonly string[] | string;
   readonly failAfterDays?: number | string;
+  readonly contactRequests?: string;
 }
 
 export type Kind = 'list' | 'string' | 'boolean' | 'integer';
@@ -271,6 +319,27 @@ export const SETTINGS = Object.freeze([
     description: 'allow a non-loopback API host',
   },
   {
+    field: 'metrics.listen',
+    env: 'SOTTO_METRICS_LISTEN',
+    flag: 'metricsListen',
+    kind: 'string',
+    description: 'serve GET /metrics (only) on this host:port; off when unset',
+  },
+  {
+    field: 'metrics.allowRemote',
+    env: 'SOTTO_METRICS_ALLOW_REMOTE',
+    flag: 'metricsAllowRemote',
+    kind: 'boolean',
+    description: 'allow a non-loopback metrics listener host',
+  },
+  {
+    field: 'metrics.tokenFile',
+    env: 'SOTTO_METRICS_TOKEN_FILE',
+    flag: 'metricsTokenFile',
+    kind: 'string',
+    description: 'file holding the bearer token the metrics listener requires (absolute path)',
+  },
+  {
     field: 'log.level',
     env: 'SOTTO_LOG_LEVEL',
     flag: 'logLevel',
@@ -347,6 +416,13 @@ export const SETTINGS = Object.freeze([
     flag: 'failAfterDays',
     kind: 'integer',
     description: 'days after which an undeliverable message is marked failed',
+  },
+  {
+    field: 'contacts.requests',
+    env: 'SOTTO_CONTACT_REQUESTS',
+    flag: 'contactRequests',
+    kind: 'string',
+    description: 'first messages from unknown identities: ask (hold as contact requests) or accept',
   },
 ] as const satisfies readonly SettingSpec[]);
 

@@ -11,6 +11,10 @@
  * key; src/config/write.ts) so that a restart keeps it, unless SOTTO_MAILBOXES or --mailboxes set
  * the list: those win at every start, so the change then lasts until the daemon stops, and the API
  * says so.
+ *
+ * With `metrics.listen` set, the daemon also serves GET /metrics (only) on that address, from the
+ * registry the API's /metrics serves (src/api/metrics-listener.ts), with the bearer token of
+ * `metrics.tokenFile` when one is configured; it starts after the API and closes first.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -20,6 +24,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createApiServer, createNodeMetrics, loadOrCreateToken, type MailboxesSaved } from '../api/index.js';
+import { type MetricsListener, startMetricsListener } from '../api/metrics-listener.js';
 import {
   type ConfigEnv,
   ConfigError,
@@ -29,8 +34,10 @@ import {
   loadConfig,
   nodeMailboxOptions,
   type ResolvedConfig,
+  readMetricsToken,
   resolveConfig,
   saveMailboxes,
+  splitListen,
 } from '../config/index.js';
 import { createLogger, type SottoLogger } from '../log/index.js';
 import { createNode, type SottoNode } from '../node/node.js';
@@ -49,7 +56,9 @@ export interface DaemonHandle {
   readonly resolved: ResolvedConfig;
   readonly info: DaemonInfo;
   readonly logger: SottoLogger;
-  /** Stops the API, then the node (in-flight writes finish), removes daemon.json. Idempotent. */
+  /** The metrics listener (`metrics.listen`), or undefined when it is off. */
+  readonly metricsListener: MetricsListener | undefined;
+  /** Stops the metrics listener and the API, then the node (in-flight writes finish), removes daemon.json. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -65,7 +74,7 @@ export interface StartDaemonOptions {
 /** The daemon could not start; `message` is one line for the terminal. */
 export class DaemonError extends Error {
   constructor(
-    readonly code: 'DATA_DIR_LOCKED' | 'API_ADDRESS_IN_USE' | 'START_FAILED',
+    readonly code: 'DATA_DIR_LOCKED' | 'API_ADDRESS_IN_USE' | 'METRICS_ADDRESS_IN_USE' | 'START_FAILED',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -121,6 +130,11 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   const log = logger.child('daemon');
   await mkdir(config.dataDir, { recursive: true, mode: DATA_DIR_MODE });
   const token = await loadOrCreateToken(config.dataDir);
+  // Read before anything starts: a bad token file is a config error, not a half-started daemon.
+  const metricsToken = await readMetricsToken(resolved);
+  if (config.metrics.tokenFile !== null && config.metrics.listen === null) {
+    log.warn('metrics.tokenFile is set but metrics.listen is not: there is no metrics listener');
+  }
 
   if (config.mailbox.enabled && config.mailbox.policy === 'allow-list' && config.mailbox.allow.length === 0) {
     log.warn('the mailbox role is on with policy allow-list but mailbox.allow is empty: it serves nobody');
@@ -206,6 +220,36 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
       { cause: err },
     );
   }
+  let metricsListener: MetricsListener | undefined;
+  if (config.metrics.listen !== null) {
+    const { host, port: metricsPort } = splitListen(config.metrics.listen);
+    try {
+      metricsListener = await startMetricsListener({
+        registry,
+        host,
+        port: metricsPort,
+        ...(metricsToken === undefined ? {} : { token: metricsToken }),
+        logger: logger.child('metrics'),
+      });
+    } catch (err) {
+      await api.close().catch(() => undefined);
+      await node.stop();
+      metrics.dispose();
+      const inUse = (err as { code?: string }).code === 'EADDRINUSE';
+      throw new DaemonError(
+        inUse ? 'METRICS_ADDRESS_IN_USE' : 'START_FAILED',
+        inUse
+          ? `the metrics address ${config.metrics.listen} is in use (set metrics.listen, SOTTO_METRICS_LISTEN or --metrics-listen)`
+          : `the metrics listener could not listen on ${config.metrics.listen}`,
+        { cause: err },
+      );
+    }
+    log.info(
+      'metrics listener on %s (%s)',
+      metricsListener.url,
+      metricsToken === undefined ? 'no token' : 'bearer token required',
+    );
+  }
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.api.port;
   const info: DaemonInfo = {
@@ -224,6 +268,7 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
     stopped ??= (async () => {
       stopping = true;
       log.info('stopping');
+      await metricsListener?.close();
       await api.close().catch((err: unknown) => log.warn('api close failed: %s', String(err)));
       await node.stop();
       metrics.dispose();
@@ -233,5 +278,5 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
     })();
     return stopped;
   };
-  return { node, api, config, resolved, info, logger, stop };
+  return { node, api, config, resolved, info, logger, metricsListener, stop };
 }

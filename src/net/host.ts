@@ -5,7 +5,8 @@
  * relay server when `relay.enabled`. Bootstrap peers come only from the config. No mDNS, no UPnP,
  * no public bootstrap list: every peer a node dials is configured or learned from a peer it
  * already talks to (AutoNAT asks connected peers, DCUtR dials the peer it is relayed to, relay
- * discovery looks among known peers and DHT random walks).
+ * discovery looks among known peers and DHT random walks). The connection gater refuses private
+ * addresses on a public deployment and, when the caller passes `isBanned`, banned peers both ways.
  */
 import './shim.js';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -105,6 +106,13 @@ export interface CreateHostOptions {
   readonly start?: boolean;
   /** libp2p's metrics implementation, e.g. `prometheusMetrics({ registry })` (default: none). */
   readonly metrics?: Libp2pOptions<SottoServices>['metrics'];
+  /**
+   * Peers to refuse both ways (the node's ban list, src/node/ban-list.ts): the connection gater
+   * asks it before every dial and after every handshake, in and out, and on relay requests. It
+   * must answer at once and never throw. Close the connections a peer already has with
+   * `disconnectPeer` when it becomes banned.
+   */
+  readonly isBanned?: (peer: PeerId) => boolean;
 }
 
 const NAMESPACE_RE = /^[A-Za-z0-9_-]+$/;
@@ -120,9 +128,58 @@ function checkRecordRules(rules: DhtRecordRules): void {
   }
 }
 
-/** A public deployment neither dials nor advertises private/loopback addresses. */
-function privateAddressGater(): ConnectionGater {
-  return { denyDialMultiaddr: (ma) => isPrivate(ma) };
+/**
+ * The connection gater: a public deployment neither dials nor advertises private/loopback
+ * addresses, and a banned peer (`isBanned`) is refused both ways: we do not dial it, an inbound
+ * connection from it is dropped as soon as Noise has told us who it is (its peer id is not known
+ * before), and as a relay we neither reserve for it nor relay to or from it. libp2p turns a refusal
+ * into an error of the dial (DialDeniedError, ConnectionInterceptedError) or a closed socket on the
+ * other side: nothing waits on a banned peer.
+ */
+export function connectionGater(options: {
+  allowPrivateAddresses: boolean;
+  isBanned?: (peer: PeerId) => boolean;
+}): ConnectionGater {
+  const gater: ConnectionGater = options.allowPrivateAddresses ? {} : { denyDialMultiaddr: (ma) => isPrivate(ma) };
+  const banned = options.isBanned;
+  if (banned === undefined) return gater;
+  const deny = (peer: PeerId): boolean => {
+    try {
+      return banned(peer);
+    } catch {
+      return false; // a broken ban check must not take the network down
+    }
+  };
+  return {
+    ...gater,
+    denyDialPeer: (peer) => deny(peer),
+    denyOutboundConnection: (peer) => deny(peer),
+    denyInboundEncryptedConnection: (peer) => deny(peer),
+    denyOutboundEncryptedConnection: (peer) => deny(peer),
+    denyInboundUpgradedConnection: (peer) => deny(peer),
+    denyOutboundUpgradedConnection: (peer) => deny(peer),
+    denyInboundRelayReservation: (source) => deny(source),
+    denyOutboundRelayedConnection: (source, destination) => deny(source) || deny(destination),
+    denyInboundRelayedConnection: (relay, remotePeer) => deny(relay) || deny(remotePeer),
+  };
+}
+
+/**
+ * Aborts every open connection to `peer` at once (no graceful close: nothing waits on a peer that
+ * is being thrown out, and its streams fail with `reason` on both sides). Returns how many were
+ * aborted. Never throws.
+ */
+export function disconnectPeer(host: SottoHost, peer: PeerId, reason: Error): number {
+  let n = 0;
+  for (const conn of host.getConnections(peer)) {
+    try {
+      conn.abort(reason);
+      n++;
+    } catch {
+      // already closed
+    }
+  }
+  return n;
 }
 
 /**
@@ -313,7 +370,10 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
-    connectionGater: config.allowPrivateAddresses ? {} : privateAddressGater(),
+    connectionGater: connectionGater({
+      allowPrivateAddresses: config.allowPrivateAddresses,
+      isBanned: options.isBanned,
+    }),
     connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     connectionManager: {
       maxConnections: limits.maxConnections,

@@ -7,7 +7,24 @@
  * new ones both ways. A correct peer never causes a violation, so the threshold only has to absorb
  * rare accidents (a peer that crashes mid-frame). Refusals by rate limits are not violations: an
  * honest node with a backlog meets them, and they already cost the node almost nothing.
+ *
+ * Only the codes in VIOLATION_CODES count: everything else a handler resets a stream for (a read
+ * timeout, the remote resetting its own stream, our shutdown, a per-peer stream cap) can happen to
+ * an honest peer on a slow or lossy network, or through our own fault.
  */
+import {
+  FrameTooLargeError,
+  InvalidFieldLengthError,
+  MalformedFrameError,
+  TruncatedFrameError,
+} from '../protocols/common/errors.js';
+import { TooManyIdsError, TooManyPrekeysError, UnexpectedFrameError } from '../protocols/mailbox/errors.js';
+import {
+  BodyTooLargeError,
+  EmptyBodyError,
+  InvalidTimestampError,
+  TooManyEnvelopesError,
+} from '../protocols/message/errors.js';
 
 /** Violations within the window that get a peer banned. */
 export const MISBEHAVIOUR_THRESHOLD = 20;
@@ -19,10 +36,26 @@ export const BAN_DURATION_MS = 10 * 60_000;
 export const MAX_TRACKED_OFFENDERS = 10_000;
 
 /**
- * Reset codes that are not the remote peer's fault: our own shutdown, and a read timeout (a slow or
- * partitioned network looks the same as a slow-loris from here; the timeout itself is the defence).
+ * The reset codes that are protocol violations (rule: "a correct peer never causes a violation"):
+ * frames too large, truncated, malformed or of the wrong kind, invalid fields, too many envelopes,
+ * ids or prekeys in one frame or stream (protocols/message/SPEC.md §6, protocols/prekeys/SPEC.md,
+ * protocols/mailbox/SPEC.md §9). Not in it: read and ack timeouts (a slow or partitioned network
+ * looks the same as a slow-loris from here; the timeout itself is the defence), our own shutdown,
+ * a stream the remote reset, and the per-peer stream cap.
  */
-const NOT_MISBEHAVIOUR = new Set(['ERR_HANDLER_STOPPED', 'ERR_READ_TIMEOUT', 'ERR_ACK_TIMEOUT']);
+export const VIOLATION_CODES: ReadonlySet<string> = new Set([
+  FrameTooLargeError.code,
+  TruncatedFrameError.code,
+  MalformedFrameError.code,
+  InvalidFieldLengthError.code,
+  EmptyBodyError.code,
+  BodyTooLargeError.code,
+  InvalidTimestampError.code,
+  TooManyEnvelopesError.code,
+  UnexpectedFrameError.code,
+  TooManyIdsError.code,
+  TooManyPrekeysError.code,
+]);
 
 interface Offender {
   /** Times of the violations still inside the window, oldest first. */
@@ -40,12 +73,16 @@ export interface BanEntry {
 
 export class BanList {
   private readonly offenders = new Map<string, Offender>();
+  private issued = 0;
 
   constructor(private readonly now: () => number) {}
 
-  /** Counts one violation by `peer`; returns true when this one got it banned. */
+  /**
+   * Counts one reset of a stream of `peer` for `code`; returns true when this one got it banned.
+   * Codes outside VIOLATION_CODES are ignored.
+   */
   report(peer: string, code: string): boolean {
-    if (NOT_MISBEHAVIOUR.has(code)) return false;
+    if (!VIOLATION_CODES.has(code)) return false;
     const now = this.now();
     const o = this.touch(peer);
     if (o.bannedUntil > now) return false;
@@ -55,7 +92,13 @@ export class BanList {
     o.violations = [];
     o.bannedUntil = now + BAN_DURATION_MS;
     o.reason = code;
+    this.issued++;
     return true;
+  }
+
+  /** Bans issued so far (for metrics: a peer banned twice counts twice). */
+  get total(): number {
+    return this.issued;
   }
 
   isBanned(peer: string): boolean {

@@ -7,7 +7,11 @@ export type NodeErrorCode =
   | 'INVALID_MESSAGE'
   | 'UNKNOWN_CONTACT'
   | 'PREKEY_IDS_EXHAUSTED'
-  | 'INVALID_MAILBOX_OPTIONS';
+  | 'INVALID_MAILBOX_OPTIONS'
+  | 'IDENTITY_BLOCKED'
+  | 'UNKNOWN_REQUEST'
+  | 'BLOCK_LIST_FULL'
+  | 'INVALID_REQUEST_OPTIONS';
 
 export class NodeError extends Error {
   readonly code: NodeErrorCode;
@@ -74,5 +78,37 @@ export class InvalidMailboxOptionsError extends NodeError {
   constructor(message: string) {
     super('INVALID_MAILBOX_OPTIONS', message);
     this.name = 'InvalidMailboxOptionsError';
+  }
+}
+
+/** The identity is on the block list: nothing is sent to it (unblock it first). */
+export class IdentityBlockedError extends NodeError {
+  constructor() {
+    super('IDENTITY_BLOCKED', 'this identity is blocked: nothing is sent to it (unblock it first)');
+    this.name = 'IdentityBlockedError';
+  }
+}
+
+/** No pending contact request from this address. */
+export class UnknownRequestError extends NodeError {
+  constructor() {
+    super('UNKNOWN_REQUEST', 'no pending contact request from this address');
+    this.name = 'UnknownRequestError';
+  }
+}
+
+/** The block list holds MAX_BLOCKED_IDENTITIES already. */
+export class BlockListFullError extends NodeError {
+  constructor(max: number) {
+    super('BLOCK_LIST_FULL', `the block list is full (${max} identities): unblock one first`);
+    this.name = 'BlockListFullError';
+  }
+}
+
+/** The contact request options of `createNode` are invalid (unknown policy, limits out of range). */
+export class InvalidRequestOptionsError extends NodeError {
+  constructor(message: string) {
+    super('INVALID_REQUEST_OPTIONS', message);
+    this.name = 'InvalidRequestOptionsError';
   }
 }

@@ -107,16 +107,20 @@ export function parseMailboxRole(options: MailboxRoleOptions): MailboxRoleConfig
 
 /** What the node needs from the mailbox role: accept deposits, expire, serve fetches. */
 export class MailboxRole {
-  private readonly deposits = new TokenBucketLimiter({
-    capacity: MAILBOX_DEPOSIT_BURST,
-    refillIntervalMs: MAILBOX_DEPOSIT_REFILL_MS,
-  });
+  private readonly deposits: TokenBucketLimiter;
 
   constructor(
     readonly config: MailboxRoleConfig,
     private readonly store: SottoStore,
     private readonly now: () => number,
-  ) {}
+  ) {
+    // on the node's clock (injectable), which the limiter never lets mint tokens by going back
+    this.deposits = new TokenBucketLimiter({
+      capacity: MAILBOX_DEPOSIT_BURST,
+      refillIntervalMs: MAILBOX_DEPOSIT_REFILL_MS,
+      now,
+    });
+  }
 
   serves(identityHex: string): boolean {
     return this.config.policy === 'open' || this.config.allow.has(identityHex);

@@ -8,7 +8,10 @@
  * Receive: envelope → our identity? already seen? → the sender's node must be bound to the sender
  * identity (device binding in its record) → decrypt (or answer the handshake) → ONE batch {session,
  * message, dedupe mark[, used one-time prekey removed]} → ack STORED → 'message' event. An ack is
- * sent only after that batch is durable, and a message reaches the app exactly once.
+ * sent only after that batch is durable, and a message reaches the app exactly once. A blocked
+ * sender's envelope is dropped before all of this; under `contactRequests: 'ask'` the text of an
+ * identity that is neither a contact nor in a conversation goes to its contact request instead of
+ * the history (README "Message requests and blocking").
  */
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
@@ -41,6 +44,7 @@ import { createDeviceBinding } from '../identity/device-binding.js';
 import {
   type CreateHostOptions,
   createHost,
+  disconnectPeer,
   getRecord,
   loadOrCreatePeerKey,
   type NetLogger,
@@ -74,9 +78,20 @@ import {
   type WireEnvelope,
 } from '../protocols/message/index.js';
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
+import { MAX_PREVIOUS_SESSIONS } from '../store/codec.js';
 import { openEncryptedStore, PRIVATE_DIR_MODE, restrictPermissions } from '../store/encrypted-store.js';
 import { MAX_MESSAGE_PAGE } from '../store/stores.js';
-import type { ContactRecord, MessageRecord, MessageState, SottoStore } from '../store/types.js';
+import type {
+  BlockedRecord,
+  ContactRecord,
+  ContactRequestRecord,
+  MessageRecord,
+  MessageState,
+  PreviousSession,
+  SessionRecord,
+  SottoStore,
+} from '../store/types.js';
+import { type BanEntry, BanList } from './ban-list.js';
 import {
   type Content,
   ContentError,
@@ -87,12 +102,16 @@ import {
   type ReceiptKind,
 } from './content.js';
 import {
+  BlockListFullError,
+  IdentityBlockedError,
   InvalidMailboxOptionsError,
   InvalidMessageError,
+  InvalidRequestOptionsError,
   NodeAlreadyStartedError,
   NodeNotStartedError,
   RecipientNotFoundError,
   UnknownContactError,
+  UnknownRequestError,
 } from './errors.js';
 import { MAILBOX_EXPIRY_INTERVAL_MS, MailboxRole, type MailboxRoleOptions, parseMailboxRole } from './mailbox.js';
 import { ensureCurrentPrekeys } from './prekey-rotation.js';
@@ -153,6 +172,8 @@ export const ROTATION_CHECK_MIN_MS = 60_000;
 export const CLAIM_TIMEOUT_MS = 5_000;
 /** A failed send on an open stream is retried on a fresh stream only if it failed this fast (a reset). */
 export const FRESH_STREAM_RETRY_WITHIN_MS = 1_000;
+/** Fresh streams tried after such fast failures before the attempt counts as failed (outbox retry). */
+export const FRESH_STREAM_RETRIES = 2;
 /**
  * After a direct attempt to a recipient's node failed without an answer, messages to it go straight
  * to its mailboxes (when it has any) for this long, instead of waiting out a dial or ack timeout
@@ -175,6 +196,32 @@ export const MAX_VERIFIED_RECORDS = 10_000;
 export const MAX_LIVE_SESSIONS = 1000;
 /** A cached identity record is used without a new lookup for this long. */
 export const DIRECTORY_CACHE_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * What a first message from an unknown identity (neither a contact nor in any conversation) does
+ * (issue 7, contact requests): `ask` holds it in a contact request until the user accepts, rejects
+ * or blocks; `accept` delivers it like any other message (the behaviour before requests existed).
+ */
+export const CONTACT_REQUEST_POLICIES = Object.freeze(['ask', 'accept'] as const);
+export type ContactRequestPolicy = (typeof CONTACT_REQUEST_POLICIES)[number];
+/**
+ * Most pending contact requests (issue 7: requests are bounded). While this many wait for the user,
+ * a message from one more unknown identity is refused before any lookup or decryption: first come,
+ * kept, so a flood of new identities can neither grow the store nor push out requests the user has
+ * not seen. Refused on the direct path with UNAVAILABLE (the sender's node retries later); from a
+ * mailbox it is dropped (the fetch must go on for the envelopes behind it).
+ */
+export const MAX_PENDING_REQUESTS = 100;
+/**
+ * Most messages held per pending request (issue 7): the first ones, the introduction, are kept;
+ * further ones are refused before decryption, the same way as a new request over
+ * MAX_PENDING_REQUESTS, until the user decides.
+ */
+export const MAX_MESSAGES_PER_REQUEST = 20;
+/** Most identities on the block list (it is held in memory so an envelope is checked without a store read). */
+export const MAX_BLOCKED_IDENTITIES = 10_000;
+/** Most identities remembered in memory as known (a contact, or a conversation), so a message skips two store reads. */
+export const MAX_KNOWN_SENDERS = 10_000;
 
 export interface CreateNodeOptions {
   /** Directory holding the store and the peer key (created, mode 0700; its files are made 0600). */
@@ -211,6 +258,57 @@ export interface CreateNodeOptions {
   readReceipts?: boolean;
   /** A message not delivered (nor stored at a mailbox) within this many ms is marked failed; default FAIL_AFTER_MS. */
   failAfterMs?: number;
+  /**
+   * A first message from an identity that is neither a contact nor in any conversation: `ask` holds
+   * it in a contact request (`requests()`, 'request' events) until the user accepts, rejects or
+   * blocks it; `accept` delivers it at once. Default `accept` for the library, so an app that keeps
+   * its own policy sees no change; the daemon's config (`contacts.requests`) defaults to `ask`.
+   */
+  contactRequests?: ContactRequestPolicy;
+  /** Lower caps than MAX_PENDING_REQUESTS and MAX_MESSAGES_PER_REQUEST (never higher), e.g. for tests. */
+  requestLimits?: { maxPending?: number; maxMessagesPerRequest?: number };
+}
+
+/**
+ * A message from an identity that is not known (a contact or a conversation) arrived under the
+ * `ask` policy: it is stored with that identity's contact request, not in a conversation, and no
+ * receipt tells the sender more than the protocol's ack did.
+ */
+export interface ContactRequestEvent {
+  /** The requester's address. */
+  from: string;
+  id: string;
+  text: string;
+  /** The sender's timestamp. */
+  timestamp: number;
+  /** Messages now held with the request. */
+  held: number;
+  /** True when this message created the request. */
+  first: boolean;
+}
+
+/** A pending contact request, without its messages. */
+export interface ContactRequestSummary {
+  address: string;
+  identityKey: string;
+  /** When its first held message arrived (this node's clock, ms). */
+  firstAt: number;
+  /** When its latest held message arrived. */
+  lastAt: number;
+  /** Messages held. */
+  held: number;
+}
+
+/** A pending contact request with its held messages, in arrival order. */
+export interface ContactRequestView extends ContactRequestSummary {
+  messages: Array<{ id: string; text: string; timestamp: number; receivedAt: number }>;
+}
+
+/** An identity on the block list. */
+export interface BlockedIdentity {
+  address: string;
+  identityKey: string;
+  blockedAt: number;
 }
 
 export interface IncomingMessage {
@@ -271,6 +369,7 @@ export interface SottoNodeEvents {
   'key-change': [KeyChange];
   lookup: [LookupEvent];
   handshake: [HandshakeEvent];
+  request: [ContactRequestEvent];
 }
 
 function peerIdFromBytes(bytes: Uint8Array): PeerId {
@@ -338,6 +437,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   /** Validated identity records (insertion order = age), so messages skip signature checks. */
   private readonly verified = new Map<string, { record: IdentityRecord; fetchedAt: number }>();
   /** Budget of directory lookups each inbound peer may cause. */
+  /** Peers banned for protocol violations (issue 7), on the node's clock; the connection gater asks it. */
+  private readonly bans = new BanList(() => this.env.now());
   private readonly inboundLookups = new TokenBucketLimiter({
     capacity: INBOUND_LOOKUP_BURST,
     refillIntervalMs: INBOUND_LOOKUP_REFILL_MS,
@@ -347,13 +448,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    * snapshot: it is (re)inserted only after the batch that stores its state committed, and dropped
    * when such a batch fails.
    */
-  private readonly liveSessions = new Map<string, Session>();
+  private readonly liveSessions = new Map<string, LiveSession>();
   /** Received messages whose batch is queued but not yet durable, by `sender/id`: a repeat waits for it. */
   private readonly pendingReceipts = new Map<string, Promise<void>>();
   /** One open message stream per peer, reused for up to MAX_ENVELOPES_PER_STREAM envelopes. */
   private readonly envelopeStreams = new Map<string, EnvelopeStream>();
   /** One decrypt/encrypt at a time per remote identity: sessions are read-modify-write. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** `contactRequests` and its caps, set at start. */
+  private requestPolicy: ContactRequestPolicy = 'accept';
+  private maxPendingRequests = MAX_PENDING_REQUESTS;
+  private maxMessagesPerRequest = MAX_MESSAGES_PER_REQUEST;
+  /** Blocked identities (hex), loaded at start: checked before any other work on an envelope. */
+  private readonly blockedIds = new Set<string>();
+  /** Pending contact requests: identity (hex) → messages held (0: one being written). Loaded at start. */
+  private readonly pendingRequests = new Map<string, number>();
+  /** Identities known to be a contact or in a conversation (a cache of `isKnown`, bounded). */
+  private readonly knownSenders = new Set<string>();
 
   constructor(options: CreateNodeOptions) {
     super();
@@ -390,6 +501,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     if (this.store) throw new NodeAlreadyStartedError();
     const config = parseNetConfig(this.options.net ?? {});
     const roleConfig = this.options.mailbox === undefined ? undefined : parseMailboxRole(this.options.mailbox);
+    const requestOptions = parseRequestOptions(this.options);
     const ownMailboxes = parseMailboxPeers(this.options.mailboxes ?? []);
     await nodeProviderReady;
     const store = await this.openStore();
@@ -397,6 +509,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (roleConfig !== undefined) this.mailboxRole = new MailboxRole(roleConfig, store, () => this.env.now());
       this.ownMailboxes = ownMailboxes;
       this.identityKeys = await this.loadOrCreateKeys(store);
+      this.requestPolicy = requestOptions.policy;
+      this.maxPendingRequests = requestOptions.maxPending;
+      this.maxMessagesPerRequest = requestOptions.maxMessagesPerRequest;
+      await this.loadRequestState(store);
       const sealPrivate = this.env.provider.ed25519SeedToX25519(this.identityKeys.signingSeed);
       this.sealKey = { privateKey: sealPrivate, publicKey: this.env.provider.x25519PublicKey(sealPrivate) };
       const { privateKey } = await loadOrCreatePeerKey(this.options.dataDir);
@@ -409,13 +525,18 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         start: false,
         dht: identityRecordRules(provider, now),
         metrics: this.options.libp2pMetrics,
+        isBanned: (peer) => this.bans.isBanned(peer.toString()),
       });
+      // every stream a protocol handler resets is reported; violations get the peer banned
+      const onReset = (evt: Event): void => this.onProtocolReset(host, evt);
       this.handler = new MessageHandler(
         { registrar: host },
         { onEnvelope: (envelope, ctx) => this.receive(envelope, ctx.remotePeer) },
       );
+      this.handler.addEventListener('reset', onReset);
       await this.handler.start();
       this.prekeyHandler = new PrekeyHandler({ registrar: host }, { claim: (identity) => this.serveClaim(identity) });
+      this.prekeyHandler.addEventListener('reset', onReset);
       await this.prekeyHandler.start();
       if (this.mailboxRole) {
         const role = this.mailboxRole;
@@ -423,6 +544,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
           storage: role.storage(),
           verify: (key, message, signature) => provider.ed25519Verify(key, message, signature),
         })({ registrar: host, logger: host.logger, peerId: host.peerId });
+        this.mailboxHandler.addEventListener('reset', onReset);
         await this.mailboxHandler.start();
       }
       await host.start();
@@ -676,6 +798,23 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return { peersStored: result.accepted };
   }
 
+  /**
+   * A protocol handler reset a stream (its 'reset' event): a violation counts towards a ban; the
+   * peer that reaches the threshold is banned and its connections are aborted at once (nothing
+   * waits on it). Runs inside the handler's dispatch: never throws.
+   */
+  private onProtocolReset(host: SottoHost, evt: Event): void {
+    try {
+      const detail = (evt as CustomEvent<{ code: string; remotePeer: PeerId }>).detail;
+      const peer = detail.remotePeer.toString();
+      if (!this.bans.report(peer, detail.code)) return;
+      disconnectPeer(host, detail.remotePeer, new Error('peer banned for protocol violations'));
+      this.options.logger?.info?.(`banned ${peer} for protocol violations (${detail.code})`);
+    } catch (err) {
+      this.options.logger?.warn?.(`ban bookkeeping failed: ${(err as Error)?.name ?? 'error'}`);
+    }
+  }
+
   /** Non-secret facts for status pages: connected peers, DHT routing table size, outbox depth. */
   async status(): Promise<{
     peers: number;
@@ -685,6 +824,10 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     oneTimePrekeys: { available: number; claimed: number; claimsServed: number };
     /** The mailbox role, when this node serves it: envelopes and bytes held for others. */
     mailbox?: { held: number; bytes: number };
+    /** Peers banned right now for protocol violations, with when the ban ends and why. */
+    banned: BanEntry[];
+    /** Bans issued since the node started (a peer banned twice counts twice). */
+    bansTotal: number;
   }> {
     const { store, host } = this.running;
     let claimed = 0;
@@ -696,6 +839,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       outbox: (await store.outbox.list()).length,
       oneTimePrekeys: { available: ids.length - claimed, claimed, claimsServed: this.prekeyHandler?.stats.claims ?? 0 },
       ...(this.mailboxRole ? { mailbox: await this.mailboxUsage() } : {}),
+      banned: this.bans.banned(),
+      bansTotal: this.bans.total,
     };
   }
 
@@ -709,6 +854,15 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   async addContact(name: string, address: string): Promise<ContactRecord> {
     const { store } = this.running;
     const key = toHex(decodeAddress(address));
+    // Adding a requester as a contact is accepting its request: its held messages join the conversation.
+    if (this.pendingRequests.has(key)) {
+      try {
+        return await this.acceptRequest(address, name);
+      } catch (err) {
+        if (!(err instanceof UnknownRequestError)) throw err; // only a place being held: add it as usual
+      }
+    }
+    this.rememberKnown(key);
     const existing = await store.contacts.get(key);
     const record: ContactRecord = existing
       ? { ...existing, name }
@@ -730,6 +884,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const key = toHex(decodeAddress(address));
     if (!(await store.contacts.get(key))) return false;
     await store.contacts.remove(key);
+    this.knownSenders.delete(key); // still known if a conversation exists (isKnown looks again)
     return true;
   }
 
@@ -765,6 +920,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       throw new InvalidMessageError((err as Error).message);
     }
     const recipient = decodeAddress(address);
+    // Replying to a pending request accepts it (without making a contact): its messages join the conversation.
+    const remote = toHex(recipient);
+    if (this.pendingRequests.has(remote) && !this.blockedIds.has(remote)) await this.acceptHeld(remote);
     return this.sendContent(recipient, plaintext, text);
   }
 
@@ -777,6 +935,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private async sendContent(recipient: Uint8Array, plaintext: Uint8Array, text?: string): Promise<SendResult> {
     const { store } = this.running;
     const remote = toHex(recipient);
+    if (this.blockedIds.has(remote)) throw new IdentityBlockedError();
     const record = await this.lookup(recipient);
     const device = record.devices[0];
     if (!device) throw new RecipientNotFoundError();
@@ -789,17 +948,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         ? undefined
         : { id, contact: remote, direction: 'out', timestamp, body: text, state: 'queued' };
     const { ct: ciphertext, durable } = await this.withLock(remote, async () => {
-      let session = this.liveSessions.get(remote);
-      if (session === undefined) {
-        const stored = await store.sessions.get(remote);
-        session = stored
-          ? Session.restore(this.env, stored.snapshot)
-          : this.initiate(record, await this.claimOneTimePrekey(record, devicePeer, recipient), devicePeer);
-      }
-      const ct = session.encrypt(plaintext);
+      const live = (await this.loadSession(remote)) ?? {
+        session: this.initiate(record, await this.claimOneTimePrekey(record, devicePeer, recipient), devicePeer),
+        previous: [],
+      };
+      const ct = live.session.encrypt(plaintext);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
       const batch = store.batch();
-      batch.sessions.put(remote, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
+      batch.sessions.put(remote, sessionRecord(live));
       batch.outbox.put({
         id,
         recipient: remote,
@@ -812,7 +968,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (message) batch.messages.put(message);
       // The next message to `remote` may be encrypted while this batch is still being written;
       // the store writes batches in commit order (group commit).
-      return { ct, durable: this.commitSession(remote, session, batch) };
+      return { ct, durable: this.commitSession(remote, live, batch) };
     });
     await durable;
 
@@ -845,7 +1001,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const batch = store.batch();
     for (const m of marked) batch.messages.put({ ...m, state: 'read' });
     await batch.commit();
-    if (this.options.readReceipts !== false) {
+    if (this.options.readReceipts !== false && !this.blockedIds.has(remote)) {
       this.sendReceipts(
         fromHex(remote),
         'read',
@@ -933,6 +1089,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     known?: MessageRecord,
   ): Promise<'delivered' | 'stored-at-mailbox' | 'queued'> {
     const { store } = this.running;
+    if (this.blockedIds.has(entry.recipient)) return 'queued'; // blocked meanwhile: nothing leaves (block() failed it)
     const recipient = fromHex(entry.recipient);
     const envelope: Envelope = {
       id: fromHex(entry.id),
@@ -959,8 +1116,12 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
           await this.settle(entry, recipient, 'delivered', known);
           return 'delivered';
         }
-      } catch {
+        this.options.logger?.debug?.(`direct send answered ${ack.status} ${ack.reason ?? ''}`);
+      } catch (err) {
         // Not known to be stored: the outbox keeps the exact ciphertext for a retry.
+        this.options.logger?.debug?.(
+          `direct send to ${peerIdFromBytes(device.peerId)} failed: ${(err as Error)?.name ?? 'error'}: ${(err as Error)?.message ?? ''}`,
+        );
         this.unreachableUntil.set(deviceKey, this.env.now() + UNREACHABLE_HOLD_MS);
         if (this.unreachableUntil.size > MAX_LIVE_SESSIONS) {
           const oldest = this.unreachableUntil.keys().next().value;
@@ -1049,6 +1210,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const { store } = this.running;
     const entry = await store.outbox.get(id);
     if (entry === undefined || entry.state !== 'failed') return false;
+    if (this.blockedIds.has(entry.recipient)) throw new IdentityBlockedError();
     const now = this.env.now();
     const message = await store.messages.get(entry.recipient, entry.id);
     const batch = store.batch();
@@ -1156,19 +1318,20 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    */
   private async sendOnStream(peer: PeerId, envelope: Envelope, onWritten?: () => void): Promise<Ack> {
     const options = { timeout: SEND_ATTEMPT_TIMEOUT_MS, onWritten };
-    const open = this.envelopeStreams.get(peer.toString());
-    if (open?.usable) {
+    let stale = this.envelopeStreams.get(peer.toString());
+    for (let fresh = 0; ; fresh++) {
       const started = Date.now();
       try {
-        return await open.send(envelope, options);
+        const stream = stale?.usable ? stale : await this.freshStream(peer, stale);
+        stale = stream;
+        return await stream.send(envelope, options);
       } catch (err) {
-        // A stream the receiver reset (idle, or used up) fails at once: once more on a fresh one.
-        // One that waited out its timeout means the peer is gone: do not wait a second time.
-        if (Date.now() - started > FRESH_STREAM_RETRY_WITHIN_MS) throw err;
+        // A stream the receiver reset (idle, or used up), or a connection closed while the stream
+        // opened (a relayed connection replaced or cut by its relay), fails at once: try a fresh
+        // one. One that waited out its timeout means the peer is gone: do not wait a second time.
+        if (fresh >= FRESH_STREAM_RETRIES || Date.now() - started > FRESH_STREAM_RETRY_WITHIN_MS) throw err;
       }
     }
-    const fresh = await this.freshStream(peer, open);
-    return fresh.send(envelope, options);
   }
 
   /** The peer's stream if someone already replaced `stale` with a usable one, else a new one. */
@@ -1418,10 +1581,19 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     }
     const sender = toHex(envelope.sender);
     const id = toHex(envelope.id);
+    // A blocked identity's envelope is dropped before any other work (no store read, no lookup, no
+    // ratchet) and answered STORED, as a delivery would be, so the sender cannot tell
+    // (protocols/message/SPEC.md §7.1).
+    if (this.blockedIds.has(sender)) return AckStatus.STORED;
     if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
+    // Under "ask" an unknown identity's message joins its contact request if there is room, else it
+    // is refused here, before the lookup and the ratchet (MAX_PENDING_REQUESTS, MAX_MESSAGES_PER_REQUEST).
+    const asRequest = this.requestPolicy === 'ask' && !(await this.isKnown(sender));
+    if (asRequest && !this.requestRoom(sender)) return this.requestsFull(viaMailbox);
 
     // The sending node must be one the sender identity has bound to itself. A sender we hold no
     // fresh record of costs a DHT query, which each peer may cause only at a bounded rate.
+    const lookedUpAt = this.env.now();
     if (!viaMailbox && !this.knowsRecord(sender) && !this.inboundLookups.take(remotePeer.toString()).ok) {
       return { status: AckStatus.REJECTED, reason: 'rate-limited' };
     }
@@ -1432,86 +1604,125 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       return { status: AckStatus.REJECTED, reason: 'unknown-sender' };
     }
     const peerBytes = remotePeer.toMultihash().bytes;
-    const device = viaMailbox ? record.devices[0] : record.devices.find((d) => equalBytes(d.peerId, peerBytes));
+    const bound = (r: IdentityRecord) =>
+      viaMailbox ? r.devices[0] : r.devices.find((d) => equalBytes(d.peerId, peerBytes));
+    let device = bound(record);
+    // A cached record may predate the sender's current node (restored from a backup, or moved to a
+    // new machine): before refusing, look once more in the DHT, at the same per-peer rate as above.
+    const fromCache = (this.verified.get(sender)?.fetchedAt ?? lookedUpAt) < lookedUpAt;
+    if (device === undefined && fromCache && !viaMailbox && this.inboundLookups.take(remotePeer.toString()).ok) {
+      try {
+        record = await this.lookup(envelope.sender, { fresh: true });
+        device = bound(record);
+      } catch {
+        // keep the cached answer
+      }
+    }
     if (device === undefined) return { status: AckStatus.REJECTED, reason: 'device-not-bound' };
     const initiatorPeer = viaMailbox ? peerIdFromBytes(device.peerId).toString() : remotePeer.toString();
 
     const key = `${sender}/${id}`;
-    const outcome = await this.withLock(
-      sender,
-      async (): Promise<
-        EnvelopeDecision | { durable: Promise<void>; content?: Content | ContentError; first: boolean }
-      > => {
-        const pending = this.pendingReceipts.get(key);
-        if (pending !== undefined) return { durable: pending, first: false }; // same id, being written
-        if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
-        let plaintext: Uint8Array;
-        let session: Session;
-        let usedOneTime: number | undefined;
-        try {
-          const kind = peekMessage(envelope.body);
-          const current = await this.loadSession(sender);
-          const sameHandshake =
-            kind.type === 'prekey' && current !== undefined && equalBytes(current.baseKey, kind.baseKey);
-          if (kind.type === 'prekey' && !sameHandshake) {
-            const prekeys = await store.prekeys.loadLookup({
-              signedPrekeyId: kind.signedPrekeyId,
-              kemPrekeyId: kind.kemPrekeyId,
-              oneTimePrekeyId: kind.oneTimePrekeyId,
-            });
-            const r = respondToSession(this.env, {
-              identity: this.identity,
-              prekeys,
-              message: envelope.body,
-              context: { initiator: initiatorPeer, responder: this.running.host.peerId.toString() },
-            });
-            if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
-              return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };
+    const outcome = await this.withLock(sender, () =>
+      this.withRequestSlot(
+        sender,
+        asRequest,
+        viaMailbox,
+        async (
+          request,
+        ): Promise<
+          | EnvelopeDecision
+          | {
+              durable: Promise<void>;
+              content?: Content | ContentError;
+              first: boolean;
+              request?: { held: number; first: boolean };
             }
-            session = r.session;
-            plaintext = r.plaintext;
-            usedOneTime = r.usedOneTimePrekeyId;
-            this.emit('handshake', { role: 'responder' });
-          } else {
-            if (!current) return { status: AckStatus.REJECTED, reason: 'no-session' };
-            session = current;
-            plaintext = session.decrypt(envelope.body); // changes the session only when it succeeds
+        > => {
+          const pending = this.pendingReceipts.get(key);
+          if (pending !== undefined) return { durable: pending, first: false }; // same id, being written
+          if (await store.dedupe.has(sender, id)) return AckStatus.DUPLICATE;
+          let plaintext: Uint8Array;
+          let next: LiveSession;
+          let usedOneTime: number | undefined;
+          try {
+            const kind = peekMessage(envelope.body);
+            const current = await this.loadSession(sender);
+            // A prekey message starts a new session unless it belongs to the current one or to a
+            // previous one (a retransmission, or more messages sent before the first reply).
+            const ofCurrent =
+              kind.type === 'prekey' && current !== undefined && equalBytes(current.session.baseKey, kind.baseKey);
+            const archived =
+              kind.type === 'prekey' && current !== undefined && !ofCurrent
+                ? current.previous.findIndex((p) => p.baseKey === toHex(kind.baseKey))
+                : -1;
+            if (kind.type === 'prekey' && !ofCurrent && archived < 0) {
+              const prekeys = await store.prekeys.loadLookup({
+                signedPrekeyId: kind.signedPrekeyId,
+                kemPrekeyId: kind.kemPrekeyId,
+                oneTimePrekeyId: kind.oneTimePrekeyId,
+              });
+              const r = respondToSession(this.env, {
+                identity: this.identity,
+                prekeys,
+                message: envelope.body,
+                context: { initiator: initiatorPeer, responder: this.running.host.peerId.toString() },
+              });
+              if (!equalBytes(r.initiator.signingKey, envelope.sender)) {
+                return { status: AckStatus.REJECTED, reason: 'sender-mismatch' };
+              }
+              // A new handshake replaces the session; the old one is kept (messages may still be in
+              // flight on it, or both sides handshook at once and the other side will keep this one).
+              next = { session: r.session, previous: archive(current) };
+              plaintext = r.plaintext;
+              usedOneTime = r.usedOneTimePrekeyId;
+              this.emit('handshake', { role: 'responder' });
+            } else {
+              if (!current) return { status: AckStatus.REJECTED, reason: 'no-session' };
+              ({ next, plaintext } = this.decryptWithAny(current, envelope.body, archived));
+            }
+          } catch (err) {
+            const reason =
+              err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
+            return { status: AckStatus.REJECTED, reason };
           }
-        } catch (err) {
-          const reason = err instanceof SottoCryptoError ? err.code.toLowerCase().replace(/_/g, '-') : 'undecryptable';
-          return { status: AckStatus.REJECTED, reason };
-        }
-        // Authenticated from here on: the session advances and the id is marked seen even when the
-        // content turns out to be invalid (then answered REJECTED, never delivered, never retried).
-        let content: Content | ContentError;
-        try {
-          content = decodeContent(plaintext);
-        } catch (err) {
-          if (!(err instanceof ContentError)) throw err;
-          content = err;
-        }
-        const now = this.env.now();
-        const batch = store.batch();
-        batch.sessions.put(sender, { snapshot: session.snapshot(), baseKey: toHex(session.baseKey) });
-        if (!(content instanceof ContentError) && content.type === 'text') {
-          batch.messages.put({
-            id,
-            contact: sender,
-            direction: 'in',
-            timestamp: envelope.timestamp,
-            body: content.text,
-            state: 'received',
-          });
-        }
-        batch.dedupe.mark(sender, id, now);
-        if (usedOneTime !== undefined) {
-          batch.prekeys.remove('one-time', usedOneTime);
-          batch.prekeys.unmarkClaimed(usedOneTime);
-        }
-        const durable = this.commitSession(sender, session, batch);
-        this.pendingReceipts.set(key, durable);
-        return { durable, content, first: true };
-      },
+          // Authenticated from here on: the session advances and the id is marked seen even when the
+          // content turns out to be invalid (then answered REJECTED, never delivered, never retried).
+          let content: Content | ContentError;
+          try {
+            content = decodeContent(plaintext);
+          } catch (err) {
+            if (!(err instanceof ContentError)) throw err;
+            content = err;
+          }
+          const now = this.env.now();
+          // A text of a pending requester is held with its request; anything else goes on as usual.
+          const held =
+            request && !(content instanceof ContentError) && content.type === 'text'
+              ? await this.holdForRequest(sender, envelope, id, content.text, now, viaMailbox)
+              : undefined;
+          const batch = store.batch();
+          batch.sessions.put(sender, sessionRecord(next));
+          if (held !== undefined) held.write(batch);
+          else if (!(content instanceof ContentError) && content.type === 'text') {
+            batch.messages.put({
+              id,
+              contact: sender,
+              direction: 'in',
+              timestamp: envelope.timestamp,
+              body: content.text,
+              state: 'received',
+            });
+          }
+          batch.dedupe.mark(sender, id, now);
+          if (usedOneTime !== undefined) {
+            batch.prekeys.remove('one-time', usedOneTime);
+            batch.prekeys.unmarkClaimed(usedOneTime);
+          }
+          const durable = this.commitSession(sender, next, batch);
+          this.pendingReceipts.set(key, durable);
+          return { durable, content, first: true, ...(held ? { request: held.event } : {}) };
+        },
+      ),
     );
     if (typeof outcome !== 'object' || !('durable' in outcome)) return outcome;
     const { first, content } = outcome;
@@ -1526,6 +1737,18 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     if (content instanceof ContentError) return { status: AckStatus.REJECTED, reason: content.reason };
     if (content.type === 'receipt') {
       await this.applyReceipt(sender, content.kind, content.ids);
+      return AckStatus.STORED;
+    }
+    if (outcome.request !== undefined) {
+      // Held with its request: no 'message' event and no receipt until the user accepts it.
+      this.emit('request', {
+        from: encodeAddress(envelope.sender),
+        id,
+        text: content.text,
+        timestamp: envelope.timestamp,
+        held: outcome.request.held,
+        first: outcome.request.first,
+      });
       return AckStatus.STORED;
     }
     this.emit('message', {
@@ -1543,34 +1766,355 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return AckStatus.STORED;
   }
 
+  // ── Contact requests and the block list (issue 7) ───────────────────────────────────────────
+
+  /** Loads the block list and the pending requests into memory (at start). */
+  private async loadRequestState(store: SottoStore): Promise<void> {
+    this.blockedIds.clear();
+    this.pendingRequests.clear();
+    this.knownSenders.clear();
+    for (const b of await store.blocked.list()) this.blockedIds.add(b.identity);
+    for (const r of await store.requests.list()) this.pendingRequests.set(r.identity, r.held);
+  }
+
+  /** True when `identity` is a contact or has a conversation (in either direction). */
+  private async isKnown(identity: string): Promise<boolean> {
+    if (this.knownSenders.has(identity)) return true;
+    const { store } = this.running;
+    const known =
+      (await store.contacts.get(identity)) !== undefined ||
+      (await store.messages.list(identity, { limit: 1 })).length > 0;
+    if (known) this.rememberKnown(identity);
+    return known;
+  }
+
+  private rememberKnown(identity: string): void {
+    if (this.knownSenders.size >= MAX_KNOWN_SENDERS) this.knownSenders.clear();
+    this.knownSenders.add(identity);
+  }
+
+  /** Whether one more message of `identity` fits in the requests (its request, or a new one). */
+  private requestRoom(identity: string): boolean {
+    const held = this.pendingRequests.get(identity);
+    return held === undefined ? this.pendingRequests.size < this.maxPendingRequests : held < this.maxMessagesPerRequest;
+  }
+
+  /** The answer when the requests are full: retry later (direct), or dropped (from a mailbox). */
+  private requestsFull(viaMailbox: boolean): EnvelopeDecision {
+    if (viaMailbox) {
+      this.options.logger?.info?.('a message from an unknown identity was dropped: the contact requests are full');
+      return { status: AckStatus.REJECTED, reason: 'requests-full' };
+    }
+    return { status: AckStatus.UNAVAILABLE, reason: 'requests-full' };
+  }
+
+  /**
+   * Runs `decide` (inside the sender's lock) after checking again what may have changed while the
+   * envelope waited: the sender blocked (dropped), accepted (no longer a request), the requests
+   * full. A message that is to start a request holds its place (a reservation counted against
+   * MAX_PENDING_REQUESTS) until it is written, so concurrent strangers cannot overshoot the cap.
+   */
+  private async withRequestSlot<T>(
+    sender: string,
+    asRequest: boolean,
+    viaMailbox: boolean,
+    decide: (request: boolean) => Promise<T>,
+  ): Promise<T | EnvelopeDecision> {
+    if (this.blockedIds.has(sender)) return AckStatus.STORED;
+    if (!asRequest || (await this.isKnown(sender))) return decide(false);
+    if (!this.requestRoom(sender)) return this.requestsFull(viaMailbox);
+    const fresh = !this.pendingRequests.has(sender);
+    if (fresh) this.pendingRequests.set(sender, 0);
+    try {
+      return await decide(true);
+    } finally {
+      // not written as a request after all (undecryptable, a receipt, …): the place is free again
+      if (fresh && this.pendingRequests.get(sender) === 0) this.pendingRequests.delete(sender);
+    }
+  }
+
+  /** The writes that hold a requester's text with its request (the caller's batch), and the event's counts. */
+  private async holdForRequest(
+    sender: string,
+    envelope: Envelope,
+    id: string,
+    text: string,
+    now: number,
+    viaMailbox: boolean,
+  ): Promise<{ write: (batch: ReturnType<SottoStore['batch']>) => void; event: { held: number; first: boolean } }> {
+    const { store } = this.running;
+    // The previous message of this sender may still be queued for the disk (the lock is released
+    // before a batch is durable): read the request only after it is written, or its seq would repeat.
+    await writesSettled(store);
+    const existing = await store.requests.get(sender);
+    const request: ContactRequestRecord = existing ?? {
+      identity: sender,
+      address: encodeAddress(envelope.sender),
+      firstAt: now,
+      lastAt: now,
+      held: 0,
+      nextSeq: 0,
+    };
+    const held = request.held + 1;
+    this.pendingRequests.set(sender, held);
+    return {
+      write: (batch) => {
+        batch.requests.putMessage({
+          identity: sender,
+          seq: request.nextSeq,
+          id,
+          timestamp: envelope.timestamp,
+          receivedAt: now,
+          body: text,
+          viaMailbox,
+        });
+        batch.requests.put({ ...request, lastAt: now, held, nextSeq: request.nextSeq + 1 });
+      },
+      event: { held, first: existing === undefined },
+    };
+  }
+
+  /** Pending contact requests, oldest first. */
+  async requests(): Promise<ContactRequestSummary[]> {
+    const list = await this.running.store.requests.list();
+    return list.sort((a, b) => a.firstAt - b.firstAt || (a.identity < b.identity ? -1 : 1)).map(requestSummary);
+  }
+
+  /** One pending request with its held messages in arrival order; UnknownRequestError when there is none. */
+  async request(address: string): Promise<ContactRequestView> {
+    const key = toHex(decodeAddress(address));
+    const { store } = this.running;
+    const request = await store.requests.get(key);
+    if (request === undefined) throw new UnknownRequestError();
+    const messages = await store.requests.messages(key);
+    return {
+      ...requestSummary(request),
+      messages: messages.map((m) => ({ id: m.id, text: m.body, timestamp: m.timestamp, receivedAt: m.receivedAt })),
+    };
+  }
+
+  /**
+   * Accepts a pending request: the requester becomes contact `name`, its held messages move into
+   * the conversation (one batch), the app gets a 'message' event for each in arrival order, and a
+   * delivery receipt goes to the sender for those fetched from a mailbox. UnknownRequestError when
+   * there is no request from `address`.
+   */
+  async acceptRequest(address: string, name: string): Promise<ContactRecord> {
+    const key = toHex(decodeAddress(address));
+    const { contact } = await this.settleRequest(key, { accept: true, name, address });
+    return contact as ContactRecord;
+  }
+
+  /** Accepts without making a contact (the user replied to the request). */
+  private async acceptHeld(key: string): Promise<void> {
+    try {
+      await this.settleRequest(key, { accept: true });
+    } catch (err) {
+      if (!(err instanceof UnknownRequestError)) throw err; // settled meanwhile
+    }
+  }
+
+  /**
+   * Rejects a pending request: it and its held messages are deleted; the session stays, so the
+   * sender cannot tell, and a later message from it makes a new request. UnknownRequestError when
+   * there is none.
+   */
+  async rejectRequest(address: string): Promise<void> {
+    await this.settleRequest(toHex(decodeAddress(address)), { accept: false });
+  }
+
+  /** Accepts (messages into the conversation, optionally a contact) or drops a request, in one batch. */
+  private async settleRequest(
+    key: string,
+    action: { accept: boolean; name?: string; address?: string },
+  ): Promise<{ contact?: ContactRecord }> {
+    const result = await this.withLock(key, async () => {
+      const { store } = this.running;
+      await writesSettled(store); // held messages still on their way to the disk are moved too
+      const request = await store.requests.get(key);
+      if (request === undefined) throw new UnknownRequestError();
+      const held = await store.requests.messages(key);
+      const batch = store.batch();
+      batch.requests.remove(
+        key,
+        held.map((m) => m.seq),
+      );
+      let contact: ContactRecord | undefined;
+      if (action.accept) {
+        for (const m of held) {
+          batch.messages.put({
+            id: m.id,
+            contact: key,
+            direction: 'in',
+            timestamp: m.timestamp,
+            body: m.body,
+            state: 'received',
+          });
+        }
+        if (action.name !== undefined) {
+          const existing = await store.contacts.get(key);
+          contact = existing
+            ? { ...existing, name: action.name }
+            : {
+                identityKey: key,
+                name: action.name,
+                address: request.address,
+                verified: false,
+                addedAt: this.env.now(),
+                previousKeys: [],
+              };
+          batch.contacts.put(contact);
+        }
+      }
+      await batch.commit();
+      this.pendingRequests.delete(key);
+      if (action.accept) this.rememberKnown(key);
+      return { held, contact };
+    });
+    if (action.accept) {
+      const from = encodeAddress(fromHex(key));
+      for (const m of result.held) this.emit('message', { id: m.id, from, text: m.body, timestamp: m.timestamp });
+      const owed = result.held.filter((m) => m.viaMailbox).map((m) => m.id);
+      if (owed.length > 0) this.sendReceipts(fromHex(key), 'delivered', owed);
+    }
+    return result.contact ? { contact: result.contact } : {};
+  }
+
+  /**
+   * Blocks an identity (a requester, a contact, or any address): from now on its envelopes are
+   * dropped before any decryption, nothing is sent to it (IdentityBlockedError), its pending request
+   * and held messages are deleted, and its queued outgoing messages are marked failed, in one batch.
+   * A contact stays a contact (blocked); its history and session stay. Idempotent.
+   */
+  async block(address: string): Promise<BlockedIdentity> {
+    const key = toHex(decodeAddress(address));
+    const canonical = encodeAddress(fromHex(key));
+    const failed: string[] = [];
+    const record = await this.withLock(key, async (): Promise<BlockedRecord> => {
+      const { store } = this.running;
+      await writesSettled(store); // a request still on its way to the disk is deleted too
+      const existing = await store.blocked.get(key);
+      if (existing !== undefined) return existing;
+      if (this.blockedIds.size >= MAX_BLOCKED_IDENTITIES) throw new BlockListFullError(MAX_BLOCKED_IDENTITIES);
+      const blocked: BlockedRecord = { identity: key, address: canonical, blockedAt: this.env.now() };
+      const batch = store.batch();
+      batch.blocked.put(blocked);
+      if ((await store.requests.get(key)) !== undefined) {
+        batch.requests.remove(
+          key,
+          (await store.requests.messages(key)).map((m) => m.seq),
+        );
+      }
+      for (const entry of await store.outbox.list()) {
+        if (entry.recipient !== key || entry.state === 'failed') continue;
+        batch.outbox.put({ ...entry, state: 'failed' });
+        const message = await store.messages.get(key, entry.id);
+        if (message !== undefined) {
+          batch.messages.put({ ...message, state: 'failed' });
+          failed.push(entry.id);
+        }
+      }
+      await batch.commit();
+      this.blockedIds.add(key);
+      this.pendingRequests.delete(key);
+      return blocked;
+    });
+    for (const id of failed) this.emit('delivery', { id, to: canonical, state: 'failed' });
+    return blockedIdentity(record);
+  }
+
+  /** Takes an identity off the block list; false when it was not on it. */
+  async unblock(address: string): Promise<boolean> {
+    const key = toHex(decodeAddress(address));
+    return this.withLock(key, async () => {
+      const { store } = this.running;
+      if ((await store.blocked.get(key)) === undefined) return false;
+      const batch = store.batch();
+      batch.blocked.remove(key);
+      await batch.commit();
+      this.blockedIds.delete(key);
+      return true;
+    });
+  }
+
+  /** The block list, most recently blocked last. */
+  async blockList(): Promise<BlockedIdentity[]> {
+    const list = await this.running.store.blocked.list();
+    return list.sort((a, b) => a.blockedAt - b.blockedAt || (a.identity < b.identity ? -1 : 1)).map(blockedIdentity);
+  }
+
+  /** Whether `address` is blocked. */
+  isBlocked(address: string): boolean {
+    return this.blockedIds.has(toHex(decodeAddress(address)));
+  }
+
   /** The session with `remote`: the live one, or the stored one (decoded, then kept live). */
-  private async loadSession(remote: string): Promise<Session | undefined> {
+  private async loadSession(remote: string): Promise<LiveSession | undefined> {
     const live = this.liveSessions.get(remote);
     if (live !== undefined) return live;
     const stored = await this.running.store.sessions.get(remote);
     if (stored === undefined) return undefined;
-    const session = Session.restore(this.env, stored.snapshot);
-    this.keepLive(remote, session);
-    return session;
+    const restored = { session: Session.restore(this.env, stored.snapshot), previous: stored.previous ?? [] };
+    this.keepLive(remote, restored);
+    return restored;
   }
 
   /**
-   * Commits a batch that stores `session`'s new state. The session is live at once (the next
+   * Decrypts with the current session, else with the previous ones (newest first; `first` is tried
+   * first: the one a prekey message's base key names). A previous session that decrypts becomes the
+   * current one, as Signal promotes an archived state: two nodes whose handshakes crossed end up on
+   * the same session. Sessions change only when they decrypt (Session.decrypt); throws the current
+   * session's error when none does. At most 1 + MAX_PREVIOUS_SESSIONS attempts.
+   */
+  private decryptWithAny(
+    current: LiveSession,
+    body: Uint8Array,
+    first: number,
+  ): { next: LiveSession; plaintext: Uint8Array } {
+    let failure: unknown;
+    if (first < 0) {
+      try {
+        return { next: current, plaintext: current.session.decrypt(body) };
+      } catch (err) {
+        failure = err;
+      }
+    }
+    const order = current.previous.map((_, i) => i).filter((i) => i !== first);
+    if (first >= 0) order.unshift(first);
+    for (const i of order) {
+      const old = current.previous[i] as PreviousSession;
+      let session: Session;
+      let plaintext: Uint8Array;
+      try {
+        session = Session.restore(this.env, old.snapshot);
+        plaintext = session.decrypt(body);
+      } catch (err) {
+        failure ??= err;
+        continue;
+      }
+      const rest = current.previous.filter((_, j) => j !== i);
+      return { next: { session, previous: archive({ session: current.session, previous: rest }) }, plaintext };
+    }
+    throw failure;
+  }
+
+  /**
+   * Commits a batch that stores `live`'s new state. The session is live at once (the next
    * message may use it while this batch is queued); if the batch fails, the in-memory copy is
    * dropped and, the store being fail-stop (src/store/engine.ts), nothing derived from it can be
    * written either: after a restart the node continues from the last durable state.
    */
-  private commitSession(remote: string, session: Session, batch: ReturnType<SottoStore['batch']>): Promise<void> {
-    this.keepLive(remote, session);
+  private commitSession(remote: string, live: LiveSession, batch: ReturnType<SottoStore['batch']>): Promise<void> {
+    this.keepLive(remote, live);
     return batch.commit().catch((err: unknown) => {
-      if (this.liveSessions.get(remote) === session) this.liveSessions.delete(remote);
+      if (this.liveSessions.get(remote) === live) this.liveSessions.delete(remote);
       throw err;
     });
   }
 
-  private keepLive(remote: string, session: Session): void {
+  private keepLive(remote: string, live: LiveSession): void {
     this.liveSessions.delete(remote);
-    this.liveSessions.set(remote, session);
+    this.liveSessions.set(remote, live);
     if (this.liveSessions.size > MAX_LIVE_SESSIONS) {
       const oldest = this.liveSessions.keys().next().value;
       if (oldest !== undefined) this.liveSessions.delete(oldest);
@@ -1591,6 +2135,69 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (this.locks.get(key) === settled) this.locks.delete(key);
     }
   }
+}
+
+/** A session kept in memory, with the earlier sessions it replaced (SessionRecord.previous). */
+interface LiveSession {
+  session: Session;
+  previous: PreviousSession[];
+}
+
+/** What the store keeps of a live session. */
+function sessionRecord(live: LiveSession): SessionRecord {
+  return { snapshot: live.session.snapshot(), baseKey: toHex(live.session.baseKey), previous: live.previous };
+}
+
+/** The previous sessions once `current` is replaced: it first, the oldest beyond the cap dropped. */
+function archive(current: LiveSession | undefined): PreviousSession[] {
+  if (current === undefined) return [];
+  const entry = { snapshot: current.session.snapshot(), baseKey: toHex(current.session.baseKey) };
+  return [entry, ...current.previous].slice(0, MAX_PREVIOUS_SESSIONS);
+}
+
+/**
+ * Resolves once every batch committed before it is written: an empty batch takes the next place in
+ * the store's write order (src/store/engine.ts), so it completes after all earlier ones.
+ */
+function writesSettled(store: SottoStore): Promise<void> {
+  return store.batch().commit({ durable: false });
+}
+
+function requestSummary(r: ContactRequestRecord): ContactRequestSummary {
+  return { address: r.address, identityKey: r.identity, firstAt: r.firstAt, lastAt: r.lastAt, held: r.held };
+}
+
+function blockedIdentity(b: BlockedRecord): BlockedIdentity {
+  return { address: b.address, identityKey: b.identity, blockedAt: b.blockedAt };
+}
+
+/** `contactRequests` and `requestLimits` of CreateNodeOptions, checked (InvalidRequestOptionsError). */
+function parseRequestOptions(options: CreateNodeOptions): {
+  policy: ContactRequestPolicy;
+  maxPending: number;
+  maxMessagesPerRequest: number;
+} {
+  const policy = options.contactRequests ?? 'accept';
+  if (!(CONTACT_REQUEST_POLICIES as readonly string[]).includes(policy)) {
+    throw new InvalidRequestOptionsError(`contactRequests must be one of ${CONTACT_REQUEST_POLICIES.join(', ')}`);
+  }
+  const cap = (value: unknown, max: number, what: string): number => {
+    if (value === undefined) return max;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new InvalidRequestOptionsError(`${what} must be an integer 1..${max}`);
+    }
+    return value;
+  };
+  const limits = options.requestLimits ?? {};
+  return {
+    policy,
+    maxPending: cap(limits.maxPending, MAX_PENDING_REQUESTS, 'requestLimits.maxPending'),
+    maxMessagesPerRequest: cap(
+      limits.maxMessagesPerRequest,
+      MAX_MESSAGES_PER_REQUEST,
+      'requestLimits.maxMessagesPerRequest',
+    ),
+  };
 }
 
 /** Creates a node; call `start()` to open its store and join the network. */

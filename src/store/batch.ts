@@ -23,14 +23,17 @@ import type { ValueKind, ValueTypes } from './codec.js';
 import type { StoreEngine, WriteReservation } from './engine.js';
 import { BatchAlreadyUsedError } from './errors.js';
 import {
+  blockedKey,
   type Concern,
   checkIdentityHex,
   checkUint,
   claimedPrekeyKey,
   contactKey,
+  contactRequestKey,
   dedupeKey,
   directoryRecordKey,
   directorySequenceKey,
+  heldMessageKey,
   identityKey,
   MAILBOX_TOTAL_KEY,
   mailboxEntryKey,
@@ -48,8 +51,11 @@ import {
   sessionKey,
 } from './layout.js';
 import type {
+  BlockedRecord,
   ContactRecord,
+  ContactRequestRecord,
   DirectoryEntry,
+  HeldMessage,
   MailboxEntry,
   MailboxUsage,
   MessageRecord,
@@ -196,6 +202,27 @@ export class StoreBatch {
           checkUint('sequence', sequence),
         ),
       ),
+  };
+
+  readonly requests = {
+    /** Creates or updates a pending request (its counters change with every held message). */
+    put: (record: ContactRequestRecord): void =>
+      this.step(() => this.put('requests', contactRequestKey(record.identity), 'contact-request', record)),
+    /** A message held with `message.identity`'s request, under its arrival sequence. */
+    putMessage: (message: HeldMessage): void =>
+      this.step(() => this.put('requests', heldMessageKey(message.identity, message.seq), 'held-message', message)),
+    /** Deletes the request and the held messages with these sequence numbers (read them first). */
+    remove: (identity: string, seqs: readonly number[]): void =>
+      this.step(() => {
+        this.del('requests', contactRequestKey(identity));
+        for (const seq of seqs) this.del('requests', heldMessageKey(identity, seq));
+      }),
+  };
+
+  readonly blocked = {
+    put: (record: BlockedRecord): void =>
+      this.step(() => this.put('blocked', blockedKey(record.identity), 'blocked', record)),
+    remove: (identity: string): void => this.step(() => this.del('blocked', blockedKey(identity))),
   };
 
   constructor(private readonly engine: StoreEngine) {}

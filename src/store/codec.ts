@@ -27,8 +27,11 @@ import {
 import { InvalidStoreArgumentError, StoreCorruptError } from './errors.js';
 import { type Concern, checkIdentityHex, checkMessageId, checkUint } from './layout.js';
 import type {
+  BlockedRecord,
   ContactRecord,
+  ContactRequestRecord,
   DirectoryEntry,
+  HeldMessage,
   MailboxEntry,
   MailboxUsage,
   MessageDirection,
@@ -38,8 +41,16 @@ import type {
   OutboxState,
   PrekeyRotationEntry,
   PrekeyRotationRecord,
+  PreviousSession,
   SessionRecord,
 } from './types.js';
+
+/**
+ * Earlier sessions kept per remote (Signal keeps 40 archived states). Each is one more trial
+ * decryption for a message the current session cannot open, so an authenticated peer can make a
+ * message cost at most 1 + this many attempts.
+ */
+export const MAX_PREVIOUS_SESSIONS = 5;
 
 /** Version byte of the plain value format. Bump it (and keep decoding the old one) when a layout changes. */
 export const FORMAT_VERSION = 1;
@@ -69,6 +80,12 @@ export interface ValueTypes {
   'mailbox-usage': MailboxUsage;
   /** A one-time prekey an identity uploaded to this mailbox (public half only). */
   'mailbox-prekey': { id: number; publicKey: Uint8Array };
+  /** A pending contact request (`requests/r/…`). */
+  'contact-request': ContactRequestRecord;
+  /** A message held with a contact request (`requests/m/…`). */
+  'held-message': HeldMessage;
+  /** A blocked identity (`blocked/…`). */
+  blocked: BlockedRecord;
 }
 export type ValueKind = keyof ValueTypes;
 
@@ -79,7 +96,8 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   'signed-prekey': 0x03,
   'kem-prekey': 0x04,
   'one-time-prekey': 0x05,
-  session: 0x06,
+  // 0x06: the session layout before previous sessions (read only, OLD_LAYOUTS)
+  session: 0x20,
   'session-index': 0x07,
   contact: 0x08,
   message: 0x09,
@@ -92,6 +110,9 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   'mailbox-entry': 0x10,
   'mailbox-usage': 0x11,
   'mailbox-prekey': 0x12,
+  'contact-request': 0x13,
+  'held-message': 0x14,
+  blocked: 0x15,
 };
 
 /** A value's bytes did not decode (the store turns this into StoreCorruptError). */
@@ -354,8 +375,28 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
     read: (r) => ({ id: r.u32('id'), publicKey: r.bytes('publicKey'), privateKey: r.bytes('privateKey') }),
   },
   session: {
-    write: (w, v) => w.bytes('snapshot', v.snapshot).hex(checkIdentityHex('base key', v.baseKey)),
-    read: (r) => ({ snapshot: r.bytes('snapshot'), baseKey: r.hex('base key', 32) }),
+    // Since tag 0x20: snapshot, base key, then the previous sessions as u8 count + (snapshot, base key) each.
+    write: (w, v) => {
+      w.bytes('snapshot', v.snapshot).hex(checkIdentityHex('base key', v.baseKey));
+      const previous = v.previous ?? [];
+      if (!Array.isArray(previous) || previous.length > MAX_PREVIOUS_SESSIONS) {
+        throw new InvalidStoreArgumentError(`previous must be an array of at most ${MAX_PREVIOUS_SESSIONS}`);
+      }
+      w.u8(previous.length);
+      for (const p of previous) w.bytes('previous snapshot', p.snapshot).hex(checkIdentityHex('base key', p.baseKey));
+    },
+    read: (r) => {
+      const snapshot = r.bytes('snapshot');
+      const baseKey = r.hex('base key', 32);
+      const count = r.u8('previous count');
+      if (count > MAX_PREVIOUS_SESSIONS) throw new CodecError(`previous count ${count} > ${MAX_PREVIOUS_SESSIONS}`);
+      if (count === 0) return { snapshot, baseKey };
+      const previous: PreviousSession[] = [];
+      for (let i = 0; i < count; i++) {
+        previous.push({ snapshot: r.bytes('previous snapshot'), baseKey: r.hex('base key', 32) });
+      }
+      return { snapshot, baseKey, previous };
+    },
   },
   'session-index': {
     write: (w, v) => w.hex(checkIdentityHex('remote identity', v)),
@@ -451,6 +492,49 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
     write: (w, v) => w.u32(checkU32('prekey id', v.id)).bytes('publicKey', v.publicKey),
     read: (r) => ({ id: r.u32('id'), publicKey: r.bytes('publicKey') }),
   },
+  'contact-request': {
+    write: (w, v) =>
+      w
+        .hex(checkIdentityHex('identity', v.identity))
+        .text('address', v.address)
+        .u64('firstAt', v.firstAt)
+        .u64('lastAt', v.lastAt)
+        .u32(checkU32('held', v.held))
+        .u32(checkU32('nextSeq', v.nextSeq)),
+    read: (r) => ({
+      identity: r.hex('identity', 32),
+      address: r.text('address'),
+      firstAt: r.u64('firstAt'),
+      lastAt: r.u64('lastAt'),
+      held: r.u32('held'),
+      nextSeq: r.u32('nextSeq'),
+    }),
+  },
+  'held-message': {
+    write: (w, v) =>
+      w
+        .hex(checkIdentityHex('identity', v.identity))
+        .u32(checkU32('seq', v.seq))
+        .hex(checkMessageId(v.id))
+        .u64('timestamp', v.timestamp)
+        .u64('receivedAt', v.receivedAt)
+        .text('body', v.body)
+        .u8(checkBool('viaMailbox', v.viaMailbox) ? 1 : 0),
+    read: (r) => ({
+      identity: r.hex('identity', 32),
+      seq: r.u32('seq'),
+      id: r.hex('id', 16),
+      timestamp: r.u64('timestamp'),
+      receivedAt: r.u64('receivedAt'),
+      body: r.text('body'),
+      viaMailbox: readBool(r, 'viaMailbox'),
+    }),
+  },
+  blocked: {
+    write: (w, v) =>
+      w.hex(checkIdentityHex('identity', v.identity)).text('address', v.address).u64('blockedAt', v.blockedAt),
+    read: (r) => ({ identity: r.hex('identity', 32), address: r.text('address'), blockedAt: r.u64('blockedAt') }),
+  },
   'prekey-rotation': {
     write: (w, v) => {
       const problem = rotationRecordProblem(v);
@@ -483,6 +567,16 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
   },
 };
 
+/**
+ * Layouts a kind had before its current one, still read: a kind whose layout changes gets a new
+ * tag, and its old tag keeps decoding the old layout (values are rewritten in the new one on the
+ * next write).
+ */
+const OLD_LAYOUTS: { readonly [K in ValueKind]?: { readonly tag: number; read(r: FieldReader): ValueTypes[K] } } = {
+  // 0x06: a session before previous sessions were kept
+  session: { tag: 0x06, read: (r) => ({ snapshot: r.bytes('snapshot'), baseKey: r.hex('base key', 32) }) },
+};
+
 /** The binary codec of this file (format version 1). */
 export const binaryCodec: ValueCodec = {
   encode<K extends ValueKind>(kind: K, value: ValueTypes[K]): Uint8Array {
@@ -496,8 +590,11 @@ export const binaryCodec: ValueCodec = {
     const version = r.u8('format version');
     if (version !== FORMAT_VERSION) throw new CodecError(`unknown value format version ${version}`);
     const tag = r.u8('kind tag');
-    if (tag !== KIND_TAGS[kind]) throw new CodecError(`expected a ${kind} value, found kind tag ${tag}`);
-    const value = (FIELDS[kind] as Fields<ValueTypes[K]>).read(r);
+    const old = OLD_LAYOUTS[kind];
+    let value: ValueTypes[K];
+    if (tag === KIND_TAGS[kind]) value = (FIELDS[kind] as Fields<ValueTypes[K]>).read(r);
+    else if (old !== undefined && tag === old.tag) value = old.read(r) as ValueTypes[K];
+    else throw new CodecError(`expected a ${kind} value, found kind tag ${tag}`);
     r.end();
     return value;
   },

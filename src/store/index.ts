@@ -36,6 +36,7 @@ export {
   type EncryptionHook,
   FORMAT_VERSION,
   KIND_TAGS,
+  MAX_PREVIOUS_SESSIONS,
   plaintextHook,
   StoreCodec,
   type ValueCodec,

@@ -30,6 +30,10 @@
  * | `mailbox`   | `i/<identity:64 hex>/<id:32 hex>`            | `seen`               | id → stored-at time (dedupe, delete by id)     |
  * | `mailbox`   | `u/<identity:64 hex>` and `t`                | `mailbox-usage`      | envelopes and bytes held per identity / in all |
  * | `mailbox`   | `p/<identity:64 hex>/<id:8 hex>`             | `mailbox-prekey`     | a one-time prekey uploaded by that identity    |
+ * | `requests`  | `r/<identity:64 hex>`                        | `contact-request`    | a pending contact request (first message from  |
+ * |             |                                              |                      | an identity the user has not accepted yet)     |
+ * | `requests`  | `m/<identity:64 hex>/<seq:8 hex>`            | `held-message`       | a message held with that request, arrival order|
+ * | `blocked`   | `<identity:64 hex>`                          | `blocked`            | an identity the user blocked (when, address)   |
  *
  * Identities are the lowercase hex of the 32-byte Ed25519 identity key, base keys the hex of the
  * 32-byte X25519 PQXDH base key, message ids the hex of 16 random bytes; ids and times are
@@ -41,6 +45,14 @@
  * is read as "id 1 current, created at an unknown time" (due for rotation), so no migration is
  * needed and the schema version stays 1. The `p/` keys lie outside the `s/`, `k/`, `o/` and `c/`
  * ranges, so prekey counts and id listings never see them.
+ *
+ * Contact requests and the block list (src/node/node.ts, README "Message requests and blocking"):
+ * `requests` and `blocked` were added after the first release without a schema change: a store
+ * written before has neither sublevel, which reads as "no pending requests, nobody blocked", so no
+ * migration is needed and the schema version stays 1. (An older sotto opening a newer store ignores
+ * both: it would deliver a blocked identity's messages and not show held requests.) A request's
+ * held messages sort by their arrival sequence under the request's identity, so a request and its
+ * messages are deleted with one prefix.
  */
 import { InvalidStoreArgumentError } from './errors.js';
 
@@ -56,6 +68,8 @@ export const CONCERNS = [
   'dedupe',
   'directory',
   'mailbox',
+  'requests',
+  'blocked',
 ] as const;
 export type Concern = (typeof CONCERNS)[number];
 
@@ -176,3 +190,18 @@ export const MAILBOX_TOTAL_KEY = 't';
 export const mailboxPrekeyKey = (identity: string, id: number): string =>
   `p/${checkIdentityHex('identity', identity)}/${hex8(checkPrekeyId(id))}`;
 export const mailboxPrekeyPrefix = (identity: string): string => `p/${checkIdentityHex('identity', identity)}/`;
+
+export const contactRequestKey = (identity: string): string => `r/${checkIdentityHex('identity', identity)}`;
+export const CONTACT_REQUEST_PREFIX = 'r/';
+/** A held message of a contact request, by its arrival sequence (u32) within the request. */
+export const heldMessageKey = (identity: string, seq: number): string =>
+  `m/${checkIdentityHex('identity', identity)}/${hex8(checkPrekeyIdLike('held message sequence', seq))}`;
+export const heldMessagePrefix = (identity: string): string => `m/${checkIdentityHex('identity', identity)}/`;
+export const blockedKey = (identity: string): string => checkIdentityHex('blocked identity', identity);
+
+function checkPrekeyIdLike(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new InvalidStoreArgumentError(`${what} must be an integer 0..4294967295`);
+  }
+  return n;
+}

@@ -12,6 +12,7 @@ import { AT_REST_MARKER_KEY } from './layout.js';
 import { LevelBackend } from './level-backend.js';
 import { applySchema, DEFAULT_SCHEMA, type SchemaOptions } from './schema.js';
 import {
+  KvBlockStore,
   KvContactStore,
   KvDedupeStore,
   KvDirectoryCache,
@@ -20,6 +21,7 @@ import {
   KvMessageStore,
   KvOutboxStore,
   KvPrekeyStore,
+  KvRequestStore,
   KvSessionStore,
 } from './stores.js';
 import type { SottoStore } from './types.js';
@@ -59,6 +61,8 @@ class KvStore implements SottoStore {
   readonly mailbox: KvMailboxStore;
   readonly dedupe: KvDedupeStore;
   readonly directory: KvDirectoryCache;
+  readonly requests: KvRequestStore;
+  readonly blocked: KvBlockStore;
 
   constructor(
     private readonly engine: StoreEngine,
@@ -73,6 +77,8 @@ class KvStore implements SottoStore {
     this.mailbox = new KvMailboxStore(engine);
     this.dedupe = new KvDedupeStore(engine);
     this.directory = new KvDirectoryCache(engine);
+    this.requests = new KvRequestStore(engine);
+    this.blocked = new KvBlockStore(engine);
   }
 
   batch(): StoreBatch {

@@ -7,14 +7,18 @@ import { StoreBatch } from './batch.js';
 import type { StoreEngine } from './engine.js';
 import { InvalidStoreArgumentError } from './errors.js';
 import {
+  blockedKey,
+  CONTACT_REQUEST_PREFIX,
   checkIdentityHex,
   checkMessageId,
   checkUint,
   claimedPrekeyKey,
   contactKey,
+  contactRequestKey,
   dedupeKey,
   directoryRecordKey,
   directorySequenceKey,
+  heldMessagePrefix,
   identityKey,
   MAILBOX_ENTRY_PREFIX,
   MAILBOX_TOTAL_KEY,
@@ -40,12 +44,16 @@ import {
   sessionKey,
 } from './layout.js';
 import type {
+  BlockedRecord,
+  BlockStore,
   ContactRecord,
+  ContactRequestRecord,
   ContactStore,
   DedupeStore,
   DepositResult,
   DirectoryCache,
   DirectoryEntry,
+  HeldMessage,
   IdentityStore,
   MailboxEntry,
   MailboxQuota,
@@ -61,6 +69,7 @@ import type {
   PrekeyRotationRecord,
   PrekeyStore,
   PrekeyTypes,
+  RequestStore,
   SessionRecord,
   SessionStore,
 } from './types.js';
@@ -466,5 +475,31 @@ export class KvMailboxStore extends ConcernStore implements MailboxStore {
       }
       b.mailbox.setUsage(undefined, { count: Math.max(0, count), bytes: Math.max(0, bytes) });
     });
+  }
+}
+
+export class KvRequestStore extends ConcernStore implements RequestStore {
+  async get(identity: string): Promise<ContactRequestRecord | undefined> {
+    return this.engine.get('requests', contactRequestKey(identity), 'contact-request');
+  }
+  async list(): Promise<ContactRequestRecord[]> {
+    const rows = await this.engine.entries('requests', 'contact-request', prefixRange(CONTACT_REQUEST_PREFIX));
+    return rows.map((r) => r.value);
+  }
+  async count(): Promise<number> {
+    return (await this.engine.keys('requests', prefixRange(CONTACT_REQUEST_PREFIX))).length;
+  }
+  async messages(identity: string): Promise<HeldMessage[]> {
+    const rows = await this.engine.entries('requests', 'held-message', prefixRange(heldMessagePrefix(identity)));
+    return rows.map((r) => r.value);
+  }
+}
+
+export class KvBlockStore extends ConcernStore implements BlockStore {
+  async get(identity: string): Promise<BlockedRecord | undefined> {
+    return this.engine.get('blocked', blockedKey(identity), 'blocked');
+  }
+  async list(): Promise<BlockedRecord[]> {
+    return (await this.engine.entries('blocked', 'blocked')).map((r) => r.value);
   }
 }

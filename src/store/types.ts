@@ -17,6 +17,18 @@ export interface SessionRecord {
   snapshot: Uint8Array;
   /** Hex of `session.baseKey` (the initiator's PQXDH ephemeral key). */
   baseKey: string;
+  /**
+   * Earlier sessions with the same remote, newest first (at most MAX_PREVIOUS_SESSIONS): kept when
+   * a new handshake replaces the session, so messages still in flight on the old one decrypt, and
+   * two nodes that handshook at the same time converge on one session. Absent = none.
+   */
+  previous?: PreviousSession[];
+}
+
+/** An archived session: its snapshot and base key. */
+export interface PreviousSession {
+  snapshot: Uint8Array;
+  baseKey: string;
 }
 
 export interface ContactRecord {
@@ -168,6 +180,53 @@ export interface PrekeyRotationRecord {
   prekeys: PrekeyRotationEntry[];
 }
 
+/**
+ * A pending contact request: an identity that is neither a contact nor in any conversation wrote
+ * to us while the node's policy is "ask" (src/node/node.ts). Its messages are held apart
+ * (`HeldMessage`) until the user accepts, rejects or blocks it.
+ */
+export interface ContactRequestRecord {
+  /** Hex of the requester's Ed25519 identity key; the record's storage key. */
+  identity: string;
+  /** The requester's canonical address. */
+  address: string;
+  /** When its first held message arrived (our clock, ms). */
+  firstAt: number;
+  /** When its latest held message arrived (our clock, ms). */
+  lastAt: number;
+  /** Messages held (at most the node's per-request cap). */
+  held: number;
+  /** The sequence number the next held message gets (u32): arrival order. */
+  nextSeq: number;
+}
+
+/** A text received from a pending requester, held until the request is accepted or dropped. */
+export interface HeldMessage {
+  /** The requester (hex). */
+  identity: string;
+  /** Arrival order within the request (u32); part of the key. */
+  seq: number;
+  /** The message id (hex), as on the wire and in dedupe. */
+  id: string;
+  /** The sender's timestamp (ms): the message's place in the conversation once accepted. */
+  timestamp: number;
+  /** When it arrived (our clock, ms). */
+  receivedAt: number;
+  body: string;
+  /** Fetched from one of our mailboxes: a delivery receipt is owed once (and only if) it is accepted. */
+  viaMailbox: boolean;
+}
+
+/** An identity the user blocked: its envelopes are dropped before any decryption. */
+export interface BlockedRecord {
+  /** Hex of the blocked Ed25519 identity key; the record's storage key. */
+  identity: string;
+  /** Its canonical address. */
+  address: string;
+  /** When it was blocked (ms). */
+  blockedAt: number;
+}
+
 /** The prekey ids a handshake names (the PQXDH header's ids). */
 export interface PrekeyIds {
   signedPrekeyId: number;
@@ -308,6 +367,24 @@ export interface DirectoryCache {
   noteSequence(identity: string, sequence: number): Promise<boolean>;
 }
 
+/** Pending contact requests and their held messages (writes go through `StoreBatch.requests`). */
+export interface RequestStore {
+  get(identity: string): Promise<ContactRequestRecord | undefined>;
+  /** Every pending request, by identity key order. */
+  list(): Promise<ContactRequestRecord[]>;
+  /** How many requests are pending. */
+  count(): Promise<number>;
+  /** The held messages of `identity`'s request, in arrival order. */
+  messages(identity: string): Promise<HeldMessage[]>;
+}
+
+/** The block list (writes go through `StoreBatch.blocked`). */
+export interface BlockStore {
+  get(identity: string): Promise<BlockedRecord | undefined>;
+  /** Every blocked identity, by identity key order. */
+  list(): Promise<BlockedRecord[]>;
+}
+
 /** The node's whole persistent state. */
 export interface SottoStore {
   readonly identity: IdentityStore;
@@ -319,6 +396,8 @@ export interface SottoStore {
   readonly mailbox: MailboxStore;
   readonly dedupe: DedupeStore;
   readonly directory: DirectoryCache;
+  readonly requests: RequestStore;
+  readonly blocked: BlockStore;
   /** The schema version the store is at (after migrations). */
   readonly schemaVersion: number;
   /** A new atomic batch across concerns; nothing is written until `commit()`. */

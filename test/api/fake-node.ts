@@ -7,14 +7,24 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import type { ApiNode, ApiNodeEvents, ApiNodeStatus, ApiPeer } from '../../src/api/types.js';
+import type {
+  ApiNode,
+  ApiNodeEvents,
+  ApiNodeStatus,
+  ApiPeer,
+  BlockedIdentity,
+  ContactRequestSummary,
+  ContactRequestView,
+} from '../../src/api/types.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { decodeAddress, encodeAddress } from '../../src/identity/address.js';
 import {
+  IdentityBlockedError,
   InvalidMailboxOptionsError,
   InvalidMessageError,
   NodeNotStartedError,
   UnknownContactError,
+  UnknownRequestError,
 } from '../../src/node/errors.js';
 import type { ContactRecord, MessageRecord } from '../../src/store/types.js';
 
@@ -60,6 +70,10 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
     oneTimePrekeys: { available: 18, claimed: 2, claimsServed: 5 },
   };
   peerList: ApiPeer[] = [{ peerId: '12D3KooWPeerOne', addresses: ['/ip4/127.0.0.1/tcp/4002'] }];
+  /** Pending contact requests by identity key, with their held messages. */
+  readonly requestsByKey = new Map<string, ContactRequestView>();
+  /** The block list by identity key. */
+  readonly blockedByKey = new Map<string, BlockedIdentity>();
   private clock = 1_700_000_000_000;
 
   private check(): void {
@@ -89,6 +103,7 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
       this.sendError = undefined;
       throw err;
     }
+    if (this.blockedByKey.has(contact)) throw new IdentityBlockedError();
     const id = messageId();
     this.sent.push({ address, text });
     this.messages.push({ id, contact, direction: 'out', timestamp: this.clock++, body: text, state: this.sendState });
@@ -236,5 +251,92 @@ export class FakeNode extends EventEmitter<ApiNodeEvents> implements ApiNode {
     message.state = 'queued';
     this.emit('delivery', { id, to: encodeAddress(Buffer.from(message.contact, 'hex')), state: 'queued' });
     return true;
+  }
+
+  /** Holds a message from `from` as a contact request (as the node does under "ask"); emits 'request'. */
+  hold(from: string, text: string): ContactRequestView {
+    const key = keyOf(from);
+    const address = encodeAddress(decodeAddress(from));
+    const now = this.clock++;
+    const request = this.requestsByKey.get(key) ?? {
+      address,
+      identityKey: key,
+      firstAt: now,
+      lastAt: now,
+      held: 0,
+      messages: [],
+    };
+    const message = { id: messageId(), text, timestamp: now, receivedAt: now };
+    request.messages.push(message);
+    request.held = request.messages.length;
+    request.lastAt = now;
+    this.requestsByKey.set(key, request);
+    this.emit('request', {
+      from: address,
+      id: message.id,
+      text,
+      timestamp: now,
+      held: request.held,
+      first: request.held === 1,
+    });
+    return request;
+  }
+
+  async requests(): Promise<ContactRequestSummary[]> {
+    this.check();
+    return [...this.requestsByKey.values()].map(({ messages: _, ...summary }) => ({ ...summary }));
+  }
+
+  async request(address: string): Promise<ContactRequestView> {
+    this.check();
+    const request = this.requestsByKey.get(keyOf(address));
+    if (!request) throw new UnknownRequestError();
+    return structuredClone(request);
+  }
+
+  async acceptRequest(address: string, name: string): Promise<ContactRecord> {
+    this.check();
+    const key = keyOf(address);
+    const request = this.requestsByKey.get(key);
+    if (!request) throw new UnknownRequestError();
+    this.requestsByKey.delete(key);
+    for (const m of request.messages) {
+      this.messages.push({
+        id: m.id,
+        contact: key,
+        direction: 'in',
+        timestamp: m.timestamp,
+        body: m.text,
+        state: 'received',
+      });
+      this.emit('message', { id: m.id, from: request.address, text: m.text, timestamp: m.timestamp });
+    }
+    return this.addContact(name, address);
+  }
+
+  async rejectRequest(address: string): Promise<void> {
+    this.check();
+    if (!this.requestsByKey.delete(keyOf(address))) throw new UnknownRequestError();
+  }
+
+  async block(address: string): Promise<BlockedIdentity> {
+    this.check();
+    const key = keyOf(address);
+    this.requestsByKey.delete(key);
+    const existing = this.blockedByKey.get(key);
+    if (existing) return { ...existing };
+    const record = { address: encodeAddress(decodeAddress(address)), identityKey: key, blockedAt: this.clock++ };
+    this.blockedByKey.set(key, record);
+    return { ...record };
+  }
+
+  async unblock(address: string): Promise<boolean> {
+    this.check();
+    return this.blockedByKey.delete(keyOf(address));
+  }
+
+  async blockList(): Promise<BlockedIdentity[]> {
+    this.check();
+    return [...this.blockedByKey.values()].map((b) => ({ ...b }));
   }
 }

@@ -25,9 +25,11 @@ describe('API authentication', () => {
   it('has the routes the CLI needs', () => {
     const table = apiRoutes(h.app).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(table.sort(), [
+      'DELETE /v1/blocked/:contact',
       'DELETE /v1/contacts/:contact',
       'GET /health',
       'GET /metrics',
+      'GET /v1/blocked',
       'GET /v1/config',
       'GET /v1/contacts',
       'GET /v1/contacts/:contact',
@@ -38,13 +40,19 @@ describe('API authentication', () => {
       'GET /v1/mailboxes',
       'GET /v1/openapi.json',
       'GET /v1/peers',
+      'GET /v1/requests',
+      'GET /v1/requests/:address',
       'GET /v1/status',
       'PATCH /v1/contacts/:contact',
+      'POST /v1/blocked',
       'POST /v1/contacts',
       'POST /v1/contacts/:contact/verify',
       'POST /v1/mailboxes/fetch',
       'POST /v1/messages',
       'POST /v1/messages/:id/retry',
+      'POST /v1/requests/:address/accept',
+      'POST /v1/requests/:address/block',
+      'POST /v1/requests/:address/reject',
       'PUT /v1/mailboxes',
     ]);
   });
@@ -929,6 +937,127 @@ describe('API retry', () => {
     } finally {
       h.node.running = true;
     }
+  });
+});
+
+describe('API contact requests and blocking', () => {
+  let h: Harness;
+  before(async () => {
+    h = await harness();
+  });
+  after(() => h.app.close());
+
+  /** What the fake node holds, to show that a refused request changed nothing. */
+  const state = () =>
+    JSON.stringify({
+      requests: [...h.node.requestsByKey.values()],
+      blocked: [...h.node.blockedByKey.values()],
+      contacts: [...h.node.contactsByKey.values()],
+      messages: h.node.messages,
+    });
+
+  it('GET /v1/requests lists pending requests; GET /v1/requests/:address shows one with its messages', async () => {
+    const stranger = randomAddress();
+    h.node.hold(stranger, 'hi, we met at the conference');
+    h.node.hold(stranger, 'it is carol');
+    const list = await h.call({ url: '/v1/requests' });
+    assert.equal(list.statusCode, 200);
+    const [summary] = list.json().requests;
+    assert.equal(summary.address, stranger);
+    assert.equal(summary.held, 2);
+    assert.equal(summary.messages, undefined, 'the list has no message texts');
+    const one = await h.call({ url: `/v1/requests/${stranger}` });
+    assert.equal(one.statusCode, 200);
+    assert.deepEqual(
+      one.json().messages.map((m: { text: string }) => m.text),
+      ['hi, we met at the conference', 'it is carol'],
+    );
+  });
+
+  it('accept: 200 with the new contact, the held messages join the conversation; a name taken is 409 and changes nothing', async () => {
+    const carol = (await h.call({ url: '/v1/requests' })).json().requests[0].address as string;
+    await h.node.addContact('dave', randomAddress());
+    const before = state();
+    const taken = await h.call({
+      method: 'POST',
+      url: `/v1/requests/${carol}/accept`,
+      payload: { name: 'dave' },
+    });
+    assert.equal(taken.statusCode, 409);
+    assert.equal(errorOf(taken).code, 'CONTACT_NAME_TAKEN');
+    assert.equal(state(), before);
+    const events: unknown[] = [];
+    h.node.on('message', (m) => events.push(m.text));
+    const accepted = await h.call({ method: 'POST', url: `/v1/requests/${carol}/accept`, payload: { name: 'carol' } });
+    assert.equal(accepted.statusCode, 200, accepted.body);
+    assert.equal(accepted.json().name, 'carol');
+    assert.deepEqual(events, ['hi, we met at the conference', 'it is carol']);
+    assert.deepEqual((await h.call({ url: '/v1/requests' })).json(), { requests: [] });
+    const page = (await h.call({ url: '/v1/conversations/carol' })).json();
+    assert.equal(page.messages.length, 2);
+  });
+
+  it('unknown request 404 UNKNOWN_REQUEST, malformed address 400 INVALID_ADDRESS, bad name 400: nothing changes', async () => {
+    const pending = randomAddress();
+    h.node.hold(pending, 'still here');
+    const before = state();
+    const nobody = randomAddress();
+    const cases: Array<[string, string, Record<string, unknown> | undefined, number, string]> = [
+      ['GET', `/v1/requests/${nobody}`, undefined, 404, 'UNKNOWN_REQUEST'],
+      ['POST', `/v1/requests/${nobody}/accept`, { name: 'x' }, 404, 'UNKNOWN_REQUEST'],
+      ['POST', `/v1/requests/${nobody}/reject`, undefined, 404, 'UNKNOWN_REQUEST'],
+      ['POST', `/v1/requests/${nobody}/block`, undefined, 404, 'UNKNOWN_REQUEST'],
+      ['GET', `/v1/requests/${pending}x`, undefined, 400, 'INVALID_ADDRESS'],
+      ['POST', `/v1/requests/${pending.slice(0, -1)}q/reject`, undefined, 400, 'INVALID_ADDRESS'],
+      ['POST', `/v1/requests/not-an-address/block`, undefined, 400, 'INVALID_ADDRESS'],
+      ['POST', `/v1/requests/${pending}/accept`, { name: '' }, 400, 'INVALID_REQUEST'],
+      ['POST', `/v1/requests/${pending}/accept`, { name: 'sotto1abc' }, 400, 'INVALID_REQUEST'],
+      ['POST', `/v1/requests/${pending}/accept`, { name: 'ok', extra: 1 }, 400, 'INVALID_REQUEST'],
+      ['POST', '/v1/blocked', { contact: 'nobody-by-that-name' }, 404, 'UNKNOWN_CONTACT'],
+      ['POST', '/v1/blocked', { contact: `${nobody}x` }, 400, 'INVALID_ADDRESS'],
+      ['POST', '/v1/blocked', {}, 400, 'INVALID_REQUEST'],
+      ['DELETE', `/v1/blocked/${nobody}`, undefined, 404, 'NOT_BLOCKED'],
+      ['DELETE', '/v1/blocked/nobody-by-that-name', undefined, 404, 'UNKNOWN_CONTACT'],
+    ];
+    for (const [method, url, payload, status, code] of cases) {
+      const response = await h.call({ method: method as 'GET', url, ...(payload === undefined ? {} : { payload }) });
+      assert.equal(response.statusCode, status, `${method} ${url}: ${response.body}`);
+      assert.equal(errorOf(response).code, code, `${method} ${url}`);
+    }
+    assert.equal(state(), before, 'nothing stored changed');
+  });
+
+  it('reject: 204 and the request is gone; block from a request: 200, listed under /v1/blocked', async () => {
+    const [pending] = (await h.call({ url: '/v1/requests' })).json().requests as Array<{ address: string }>;
+    const other = randomAddress();
+    h.node.hold(other, 'spam');
+    const rejected = await h.call({ method: 'POST', url: `/v1/requests/${pending!.address}/reject` });
+    assert.equal(rejected.statusCode, 204);
+    const blocked = await h.call({ method: 'POST', url: `/v1/requests/${other}/block` });
+    assert.equal(blocked.statusCode, 200, blocked.body);
+    assert.equal(blocked.json().address, other);
+    assert.deepEqual((await h.call({ url: '/v1/requests' })).json(), { requests: [] });
+    const list = (await h.call({ url: '/v1/blocked' })).json();
+    assert.deepEqual(
+      list.blocked.map((b: { address: string }) => b.address),
+      [other],
+    );
+  });
+
+  it('block a contact by name (201, then 200), sending to it is 409 IDENTITY_BLOCKED, unblock 204 then 404', async () => {
+    const first = await h.call({ method: 'POST', url: '/v1/blocked', payload: { contact: 'dave' } });
+    assert.equal(first.statusCode, 201, first.body);
+    assert.equal(first.json().name, 'dave');
+    const again = await h.call({ method: 'POST', url: '/v1/blocked', payload: { contact: 'dave' } });
+    assert.equal(again.statusCode, 200);
+    const sent = await h.call({ method: 'POST', url: '/v1/messages', payload: { to: 'dave', text: 'hi' } });
+    assert.equal(sent.statusCode, 409);
+    assert.equal(errorOf(sent).code, 'IDENTITY_BLOCKED');
+    const unblocked = await h.call({ method: 'DELETE', url: '/v1/blocked/dave' });
+    assert.equal(unblocked.statusCode, 204);
+    const twice = await h.call({ method: 'DELETE', url: '/v1/blocked/dave' });
+    assert.equal(twice.statusCode, 404);
+    assert.equal(errorOf(twice).code, 'NOT_BLOCKED');
   });
 });
 

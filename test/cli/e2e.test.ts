@@ -79,7 +79,7 @@ after(async () => {
   await Promise.allSettled(Object.values(dirs).map((d) => (d ? rm(d, { recursive: true, force: true }) : undefined)));
 });
 
-describe('sotto CLI end to end', { timeout: 120_000 }, () => {
+describe('sotto CLI end to end', { timeout: 300_000 }, () => {
   const addresses: Record<'a' | 'b' | 'c', string> = { a: '', b: '', c: '' };
 
   it('init creates each identity offline', async () => {
@@ -228,7 +228,7 @@ describe('sotto CLI end to end', { timeout: 120_000 }, () => {
     assert.equal(c.sources['api.port'], 'flag');
     assert.equal(c.sources['net.dhtMode'], 'default');
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /^uptime +\d+s \(since /m);
+    assert.match(human.stdout, /^uptime +(\d+h )?(\d+m )?\d+s \(since /m);
   });
 
   it('errors: one line, meaningful exit codes; a second daemon on a data dir is refused', async () => {
@@ -267,17 +267,40 @@ describe('sotto CLI end to end', { timeout: 120_000 }, () => {
     assert.equal(daemons.a!.child.exitCode, null);
   });
 
-  it('a third node reaches bob by address through the DHT', async () => {
+  it('a third node reaches bob by address through the DHT: a contact request until bob accepts it; block and unblock', async () => {
     const sent = json<{ state: string }>(await C('send', addresses.b, 'carol here', '--json'));
     assert.equal(sent.state, 'delivered');
-    const page = json<{ name?: string; messages: { direction: string; text: string }[] }>(
-      await B('chat', addresses.c, '--json'),
+    // contacts.requests defaults to ask: carol is a stranger to bob
+    const pending = json<{ requests: { address: string; held: number }[] }>(await B('requests', '--json'));
+    assert.deepEqual(
+      pending.requests.map((r) => [r.address, r.held]),
+      [[addresses.c, 1]],
     );
-    assert.equal(page.name, undefined);
+    const held = json<{ messages: unknown[] }>(await B('chat', addresses.c, '--json'));
+    assert.deepEqual(held.messages, [], 'held apart until accepted');
+    assert.match((await B('requests', 'show', addresses.c)).stdout, /← carol here\n/);
+    assert.equal((await B('requests', 'reject', addresses.a)).code, EXIT.NOT_FOUND);
+    const accepted = await B('requests', 'accept', addresses.c, 'carol');
+    assert.equal(accepted.code, 0, accepted.stderr);
+    const page = json<{ name?: string; messages: { direction: string; text: string }[] }>(
+      await B('chat', 'carol', '--json'),
+    );
+    assert.equal(page.name, 'carol');
     assert.deepEqual(
       page.messages.map((m) => [m.direction, m.text]),
       [['in', 'carol here']],
     );
+    // blocked: carol's message is acked (she cannot tell) but never shown; bob cannot send to her
+    assert.equal((await B('block', 'carol')).code, 0);
+    assert.equal(json<{ state: string }>(await C('send', addresses.b, 'blocked?', '--json')).state, 'delivered');
+    assert.equal((await B('send', 'carol', 'hi')).code, EXIT.CONFLICT);
+    const after = json<{ messages: { text: string }[] }>(await B('chat', 'carol', '--json'));
+    assert.deepEqual(
+      after.messages.map((m) => m.text),
+      ['carol here'],
+    );
+    assert.equal((await B('unblock', 'carol')).code, 0);
+    assert.equal((await B('unblock', 'carol')).code, EXIT.NOT_FOUND);
   });
 
   it('SIGTERM stops gracefully (exit 0, daemon.json removed); sending meanwhile queues (exit 75); a restart keeps identity and history', async () => {

@@ -154,6 +154,9 @@ describe('sotto mailbox end to end', { timeout: 180_000 }, () => {
 
   it('while bob is offline, alice’s message is stored at M; bob’s node fetches it when it is back', async () => {
     daemons.a = await startNode(dirs.a, bootstrap());
+    // bob knows alice: otherwise her first message would be held as a contact request (contacts.requests: ask)
+    const known = await B('contacts', 'add', 'alice', daemons.a.info.address);
+    assert.equal(known.code, 0, known.stderr);
     await stopNode(daemons.b!);
     const sent = await A('send', bob, 'while you were away');
     assert.equal(sent.code, 0, sent.stderr);

@@ -20,6 +20,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import {
   CONFIG_FILE_NAME,
+  CONTACT_REQUEST_POLICIES,
   ConfigError,
   type ConfigFlags,
   type ConfigProblem,
@@ -40,14 +41,18 @@ import {
   MAX_DAYS,
   MAX_MAILBOX_ENVELOPE_BYTES,
   MAX_MAILBOX_ENVELOPES_PER_IDENTITY,
+  MAX_METRICS_TOKEN_FILE_BYTES,
   MAX_OWN_MAILBOXES,
+  MIN_METRICS_TOKEN_CHARS,
   nodeMailboxOptions,
   type ResolveConfigInput,
   readConfigFile,
+  readMetricsToken,
   redactedConfig,
   resolveConfig,
   SETTINGS,
   saveMailboxes,
+  splitListen,
   updateConfigFile,
 } from '../../src/config/index.js';
 import { encodeAddress } from '../../src/identity/address.js';
@@ -125,6 +130,8 @@ describe('defaults', () => {
     assert.equal(config.mailbox.policy, 'allow-list');
     assert.deepEqual(config.mailboxes, []);
     assert.equal(config.failAfterDays, 7);
+    assert.deepEqual(config.contacts, { requests: 'ask' }, "strangers' first messages are held as requests");
+    assert.ok(Object.isFrozen(config.contacts));
     assert.ok(Object.isFrozen(config.mailbox) && Object.isFrozen(config.mailbox.allow));
     assert.ok(Object.isFrozen(config.mailboxes));
     assert.deepEqual(file, { path: '/home/tester/.local/share/sotto/config.json', present: false });
@@ -264,6 +271,14 @@ describe('precedence', () => {
     'api.host': { file: '::1', env: 'localhost', flag: '127.0.0.9', want: ['::1', 'localhost', '127.0.0.9'] },
     'api.port': { file: 1, env: '2', flag: '3', want: [1, 2, 3] },
     'api.allowRemote': { file: true, env: 'false', flag: true, want: [true, false, true] },
+    'metrics.listen': {
+      file: '127.0.0.1:9464',
+      env: '[::1]:9465',
+      flag: 'LOCALHOST:0',
+      want: ['127.0.0.1:9464', '[::1]:9465', 'localhost:0'],
+    },
+    'metrics.allowRemote': { file: true, env: 'false', flag: true, want: [true, false, true] },
+    'metrics.tokenFile': { file: '/a/t', env: '/b/t', flag: '/c/../c/t', want: ['/a/t', '/b/t', '/c/t'] },
     'log.level': { file: 'warn', env: 'error', flag: 'silent', want: ['warn', 'error', 'silent'] },
     'log.format': { file: 'pretty', env: 'json', flag: 'pretty', want: ['pretty', 'json', 'pretty'] },
     'mailbox.enabled': { file: true, env: '0', flag: true, want: [true, false, true] },
@@ -276,6 +291,7 @@ describe('precedence', () => {
     'mailbox.maxEnvelopeBytes': { file: 1000, env: '2000', flag: 3000, want: [1000, 2000, 3000] },
     mailboxes: { file: [P1, P2], env: '', flag: [P3], want: [[P1, P2], [], [P3]] },
     failAfterDays: { file: 1, env: '2', flag: 3, want: [1, 2, 3] },
+    'contacts.requests': { file: 'accept', env: 'ask', flag: 'accept', want: ['accept', 'ask', 'accept'] },
   };
 
   const get = (config: DaemonConfig, field: string): unknown =>
@@ -340,6 +356,9 @@ describe('environment', () => {
         'SOTTO_API_HOST',
         'SOTTO_API_PORT',
         'SOTTO_API_ALLOW_REMOTE',
+        'SOTTO_METRICS_LISTEN',
+        'SOTTO_METRICS_ALLOW_REMOTE',
+        'SOTTO_METRICS_TOKEN_FILE',
         'SOTTO_LOG_LEVEL',
         'SOTTO_LOG_FORMAT',
         'SOTTO_MAILBOX_ENABLED',
@@ -352,6 +371,7 @@ describe('environment', () => {
         'SOTTO_MAILBOX_MAX_ENVELOPE_BYTES',
         'SOTTO_MAILBOXES',
         'SOTTO_FAIL_AFTER_DAYS',
+        'SOTTO_CONTACT_REQUESTS',
       ],
     );
     assert.deepEqual(
@@ -381,6 +401,9 @@ describe('environment', () => {
         SOTTO_API_HOST: '0.0.0.0',
         SOTTO_API_PORT: '0',
         SOTTO_API_ALLOW_REMOTE: '1',
+        SOTTO_METRICS_LISTEN: '0.0.0.0:9464',
+        SOTTO_METRICS_ALLOW_REMOTE: 'true',
+        SOTTO_METRICS_TOKEN_FILE: '/run/secrets/metrics-token',
         SOTTO_LOG_LEVEL: 'debug',
         SOTTO_LOG_FORMAT: 'pretty',
         SOTTO_MAILBOX_ENABLED: 'true',
@@ -393,6 +416,7 @@ describe('environment', () => {
         SOTTO_MAILBOX_MAX_ENVELOPE_BYTES: '32768',
         SOTTO_MAILBOXES: `${P1},${P2}`,
         SOTTO_FAIL_AFTER_DAYS: '3',
+        SOTTO_CONTACT_REQUESTS: 'accept',
       },
     });
     assert.deepEqual(JSON.parse(JSON.stringify(config)), {
@@ -412,6 +436,7 @@ describe('environment', () => {
         relay: { enabled: true, maxReservations: 50, maxDurationMs: 300_000, maxDataBytes: 4_194_304 },
       },
       api: { host: '0.0.0.0', port: 0, allowRemote: true },
+      metrics: { listen: '0.0.0.0:9464', allowRemote: true, tokenFile: '/run/secrets/metrics-token' },
       log: { level: 'debug', format: 'pretty' },
       mailbox: {
         enabled: true,
@@ -425,6 +450,7 @@ describe('environment', () => {
       },
       mailboxes: [P1, P2],
       failAfterDays: 3,
+      contacts: { requests: 'accept' },
     });
   });
 
@@ -988,6 +1014,10 @@ describe('mailbox settings', () => {
     file({ mailbox: { ttlMs: 1 } }, 'mailbox.ttlMs', 'UNKNOWN_KEY', `${FILE}: mailbox.ttlMs: unknown key`);
     file({ mailboxs: [] }, 'mailboxs', 'UNKNOWN_KEY');
     file({ failAfterMs: 1 }, 'failAfterMs', 'UNKNOWN_KEY');
+    file({ contacts: { requests: 'maybe' } }, 'contacts.requests', 'BAD_VALUE', /expected one of ask, accept/);
+    file({ contacts: { requests: true } }, 'contacts.requests', 'WRONG_TYPE');
+    file({ contacts: { policy: 'ask' } }, 'contacts.policy', 'UNKNOWN_KEY');
+    file({ contacts: 'ask' }, 'contacts', 'WRONG_TYPE');
   });
 
   it('rejects bad variables, naming the variable and the entry', () => {
@@ -1016,6 +1046,8 @@ describe('mailbox settings', () => {
     env('SOTTO_MAILBOXES', NINE_PEERS.join(','), 'OUT_OF_RANGE');
     env('SOTTO_FAIL_AFTER_DAYS', '0', 'OUT_OF_RANGE');
     env('SOTTO_FAIL_AFTER_DAYS', '', 'EMPTY');
+    env('SOTTO_CONTACT_REQUESTS', 'Ask', 'BAD_VALUE');
+    env('SOTTO_CONTACT_REQUESTS', '', 'EMPTY');
   });
 
   it('rejects bad flags, naming the flag', () => {
@@ -1028,6 +1060,7 @@ describe('mailbox settings', () => {
     flag({ mailboxPolicy: 'everyone' }, '--mailbox-policy', 'BAD_VALUE');
     flag({ failAfterDays: 0 }, '--fail-after-days', 'OUT_OF_RANGE');
     flag({ mailboxTtlDays: '1.5' }, '--mailbox-ttl-days', 'WRONG_TYPE');
+    flag({ contactRequests: 'reject' }, '--contact-requests', 'BAD_VALUE');
   });
 
   it('a bad file value is an error even when the environment overrides it', () => {
@@ -1039,7 +1072,7 @@ describe('mailbox settings', () => {
 
   it('nodeMailboxOptions: the role only when enabled, days as milliseconds', () => {
     const off = nodeMailboxOptions(resolve({ file: { mailboxes: [P1] } }).config);
-    assert.deepEqual(off, { mailboxes: [P1], failAfterMs: 7 * DAY_MS });
+    assert.deepEqual(off, { mailboxes: [P1], failAfterMs: 7 * DAY_MS, contactRequests: 'ask' });
     const on = nodeMailboxOptions(
       resolve({ file: { mailbox: { enabled: true, policy: 'open', ttlDays: 2 }, failAfterDays: 1 } }).config,
     );
@@ -1055,7 +1088,15 @@ describe('mailbox settings', () => {
       },
       mailboxes: [],
       failAfterMs: DAY_MS,
+      contactRequests: 'ask',
     });
+  });
+
+  it('contacts.requests agrees with the node and reaches it', async () => {
+    const node = await import('../../src/node/index.js');
+    assert.deepEqual([...CONTACT_REQUEST_POLICIES], [...node.CONTACT_REQUEST_POLICIES]);
+    const accept = nodeMailboxOptions(resolve({ env: { SOTTO_CONTACT_REQUESTS: 'accept' } }).config);
+    assert.equal(accept.contactRequests, 'accept');
   });
 });
 
@@ -1279,5 +1320,172 @@ describe('relay settings (net.relay)', () => {
         message: /limits\.maxConnections \(10\)/,
       },
     );
+  });
+});
+
+describe('metrics listener settings (metrics.*)', () => {
+  it('are off by default', () => {
+    const { config, sources } = resolve({});
+    assert.deepEqual(config.metrics, { listen: null, allowRemote: false, tokenFile: null });
+    assert.equal(sources['metrics.listen'], 'default');
+  });
+
+  it('metrics.listen is host:port, canonical; anything else is a clear error naming the source', () => {
+    assert.equal(resolve({ env: { SOTTO_METRICS_LISTEN: '[::1]:9464' } }).config.metrics.listen, '[::1]:9464');
+    assert.equal(resolve({ env: { SOTTO_METRICS_LISTEN: '127.0.0.1:0' } }).config.metrics.listen, '127.0.0.1:0');
+    assert.deepEqual(splitListen('[::1]:9464'), { host: '::1', port: 9464 });
+    assert.deepEqual(splitListen('localhost:1'), { host: 'localhost', port: 1 });
+    rejects(
+      { env: { SOTTO_METRICS_LISTEN: '9464' } },
+      {
+        source: 'env',
+        field: 'SOTTO_METRICS_LISTEN',
+        problem: 'BAD_VALUE',
+        message: 'environment: SOTTO_METRICS_LISTEN: expected host:port (e.g. 127.0.0.1:9464), got "9464"',
+      },
+    );
+    for (const bad of [
+      '::1:9464',
+      'metrics.example.org:9464',
+      '127.0.0.1:65536',
+      '127.0.0.1:',
+      '[127.0.0.1]:1',
+      '1.2.3:4',
+    ]) {
+      rejects(
+        { flags: { metricsListen: bad } },
+        { source: 'flag', field: '--metrics-listen', problem: 'BAD_VALUE', message: /got "/ },
+      );
+    }
+    rejects({ env: { SOTTO_METRICS_LISTEN: '' } }, { source: 'env', field: 'SOTTO_METRICS_LISTEN', problem: 'EMPTY' });
+    rejects(
+      { file: { metrics: { listen: 9464 } } },
+      {
+        source: 'file',
+        field: 'metrics.listen',
+        problem: 'WRONG_TYPE',
+        message: `${FILE}: metrics.listen: expected "host:port", got 9464`,
+      },
+    );
+    rejects({ file: { metrics: { port: 9464 } } }, { source: 'file', field: 'metrics.port', problem: 'UNKNOWN_KEY' });
+    rejects(
+      { file: { metrics: { allowRemote: 'yes' } } },
+      { source: 'file', field: 'metrics.allowRemote', problem: 'WRONG_TYPE' },
+    );
+  });
+
+  it('a non-loopback listener is refused unless metrics.allowRemote says so (api.allowRemote does not count)', () => {
+    rejects(
+      { env: { SOTTO_METRICS_LISTEN: '0.0.0.0:9464' } },
+      {
+        source: 'env',
+        field: 'SOTTO_METRICS_LISTEN',
+        problem: 'REMOTE_METRICS_NOT_ALLOWED',
+        message: /not a loopback address.*metrics\.allowRemote: true/,
+      },
+    );
+    rejects(
+      { file: { metrics: { listen: '[::]:9464' } }, flags: { apiHost: '0.0.0.0', apiAllowRemote: true } },
+      { source: 'file', field: 'metrics.listen', problem: 'REMOTE_METRICS_NOT_ALLOWED' },
+    );
+    rejects(
+      {
+        flags: { metricsListen: '10.0.0.1:9464', metricsAllowRemote: false },
+        file: { metrics: { allowRemote: true } },
+      },
+      { source: 'flag', field: '--metrics-listen', problem: 'REMOTE_METRICS_NOT_ALLOWED' },
+    );
+    const ok = resolve({ env: { SOTTO_METRICS_LISTEN: '0.0.0.0:9464', SOTTO_METRICS_ALLOW_REMOTE: 'true' } });
+    assert.deepEqual(ok.config.metrics, { listen: '0.0.0.0:9464', allowRemote: true, tokenFile: null });
+    assert.equal(ok.config.api.allowRemote, false, 'the API stays loopback-only');
+    assert.equal(resolve({ flags: { metricsListen: '127.0.0.5:1' } }).config.metrics.listen, '127.0.0.5:1');
+  });
+
+  it('metrics.tokenFile must be an absolute path', () => {
+    rejects(
+      { env: { SOTTO_METRICS_TOKEN_FILE: 'token' } },
+      {
+        source: 'env',
+        field: 'SOTTO_METRICS_TOKEN_FILE',
+        problem: 'NOT_ABSOLUTE',
+        message: 'environment: SOTTO_METRICS_TOKEN_FILE: expected an absolute path, got "token"',
+      },
+    );
+    rejects({ file: { metrics: { tokenFile: '' } } }, { source: 'file', field: 'metrics.tokenFile', problem: 'EMPTY' });
+    rejects(
+      { flags: { metricsTokenFile: '/a\0b' } },
+      { source: 'flag', field: '--metrics-token-file', problem: 'BAD_VALUE' },
+    );
+  });
+
+  describe('readMetricsToken', () => {
+    let root: string;
+    before(async () => {
+      root = await mkdtemp(join(tmpdir(), 'sotto-metrics-token-'));
+    });
+    after(async () => {
+      await rm(root, { recursive: true, force: true });
+    });
+    const SECRET = 'c2VjcmV0LW1ldHJpY3MtdG9rZW4tZm9yLXRlc3Rz';
+    const withEnv = (path: string) => resolve({ env: { SOTTO_METRICS_TOKEN_FILE: path } });
+    const unreadable =
+      (field: string, problem: ConfigProblem, message: RegExp, source: ConfigSource = 'env') =>
+      (err: unknown) => {
+        check(err, {
+          code: problem === 'UNREADABLE' || problem === 'TOO_LARGE' ? 'CONFIG_UNREADABLE' : 'CONFIG_INVALID',
+          source,
+          field,
+          problem,
+          message,
+        });
+        assert.ok(!(err as Error).message.includes(SECRET.slice(0, 12)), 'the token never appears');
+        return true;
+      };
+
+    it('is undefined without a token file, else the content without surrounding whitespace', async () => {
+      assert.equal(await readMetricsToken(resolve({})), undefined);
+      const path = join(root, 'token');
+      await writeFile(path, `${SECRET}\n`);
+      assert.equal(await readMetricsToken(withEnv(path)), SECRET);
+      const shown = redactedConfig(withEnv(path).config).metrics as Record<string, unknown>;
+      assert.equal(shown.tokenFile, path, 'the path is shown (sotto config), the token never is');
+    });
+
+    it('missing, not a file, too large, empty, too short or not one word: a config error naming the setting', async () => {
+      await assert.rejects(
+        readMetricsToken(withEnv(join(root, 'missing'))),
+        unreadable('SOTTO_METRICS_TOKEN_FILE', 'UNREADABLE', /missing: cannot open the token file \(ENOENT\)/),
+      );
+      await assert.rejects(
+        readMetricsToken(resolve({ flags: { metricsTokenFile: root } })),
+        unreadable('--metrics-token-file', 'UNREADABLE', /not a regular file/, 'flag'),
+      );
+      const big = join(root, 'big');
+      await writeFile(big, 'a'.repeat(MAX_METRICS_TOKEN_FILE_BYTES + 1));
+      await assert.rejects(readMetricsToken(withEnv(big)), unreadable('SOTTO_METRICS_TOKEN_FILE', 'TOO_LARGE', /4096/));
+      const empty = join(root, 'empty');
+      await writeFile(empty, ' \n\n');
+      await assert.rejects(
+        readMetricsToken(resolve({ file: { metrics: { tokenFile: empty } } })),
+        unreadable(
+          'metrics.tokenFile',
+          'EMPTY',
+          new RegExp(`^${FILE}: metrics.tokenFile: .*the token file is empty`),
+          'file',
+        ),
+      );
+      const short = join(root, 'short');
+      await writeFile(short, 'a'.repeat(MIN_METRICS_TOKEN_CHARS - 1));
+      await assert.rejects(
+        readMetricsToken(withEnv(short)),
+        unreadable('SOTTO_METRICS_TOKEN_FILE', 'OUT_OF_RANGE', /shorter than 16/),
+      );
+      const spaced = join(root, 'spaced');
+      await writeFile(spaced, `${SECRET} ${SECRET}\n`);
+      await assert.rejects(
+        readMetricsToken(withEnv(spaced)),
+        unreadable('SOTTO_METRICS_TOKEN_FILE', 'BAD_VALUE', /one word/),
+      );
+    });
   });
 });

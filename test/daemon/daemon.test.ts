@@ -2,7 +2,8 @@
  * The daemon in this process (the CLI end-to-end tests run it as child processes): readiness,
  * metrics from libp2p and sotto on one registry, the data-dir lock, daemon.json, bad input
  * through the real API leaving the store exactly as it was, and the mailbox settings: passed to the
- * node, and the mailbox list saved into config.json through the API so that a restart keeps it.
+ * node, and the mailbox list saved into config.json through the API so that a restart keeps it; the
+ * metrics listener (metrics.listen): GET /metrics only, the optional token, config errors, stop.
  */
 import assert from 'node:assert/strict';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { ConfigError } from '../../src/config/index.js';
 import { DAEMON_FILE, DaemonError, type DaemonHandle, startDaemon } from '../../src/daemon/daemon.js';
 
 const dirs: string[] = [];
@@ -236,5 +238,138 @@ describe('daemon mailbox settings', () => {
     assert.deepEqual(d.node.mailboxes(), [m2]);
     await assert.rejects(access(join(dir, 'config.json')), 'no config.json was written');
     await d.stop();
+  });
+});
+
+describe('daemon metrics listener (metrics.listen)', () => {
+  const get = async (url: string, headers: Record<string, string> = {}, method = 'GET') => {
+    const res = await fetch(url, { method, headers });
+    return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text(), res };
+  };
+
+  it('is off by default: no listener, and the API alone serves /metrics', async () => {
+    const d = await start(await dataDir());
+    assert.equal(d.config.metrics.listen, null);
+    assert.equal(d.metricsListener, undefined, 'nothing listens for metrics');
+    await d.stop();
+  });
+
+  it('serves GET /metrics (sotto and libp2p series, no token) and 404 for everything else; stop closes it', async () => {
+    const d = await start(await dataDir(), { metricsListen: '127.0.0.1:0' });
+    const listener = d.metricsListener;
+    assert.ok(listener, 'the listener runs');
+    assert.equal(listener.host, '127.0.0.1');
+    assert.ok(listener.port > 0 && listener.port !== Number(new URL(d.info.api).port), 'a port of its own');
+    const base = `http://127.0.0.1:${listener.port}`;
+
+    const metrics = await get(`${base}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.type, /^text\/plain/);
+    assert.match(metrics.text, /^sotto_messages_received_total 0$/m);
+    assert.match(metrics.text, /^sotto_messages_sent_total\{state="delivered"\} 0$/m);
+    // The same registry as the API's /metrics: the same series (libp2p's and the process's too).
+    const types = (text: string) => [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]).sort();
+    const apiToken = (await readFile(join(d.config.dataDir, 'api-token'), 'utf8')).trim();
+    const viaApi = await get(`${d.info.api}/metrics`, { authorization: `Bearer ${apiToken}` });
+    assert.equal(viaApi.status, 200);
+    assert.deepEqual(types((await get(`${base}/metrics`)).text), types(viaApi.text));
+    assert.equal((await get(`${base}/metrics?x=1`)).status, 200, 'a query string is ignored');
+
+    // Never an API route, whatever the method.
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/health'],
+      ['GET', '/v1/identity'],
+      ['GET', '/v1/contacts'],
+      ['GET', '/metrics/'],
+      ['POST', '/metrics'],
+      ['POST', '/v1/messages'],
+      ['DELETE', '/v1/contacts/bob'],
+    ] as const) {
+      const res = await get(`${base}${path}`, {}, method);
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.doesNotMatch(res.text, /sotto_/, `${method} ${path}: no metrics`);
+    }
+
+    await d.stop();
+    assert.equal(d.metricsListener, listener);
+    await assert.rejects(fetch(`${base}/metrics`), 'the listener is closed on stop');
+  });
+
+  it('with metrics.tokenFile: 401 without the bearer token or with a wrong one, metrics with it', async () => {
+    const dir = await dataDir();
+    const secret = 'metrics-token-0123456789abcdef';
+    const tokenFile = join(dir, 'metrics-token');
+    await writeFile(tokenFile, `${secret}\n`, { mode: 0o600 });
+    const d = await start(dir, { metricsListen: '127.0.0.1:0' }, { SOTTO_METRICS_TOKEN_FILE: tokenFile });
+    const base = `http://127.0.0.1:${d.metricsListener?.port}`;
+
+    const none = await get(`${base}/metrics`);
+    assert.equal(none.status, 401);
+    assert.match(none.res.headers.get('www-authenticate') ?? '', /^Bearer /);
+    assert.doesNotMatch(none.text, /sotto_/);
+    assert.equal((await get(`${base}/metrics`, { authorization: `Bearer ${secret.slice(0, -1)}x` })).status, 401);
+    assert.equal((await get(`${base}/metrics`, { authorization: `Basic ${secret}` })).status, 401);
+    const apiToken = (await readFile(join(dir, 'api-token'), 'utf8')).trim();
+    assert.equal(
+      (await get(`${base}/metrics`, { authorization: `Bearer ${apiToken}` })).status,
+      401,
+      'the API token is not the metrics token',
+    );
+    assert.equal((await get(`${base}/v1/identity`)).status, 401, 'no path is answered without the token');
+
+    const ok = await get(`${base}/metrics`, { authorization: `Bearer ${secret}` });
+    assert.equal(ok.status, 200);
+    assert.match(ok.text, /^sotto_messages_received_total 0$/m);
+    assert.equal((await get(`${base}/v1/identity`, { authorization: `Bearer ${secret}` })).status, 404);
+    await d.stop();
+  });
+
+  it('config errors stop the start before anything runs: a non-loopback host without allowRemote, a bad token file', async () => {
+    const dir = await dataDir();
+    await assert.rejects(
+      startDaemon({
+        flags: { dataDir: dir, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' },
+        env: { SOTTO_METRICS_LISTEN: '0.0.0.0:0' },
+      }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problem === 'REMOTE_METRICS_NOT_ALLOWED' &&
+        err.field === 'SOTTO_METRICS_LISTEN' &&
+        /metrics\.allowRemote: true/.test(err.message),
+    );
+    const empty = join(dir, 'empty-token');
+    await writeFile(empty, '\n');
+    await assert.rejects(
+      startDaemon({
+        flags: { dataDir: dir, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' },
+        env: { SOTTO_METRICS_LISTEN: '127.0.0.1:0', SOTTO_METRICS_TOKEN_FILE: empty },
+      }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problem === 'EMPTY' && err.field === 'SOTTO_METRICS_TOKEN_FILE',
+    );
+    await assert.rejects(access(join(dir, DAEMON_FILE)), 'no daemon.json: the daemon never ran');
+    // Nothing was left holding the data dir: a correct start works.
+    const d = await start(dir, { metricsListen: 'localhost:0' });
+    assert.ok(d.metricsListener);
+    await d.stop();
+  });
+
+  it('an address in use is a DaemonError naming it, and the node is stopped again', async () => {
+    const first = await start(await dataDir(), { metricsListen: '127.0.0.1:0' });
+    const taken = `127.0.0.1:${first.metricsListener?.port}`;
+    const dir = await dataDir();
+    await assert.rejects(
+      startDaemon({
+        flags: { dataDir: dir, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', metricsListen: taken },
+        env: {},
+      }),
+      (err: unknown) =>
+        err instanceof DaemonError && err.code === 'METRICS_ADDRESS_IN_USE' && err.message.includes(taken),
+    );
+    const again = await start(dir);
+    assert.equal(again.metricsListener, undefined);
+    await again.stop();
+    await first.stop();
   });
 });

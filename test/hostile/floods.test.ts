@@ -5,6 +5,13 @@
  * still answer afterwards; her send → delivered latency (p50/p99) is reported next to the calm
  * baseline measured in the same run (figures, not assertions: the machine is shared). Every flood
  * is bounded in count and time and stops by itself. Loopback only.
+ *
+ * Bob bans a peer that commits protocol violations (src/node/ban-list.ts): the stream flood's garbage
+ * frames get Mallory banned, so every later flood comes from a fresh attacker, and the oversized
+ * frames get that one banned in turn (its later attempts are refused: the flood then measures Bob
+ * under a banned peer's reconnects). Every dial, stream and wait of an attacker has a deadline, and
+ * every flood loop yields to the event loop each turn: a refusal that settles without I/O cannot
+ * spin and starve the timers that end the flood.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createEnv } from '../../src/crypto/index.js';
@@ -32,6 +40,8 @@ const SAMPLES = 30;
 const FLOOD_PEERS = 40;
 /** Concurrent streams Mallory keeps opening in the stream flood. */
 const STREAM_FLOOD_CONCURRENCY = 32;
+/** Deadline of each single dial, stream open or wait of an attacker. */
+const ATTEMPT_DEADLINE_MS = 10_000;
 
 const env = createEnv();
 const dirs: string[] = [];
@@ -57,6 +67,52 @@ async function rawHost(): Promise<SottoHost> {
   });
   extraHosts.push(h);
   return h;
+}
+
+/**
+ * A new attacker (fresh peer id) connected to Bob: a banned one cannot flood any more. Returns once
+ * identify has run on the connection (Bob's protocols are known), as for a peer that has been
+ * connected a while: streams opened in the first milliseconds of a connection meet its set-up.
+ */
+async function attacker(): Promise<SottoHost> {
+  const h = await rawHost();
+  await h.dial(multiaddr(bobAddr), { signal: AbortSignal.timeout(ATTEMPT_DEADLINE_MS) });
+  const until = Date.now() + ATTEMPT_DEADLINE_MS;
+  while (!(await h.peerStore.get(bobPeer).catch(() => undefined))?.protocols.includes(MSG_PROTOCOL)) {
+    if (Date.now() > until) throw new Error('identify with Bob did not complete in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return h;
+}
+
+/** The flood's signal, bounded by ATTEMPT_DEADLINE_MS for one attempt. */
+function bounded(signal: AbortSignal): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_DEADLINE_MS)]);
+}
+
+/** One turn of the event loop (not a sleep): timers and I/O run between two attempts. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Resolves when the stream is closed or reset, or after ATTEMPT_DEADLINE_MS (false then). */
+function streamEnded(stream: { status: string; addEventListener: Stream['addEventListener'] }): Promise<boolean> {
+  if (stream.status !== 'open') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ATTEMPT_DEADLINE_MS);
+    stream.addEventListener(
+      'close',
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      { once: true },
+    );
+  });
+}
+
+async function bannedByBob(peer: SottoHost): Promise<boolean> {
+  return (await bob.status()).banned.some((b) => b.peer === peer.peerId.toString());
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -129,7 +185,7 @@ before(async () => {
   await bob.publishRecord();
   assert.equal((await alice.send(bob.address, 'hello')).state, 'delivered', 'session set up');
   mallory = await rawHost();
-  await mallory.dial(multiaddr(bobAddr));
+  await mallory.dial(multiaddr(bobAddr), { signal: AbortSignal.timeout(ATTEMPT_DEADLINE_MS) });
 });
 
 after(async () => {
@@ -149,17 +205,18 @@ describe('floods: an honest peer keeps being served', () => {
       const worker = async () => {
         while (!signal.aborted) {
           try {
-            const s = await mallory.dialProtocol(bobPeer, MSG_PROTOCOL, { signal });
+            const s = await mallory.dialProtocol(bobPeer, MSG_PROTOCOL, { signal: bounded(signal) });
             c.opened++;
             s.send(Uint8Array.of(5, 1, 2, 3, 4, 5));
             s.abort(new Error('flood'));
           } catch {
             c.refused++;
           }
+          await yieldToLoop();
         }
       };
       await Promise.all(Array.from({ length: STREAM_FLOOD_CONCURRENCY }, worker));
-      return c;
+      return { ...c, malloryBanned: await bannedByBob(mallory) };
     });
     assert.ok(counted.opened + counted.refused > SAMPLES, 'the flood ran');
   });
@@ -172,12 +229,13 @@ describe('floods: an honest peer keeps being served', () => {
         hosts.map(async (h) => {
           while (!signal.aborted) {
             try {
-              const conn = await h.dial(multiaddr(bobAddr), { signal });
+              const conn = await h.dial(multiaddr(bobAddr), { signal: bounded(signal) });
               c.connected++;
-              await conn.close();
+              await conn.close({ signal: AbortSignal.timeout(ATTEMPT_DEADLINE_MS) });
             } catch {
               c.refused++;
             }
+            await yieldToLoop();
           }
         }),
       );
@@ -188,18 +246,20 @@ describe('floods: an honest peer keeps being served', () => {
   });
 
   it('DHT query flood: concurrent lookups of random keys through Bob', async (t) => {
+    const eve = await attacker();
     const counted = await during(t, 'DHT query flood', async (signal) => {
       const c = { queries: 0, failed: 0 };
       const worker = async () => {
         while (!signal.aborted) {
           try {
-            for await (const _ of mallory.services.dht.getClosestPeers(randomBytes(32), { signal })) {
+            for await (const _ of eve.services.dht.getClosestPeers(randomBytes(32), { signal: bounded(signal) })) {
               // drain
             }
             c.queries++;
           } catch {
             c.failed++;
           }
+          await yieldToLoop();
         }
       };
       await Promise.all(Array.from({ length: 16 }, worker));
@@ -209,47 +269,63 @@ describe('floods: an honest peer keeps being served', () => {
   });
 
   it('oversized frames: every stream announces 10 MB and is reset before the payload is read', async (t) => {
+    const trudy = await attacker();
     const counted = await during(t, 'oversized frames', async (signal) => {
-      const c = { sent: 0, resetOrClosed: 0, acked: 0, errors: {} as Record<string, number> };
+      const c = { sent: 0, resetOrClosed: 0, acked: 0, stillOpen: 0, errors: {} as Record<string, number> };
       const oversized = Uint8Array.of(0x80, 0xad, 0xe2, 0x04, ...randomBytes(64)); // varint 10 000 000
       const worker = async () => {
         while (!signal.aborted) {
           try {
-            const s = await mallory.dialProtocol(bobPeer, MSG_PROTOCOL, { signal });
+            const s = await trudy.dialProtocol(bobPeer, MSG_PROTOCOL, { signal: bounded(signal) });
             c.sent++;
+            let answered = false; // Bob must never ack an oversized frame
+            s.addEventListener('message', () => {
+              answered = true;
+            });
             s.send(oversized);
-            let answered = false;
-            for await (const _ of s) {
-              answered = true; // Bob must never ack an oversized frame
-              break;
-            }
+            const ended = await streamEnded(s);
             if (answered) c.acked++;
-            else c.resetOrClosed++;
+            else if (ended) c.resetOrClosed++;
+            else c.stillOpen++;
+            s.abort(new Error('done'));
           } catch (err) {
             c.resetOrClosed++;
             const code = errorCode(err);
             c.errors[code] = (c.errors[code] ?? 0) + 1;
           }
+          await yieldToLoop();
         }
       };
       await Promise.all(Array.from({ length: 8 }, worker));
-      return c;
+      return { ...c, attackerBanned: await bannedByBob(trudy) };
     });
     assert.equal(counted.acked, 0, 'no oversized frame was answered');
+    assert.equal(counted.stillOpen, 0, 'Bob reset every oversized stream');
     assert.ok(counted.sent > 0, 'the flood ran');
+    assert.ok(counted.attackerBanned, 'Bob banned the attacker');
   });
 
   it('slow-loris: streams that send a frame one byte at a time are ended by Bob', async (t) => {
+    const loris = await attacker();
     const counted = await during(
       t,
       'slow-loris',
       async (signal) => {
-        const c = { streams: 0, refused: 0, bytes: 0, resetByBob: 0, stillOpen: 0 };
+        const c = {
+          streams: 0,
+          refused: 0,
+          bytes: 0,
+          resetByBob: 0,
+          stillOpen: 0,
+          errors: {} as Record<string, number>,
+        };
         const worker = async () => {
           let s: Awaited<ReturnType<SottoHost['dialProtocol']>>;
           try {
-            s = await mallory.dialProtocol(bobPeer, MSG_PROTOCOL, { signal });
-          } catch {
+            s = await loris.dialProtocol(bobPeer, MSG_PROTOCOL, { signal: bounded(signal) });
+          } catch (err) {
+            const code = errorCode(err);
+            c.errors[code] = (c.errors[code] ?? 0) + 1;
             c.refused++; // beyond the per-connection stream cap
             return;
           }

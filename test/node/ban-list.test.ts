@@ -7,6 +7,7 @@ import {
   MAX_TRACKED_OFFENDERS,
   MISBEHAVIOUR_THRESHOLD,
   MISBEHAVIOUR_WINDOW_MS,
+  VIOLATION_CODES,
 } from '../../src/node/ban-list.js';
 
 function clock(start = 1_000_000) {
@@ -53,6 +54,32 @@ describe('ban list', () => {
       bans.report('p', 'ERR_HANDLER_STOPPED');
     }
     assert.equal(bans.isBanned('p'), false);
+  });
+
+  it('only protocol violations count: stream caps, remote resets and unknown codes do not', () => {
+    const bans = new BanList(clock().now);
+    for (let i = 0; i < 3 * MISBEHAVIOUR_THRESHOLD; i++) {
+      for (const code of [
+        'ERR_TOO_MANY_STREAMS',
+        'ERR_STREAM_RESET',
+        'ERR_STREAM',
+        'ERR_ACK_TIMEOUT',
+        'ERR_RATE_LIMITED',
+      ]) {
+        assert.equal(bans.report('p', code), false, code);
+      }
+    }
+    assert.equal(bans.isBanned('p'), false);
+    assert.equal(bans.total, 0);
+    for (const code of ['ERR_READ_TIMEOUT', 'ERR_HANDLER_STOPPED', 'ERR_TOO_MANY_STREAMS']) {
+      assert.equal(VIOLATION_CODES.has(code), false, code);
+    }
+    // every violation code counts, from any of the three protocols
+    const codes = [...VIOLATION_CODES];
+    assert.ok(codes.includes('ERR_FRAME_TOO_LARGE') && codes.includes('ERR_UNEXPECTED_FRAME'));
+    for (let i = 0; i < MISBEHAVIOUR_THRESHOLD; i++) bans.report('q', codes[i % codes.length] as string);
+    assert.equal(bans.isBanned('q'), true);
+    assert.equal(bans.total, 1);
   });
 
   it('unban lifts a ban; tracking is bounded (the least recently seen is forgotten)', () => {

@@ -68,9 +68,17 @@ async function rawHost(): Promise<SottoHost> {
   return host;
 }
 
-/** The deposit limiter gives a token back every MAILBOX_DEPOSIT_REFILL_MS: a paced sender waits for it. */
-function tokenBack(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, MAILBOX_DEPOSIT_REFILL_MS + 5));
+/**
+ * The mailbox node's clock: real time plus what the test adds, frozen while a flood runs (so the
+ * deposit limiter refills by the test's steps, not by how fast a loaded machine runs the flood).
+ */
+let clockOffset = 0;
+let frozenAt: number | undefined;
+const mailboxClock = (): number => frozenAt ?? Date.now() + clockOffset;
+
+/** The deposit limiter gives a token back every MAILBOX_DEPOSIT_REFILL_MS: a paced sender moves the clock on. */
+function tokenBack(): void {
+  clockOffset += MAILBOX_DEPOSIT_REFILL_MS;
 }
 
 async function held(): Promise<number> {
@@ -83,6 +91,7 @@ before(async () => {
   mailbox = createNode({
     dataDir: dir,
     net: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    clock: mailboxClock,
     mailbox: {
       policy: 'open',
       maxEnvelopeBytes: MAX_ENVELOPE_BYTES,
@@ -123,8 +132,8 @@ describe('mailbox under hostile deposits', () => {
     let stored = 0;
     let limited = 0;
     const FLOOD = MAILBOX_DEPOSIT_BURST * 4; // bounded
-    // Sealed beforehand and pipelined 8 at a time (the protocol's window), so the flood outruns the
-    // refill (one token per MAILBOX_DEPOSIT_REFILL_MS) even on a loaded machine.
+    // The mailbox's clock stands still during the flood: no token comes back however slowly it runs.
+    frozenAt = mailboxClock();
     const flood = Array.from({ length: FLOOD }, () => deposit(identityKey(), 80)); // many identities: no per-identity quota
     for (let i = 0; i < FLOOD && stream.usable; i += 8) {
       const acks = await Promise.all(flood.slice(i, i + 8).map((e) => stream.send(e)));
@@ -135,6 +144,7 @@ describe('mailbox under hostile deposits', () => {
       }
     }
     await stream.close();
+    frozenAt = undefined;
     assert.ok(stored >= MAILBOX_DEPOSIT_BURST, `the burst is accepted (${stored})`);
     assert.ok(limited > 0, `the flood is limited (${limited} refused of ${FLOOD})`);
     assert.equal(await held(), stored, 'every STORED is held, nothing else');
@@ -152,7 +162,7 @@ describe('mailbox under hostile deposits', () => {
       const ack = await sendEnvelope(honest, mailboxPeer, deposit(victim, 200));
       if (ack.status === AckStatus.STORED) stored++;
       else if (ack.reason === 'over-quota') overQuota++;
-      else if (ack.reason === 'rate-limited') await tokenBack();
+      else if (ack.reason === 'rate-limited') tokenBack();
       else assert.fail(`unexpected ack ${ack.status} ${ack.reason}`);
     }
     assert.equal(overQuota, 1, 'the per-identity quota was reached');
@@ -162,7 +172,7 @@ describe('mailbox under hostile deposits', () => {
       const ack = await sendEnvelope(honest, mailboxPeer, deposit(identityKey(), 3500));
       if (ack.status === AckStatus.STORED) stored++;
       else if (ack.reason === 'mailbox-full') full++;
-      else if (ack.reason === 'rate-limited') await tokenBack();
+      else if (ack.reason === 'rate-limited') tokenBack();
       else assert.fail(`unexpected ack ${ack.status} ${ack.reason}`);
     }
     assert.equal(full, 1, 'the total quota was reached');

@@ -45,6 +45,24 @@ function samples(): { [K in ValueKind]: ValueTypes[K] } {
     },
     'mailbox-usage': { count: 3, bytes: 70_000 },
     'mailbox-prekey': { id: 7, publicKey: new Uint8Array(32).fill(7) },
+    'contact-request': {
+      identity: ALICE,
+      address: 'sotto1example',
+      firstAt: 1_700_000_000_001,
+      lastAt: 1_700_000_000_002,
+      held: 2,
+      nextSeq: 2,
+    },
+    'held-message': {
+      identity: ALICE,
+      seq: 1,
+      id: hexOf('held', 16),
+      timestamp: 1_700_000_000_003,
+      receivedAt: 1_700_000_000_004,
+      body: 'hello 🐙',
+      viaMailbox: true,
+    },
+    blocked: { identity: BOB, address: 'sotto1blocked', blockedAt: 1_700_000_000_005 },
   };
 }
 

@@ -85,6 +85,17 @@ async function fillEveryConcern(store: SottoStore): Promise<void> {
   await store.directory.noteSequence(ALICE, 7);
   const b = store.batch();
   b.prekeys.setRotation('signed', SIGNED_ROTATION);
+  b.requests.put({ identity: CAROL, address: 'sotto1carol', firstAt: 1, lastAt: 2, held: 1, nextSeq: 1 });
+  b.requests.putMessage({
+    identity: CAROL,
+    seq: 0,
+    id: hexOf('held', 16),
+    timestamp: 3,
+    receivedAt: 4,
+    body: 'hi',
+    viaMailbox: false,
+  });
+  b.blocked.put({ identity: BOB, address: 'sotto1bob', blockedAt: 5 });
   await b.commit();
 }
 
@@ -692,6 +703,58 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       );
       // Without the hook the values do not decode: the schema check already fails.
       await expectRejects(h.open(), StoreCorruptError);
+    });
+
+    it('requests and blocked: a request with held messages in arrival order, removed with its messages; block list put/list/remove; bad ids refused', async () => {
+      const h = await factory();
+      const held = (identity: string, seq: number, text: string) => ({
+        identity,
+        seq,
+        id: hexOf(`held-${identity}-${seq}`, 16),
+        timestamp: 1000 - seq, // the sender's clock may disagree with arrival order
+        receivedAt: 2000 + seq,
+        body: text,
+        viaMailbox: seq === 1,
+      });
+      await withStore(h, async (s) => {
+        assert.deepEqual(await s.requests.list(), []);
+        assert.equal(await s.requests.count(), 0);
+        const b = s.batch();
+        b.requests.put({ identity: ALICE, address: 'sotto1a', firstAt: 1, lastAt: 3, held: 3, nextSeq: 3 });
+        for (const seq of [2, 0, 1]) b.requests.putMessage(held(ALICE, seq, `m${seq}`));
+        b.requests.put({ identity: BOB, address: 'sotto1b', firstAt: 4, lastAt: 4, held: 1, nextSeq: 1 });
+        b.requests.putMessage(held(BOB, 0, 'bob'));
+        b.blocked.put({ identity: CAROL, address: 'sotto1c', blockedAt: 9 });
+        await b.commit();
+      });
+      await withStore(h, async (s) => {
+        assert.equal(await s.requests.count(), 2);
+        assert.deepEqual(
+          (await s.requests.list()).map((r) => r.identity),
+          [ALICE, BOB].sort(),
+        );
+        assert.deepEqual(
+          (await s.requests.messages(ALICE)).map((m) => m.body),
+          ['m0', 'm1', 'm2'],
+          'arrival order, not the sender clock',
+        );
+        assert.equal((await s.requests.messages(ALICE))[1]?.viaMailbox, true);
+        const r = s.batch();
+        r.requests.remove(ALICE, [0, 1, 2]);
+        r.blocked.remove(CAROL);
+        await r.commit();
+        assert.equal(await s.requests.get(ALICE), undefined);
+        assert.deepEqual(await s.requests.messages(ALICE), []);
+        assert.deepEqual(
+          (await s.requests.messages(BOB)).map((m) => m.body),
+          ['bob'],
+          'the other request stays',
+        );
+        assert.deepEqual(await s.blocked.list(), []);
+        await expectRejects(s.requests.get('nope'), InvalidStoreArgumentError);
+        await expectRejects(s.blocked.get('ABC'), InvalidStoreArgumentError);
+        assert.throws(() => s.batch().requests.putMessage(held(ALICE, -1, 'x')), InvalidStoreArgumentError);
+      });
     });
 
     it('mailbox: deposit with quotas and dedupe, list oldest first within limits, remove only own ids, expire, usage', async () => {

@@ -109,8 +109,11 @@ describe('five hosts in network namespaces', () => {
         ),
       );
       const allDeliveredMs = Date.now() - tSend;
-      // settle: a duplicate would arrive right after the original (a retry of an unacked send)
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // A duplicate could only come from a retry of an unacked send: wait until no outbox holds one.
+      await pollUntil('every outbox empty', DELIVERY_BUDGET_MS, async () => {
+        const outboxes = await Promise.all(HOSTS.map((h) => p[h].call<{ outbox: number }>('status')));
+        return outboxes.every((s) => s.outbox === 0);
+      });
 
       const byId = new Map(sent.map((s) => [s.id, s]));
       let duplicates = 0;

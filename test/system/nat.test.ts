@@ -37,6 +37,9 @@
  *    from a fresh ephemeral port, not the port the peer observed). The test checks the attempt
  *    was made (libp2p's DCUtR log lines: the log wording is the library's, not ours) and that the
  *    relayed path keeps working; it prints whether a direct connection appeared.
+ *    test/system/dcutr.test.ts runs these roles over IPv6 in the documentation prefix 3fff::/20,
+ *    which libp2p does not count as private: there DCUtR's unilateral upgrade does give a direct
+ *    connection, and AutoNAT does ask for dial-backs.
  * 6. Both ends behind NAT: N2 → N1 and N1 → N2, relayed both ways, each message once.
  * 7. R's duration limit (RELAY_DURATION_MS) resets the relayed connection P → N1; the next message
  *    goes through on a new relayed connection.

@@ -12,13 +12,26 @@
  * answer what came out of it. The forwarding switch, the NAT and the filter exist only inside the
  * router's namespace: the host namespace's firewall and sysctls are never read or written.
  *
+ * IPv6 (optional, `segments6`): a segment may also get an IPv6 /64. Hosts get `<prefix>::<n>`,
+ * routers `<lan prefix>::1` on `lan0` and `<wan prefix>::201`, `::202`, … on `wan0`, all added with
+ * `nodad` (usable at once, no duplicate-address-detection wait), and LAN hosts a default IPv6 route
+ * through their router. A router then also forwards IPv6 (`net.ipv6.conf.all.forwarding`, inside its
+ * namespace) and does NAT66: `ip6tables -t nat -A POSTROUTING -o wan0 -j MASQUERADE` and the same
+ * stateful forward filter. Only two kinds of prefix are accepted: sub-prefixes of `3fff::/20`
+ * (RFC 9637, reserved for documentation: libp2p does not count it as private, so a segment in it
+ * plays the public internet, e.g. for AutoNAT and DCUtR) and of the ULA range `fd00::/8` (for
+ * LANs). Neither is routed anywhere, and both exist only on interfaces inside this network's
+ * namespaces, which have no route out of the machine; they are only ever dialled by processes
+ * running inside those namespaces.
+ *
  * Every `ip` call goes through execFile and fails loudly with its stderr.
  *
  * Safety: the addresses of this network are only ever dialled from inside its namespaces (run
  * processes there with `netnsExec`); the host namespace never learns or dials them. Every veth pair
  * is created from inside the switch namespace with its other end born in the host's (or router's)
  * namespace, so no interface of the test network ever appears in the host namespace. Names carry a
- * per-run prefix. Delete the network with `destroyNetwork` in a finally, also on failure.
+ * per-run prefix. Delete the network with `destroyNetwork` in a finally, also on failure. The IPv6
+ * prefixes above follow the same rule: never an address or a route for them in the host namespace.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +49,8 @@ const ROUTER_LAN_IF = 'lan0';
 const ROUTER_LAN_HOST = 1;
 /** Routers' WAN addresses: `<wan subnet>.201`, `.202`, … (hosts start at 11). */
 const ROUTER_WAN_FIRST = 201;
+/** Routers' IPv6 addresses: `<lan prefix>::1` on the LAN, `<wan prefix>::201`, `::202`, … on the WAN. */
+const ROUTER_LAN_HOST6 = '1';
 /** The default segment's name when a network is given as one `subnet`. */
 export const MAIN_SEGMENT = 'main';
 
@@ -46,6 +61,8 @@ export interface TestHost {
   readonly ns: string;
   /** Its IPv4 address (inside the test network only). */
   readonly address: string;
+  /** Its IPv6 address when its segment has one (`segments6`), e.g. '3fff:0:0:7::11'. */
+  readonly address6?: string;
   /** The segment it is plugged into. */
   readonly segment: string;
   /** Its port on the switch: the veth end in the switch namespace, attached to its segment's bridge. */
@@ -63,6 +80,10 @@ export interface TestRouter {
   readonly wanAddress: string;
   /** Its address on the LAN: the default gateway of the LAN's hosts. */
   readonly lanAddress: string;
+  /** Its IPv6 address on the WAN (when both segments have IPv6): where NAT66 connections come from. */
+  readonly wanAddress6?: string;
+  /** Its IPv6 address on the LAN (when both segments have IPv6): the LAN hosts' IPv6 gateway. */
+  readonly lanAddress6?: string;
   readonly wanPort: string;
   readonly lanPort: string;
 }
@@ -71,6 +92,8 @@ export interface TestSegment {
   readonly name: string;
   /** The /24, as its first three octets, e.g. '10.213.7'. */
   readonly subnet: string;
+  /** Its IPv6 /64 as four hextets, e.g. '3fff:0:0:7' (when given in `segments6`). */
+  readonly subnet6?: string;
   /** Its bridge in the switch namespace. */
   readonly bridge: string;
 }
@@ -106,6 +129,12 @@ export interface NetworkSpec {
   readonly subnet?: string;
   /** Segment name → its /24 as `a.b.c` (private ranges only). */
   readonly segments?: Readonly<Record<string, string>>;
+  /**
+   * Segment name (of `segments`) → an IPv6 /64 for it as four hextets: inside `3fff::/20` (the
+   * documentation prefix, for segments playing the public internet) or `fd00::/8` (ULA, for LANs).
+   * A router gets IPv6 and NAT66 when both its segments have one.
+   */
+  readonly segments6?: Readonly<Record<string, string>>;
   /** Host names (on the first segment) or specs. */
   readonly hosts: readonly (string | HostSpec)[];
   readonly routers?: readonly RouterSpec[];
@@ -151,20 +180,21 @@ export async function requireNetns(): Promise<void> {
 }
 
 /**
- * Fails with a clear message unless an `iptables` executable is on the PATH (router namespaces
- * need it for their NAT). Only looks for the file: nothing runs in the host namespace.
+ * Fails with a clear message unless an `iptables` (or, for NAT66, `ip6tables`) executable is on the
+ * PATH (router namespaces need it for their NAT). Only looks for the file: nothing runs in the host
+ * namespace.
  */
-export async function requireIptables(): Promise<void> {
+export async function requireIptables(command: 'iptables' | 'ip6tables' = 'iptables'): Promise<void> {
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
     try {
-      await access(join(dir, 'iptables'), constants.X_OK);
+      await access(join(dir, command), constants.X_OK);
       return;
     } catch {
       // not in this directory
     }
   }
   throw new Error(
-    'iptables is not installed (router namespaces need it for NAT); on Debian: ' +
+    `${command} is not installed (router namespaces need it for NAT); on Debian: ` +
       'apt-get install -y --no-install-recommends iptables',
   );
 }
@@ -175,6 +205,20 @@ export function runPrefix(): string {
 }
 
 const PRIVATE_SUBNET_RE = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
+/** Four hextets, lowercase, no leading zeros: the /64 of an IPv6 segment. */
+const PREFIX6_RE = /^(0|[1-9a-f][0-9a-f]{0,3})(:(0|[1-9a-f][0-9a-f]{0,3})){3}$/;
+
+/**
+ * Only two kinds of IPv6 /64 may be used: inside 3fff::/20 (RFC 9637 documentation prefix: first
+ * hextet 3fff, second below 0x1000) or inside the ULA fd00::/8. Neither is routed on the internet.
+ */
+function checkPrefix6(prefix: string): void {
+  if (!PREFIX6_RE.test(prefix)) throw new Error(`IPv6 prefix ${prefix}: want four hextets, e.g. 3fff:0:0:7`);
+  const [first = '', second = ''] = prefix.split(':');
+  const documentation = first === '3fff' && Number.parseInt(second, 16) < 0x1000;
+  const ula = first.length === 4 && first.startsWith('fd');
+  if (!documentation && !ula) throw new Error(`IPv6 prefix ${prefix} is neither in 3fff::/20 nor in fd00::/8`);
+}
 const NAME_RE = /^[a-z0-9]+$/;
 
 function checkSpec(spec: NetworkSpec, prefix: string): { segments: [string, string][]; hosts: HostSpec[] } {
@@ -190,6 +234,13 @@ function checkSpec(spec: NetworkSpec, prefix: string): { segments: [string, stri
     subnets.add(subnet);
   }
   const segmentNames = new Set(segments.map(([name]) => name));
+  const prefixes6 = new Set<string>();
+  for (const [name, prefix] of Object.entries(spec.segments6 ?? {})) {
+    if (!segmentNames.has(name)) throw new Error(`segments6: no segment ${name}`);
+    checkPrefix6(prefix);
+    if (prefixes6.has(prefix)) throw new Error(`IPv6 prefix ${prefix} used twice`);
+    prefixes6.add(prefix);
+  }
   const first = segments[0]?.[0] ?? MAIN_SEGMENT;
   const hosts = spec.hosts.map((h) => (typeof h === 'string' ? { name: h, segment: first } : h));
   const names = new Set<string>();
@@ -227,12 +278,16 @@ async function plug(switchNs: string, bridge: string, port: string, ns: string, 
   await ip(['-n', switchNs, 'link', 'set', port, 'up']);
 }
 
-/** Turns `ns` into a NAT router from `lan0` to `wan0` (everything inside `ns`). */
-async function makeRouter(ns: string): Promise<void> {
-  const ipt = (args: string[]) => inNamespace(ns, 'iptables', args);
-  await inNamespace(ns, 'sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
-  const forwarding = (await inNamespace(ns, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).trim();
-  if (forwarding !== '1') throw new Error(`router ${ns}: ip_forward is ${forwarding}, not 1`);
+/**
+ * Turns `ns` into a NAT router from `lan0` to `wan0` (everything inside `ns`): IPv4, or IPv6 with
+ * NAT66 (`family` 6). The sysctl is the namespace's own (/proc/sys/net is per network namespace).
+ */
+async function makeRouter(ns: string, family: 4 | 6 = 4): Promise<void> {
+  const ipt = (args: string[]) => inNamespace(ns, family === 4 ? 'iptables' : 'ip6tables', args);
+  const sysctl = family === 4 ? '/proc/sys/net/ipv4/ip_forward' : '/proc/sys/net/ipv6/conf/all/forwarding';
+  await inNamespace(ns, 'sh', ['-c', `echo 1 > ${sysctl}`]);
+  const forwarding = (await inNamespace(ns, 'cat', [sysctl])).trim();
+  if (forwarding !== '1') throw new Error(`router ${ns}: ${sysctl} is ${forwarding}, not 1`);
   await ipt(['-t', 'nat', '-A', 'POSTROUTING', '-o', ROUTER_WAN_IF, '-j', 'MASQUERADE']);
   // a home router: connections from the LAN out, their replies back in, nothing else
   await ipt(['-P', 'FORWARD', 'DROP']);
@@ -268,6 +323,7 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
   }
 
   const switchNs = `${prefix}-sw`;
+  const prefixes6 = spec.segments6 ?? {};
   const namespaces: string[] = [];
   const segments: Record<string, TestSegment> = {};
   const hosts: Record<string, TestHost> = {};
@@ -283,7 +339,8 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
       const bridge = `br${name}`;
       await ip(['-n', switchNs, 'link', 'add', bridge, 'type', 'bridge']);
       await ip(['-n', switchNs, 'link', 'set', bridge, 'up']);
-      segments[name] = { name, subnet, bridge };
+      const subnet6 = prefixes6[name];
+      segments[name] = { name, subnet, bridge, ...(subnet6 ? { subnet6 } : {}) };
     }
     const seg = (name: string): TestSegment => {
       const s = segments[name];
@@ -295,6 +352,7 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
       const ns = `${prefix}-${r.name}`;
       const wan = seg(r.wan);
       const lan = seg(r.lan);
+      const v6 = wan.subnet6 !== undefined && lan.subnet6 !== undefined;
       const router: TestRouter = {
         name: r.name,
         ns,
@@ -302,6 +360,12 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
         lanSegment: r.lan,
         wanAddress: `${wan.subnet}.${ROUTER_WAN_FIRST + i}`,
         lanAddress: `${lan.subnet}.${ROUTER_LAN_HOST}`,
+        ...(v6
+          ? {
+              wanAddress6: `${wan.subnet6}::${ROUTER_WAN_FIRST + i}`,
+              lanAddress6: `${lan.subnet6}::${ROUTER_LAN_HOST6}`,
+            }
+          : {}),
         wanPort: `${prefix}-${r.name}w`,
         lanPort: `${prefix}-${r.name}l`,
       };
@@ -312,9 +376,15 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
       await plug(switchNs, lan.bridge, router.lanPort, ns, ROUTER_LAN_IF);
       await ip(['-n', ns, 'addr', 'add', `${router.wanAddress}/24`, 'dev', ROUTER_WAN_IF]);
       await ip(['-n', ns, 'addr', 'add', `${router.lanAddress}/24`, 'dev', ROUTER_LAN_IF]);
+      if (router.wanAddress6 && router.lanAddress6) {
+        // nodad: usable at once (no duplicate address detection on a network the test made)
+        await ip(['-n', ns, 'addr', 'add', `${router.wanAddress6}/64`, 'dev', ROUTER_WAN_IF, 'nodad']);
+        await ip(['-n', ns, 'addr', 'add', `${router.lanAddress6}/64`, 'dev', ROUTER_LAN_IF, 'nodad']);
+      }
       await ip(['-n', ns, 'link', 'set', ROUTER_WAN_IF, 'up']);
       await ip(['-n', ns, 'link', 'set', ROUTER_LAN_IF, 'up']);
       await makeRouter(ns);
+      if (v6) await makeRouter(ns, 6);
       routers[r.name] = router;
     }
 
@@ -327,6 +397,7 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
       const ns = `${prefix}-${h.name}`;
       const switchPort = `${prefix}-${h.name}`;
       const address = `${s.subnet}.${firstHost + index}`;
+      const address6 = s.subnet6 === undefined ? undefined : `${s.subnet6}::${firstHost + index}`;
       const gateway = Object.values(routers).find((r) => r.lanSegment === segment);
       await ip(['netns', 'add', ns]);
       namespaces.push(ns);
@@ -334,9 +405,21 @@ export async function createNetwork(spec: NetworkSpec): Promise<TestNetwork> {
       // both ends are born inside their namespaces: nothing of the test network in the host's
       await plug(switchNs, s.bridge, switchPort, ns, HOST_IF);
       await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', HOST_IF]);
+      if (address6) await ip(['-n', ns, 'addr', 'add', `${address6}/64`, 'dev', HOST_IF, 'nodad']);
       await ip(['-n', ns, 'link', 'set', HOST_IF, 'up']);
       if (gateway) await ip(['-n', ns, 'route', 'add', 'default', 'via', gateway.lanAddress, 'dev', HOST_IF]);
-      hosts[h.name] = { name: h.name, ns, address, segment, switchPort, ...(gateway ? { gateway: gateway.name } : {}) };
+      if (gateway?.lanAddress6 && address6) {
+        await ip(['-n', ns, '-6', 'route', 'add', 'default', 'via', gateway.lanAddress6, 'dev', HOST_IF]);
+      }
+      hosts[h.name] = {
+        name: h.name,
+        ns,
+        address,
+        ...(address6 ? { address6 } : {}),
+        segment,
+        switchPort,
+        ...(gateway ? { gateway: gateway.name } : {}),
+      };
     }
   } catch (err) {
     await destroyNetwork(net).catch(() => undefined);
@@ -371,11 +454,14 @@ export function netnsExec(
   return ['ip', ['netns', 'exec', host(net, name).ns, command, ...args]];
 }
 
-/** The router's NAT table as `iptables -t nat -S` prints it inside its namespace (for checks and reports). */
-export async function routerNatRules(net: TestNetwork, name: string): Promise<string> {
+/**
+ * The router's NAT table as `iptables -t nat -S` (`ip6tables` for `family` 6) prints it inside its
+ * namespace (for checks and reports).
+ */
+export async function routerNatRules(net: TestNetwork, name: string, family: 4 | 6 = 4): Promise<string> {
   const r = net.routers[name];
   if (!r) throw new Error(`no router ${name} in network ${net.prefix}`);
-  return inNamespace(r.ns, 'iptables', ['-t', 'nat', '-S']);
+  return inNamespace(r.ns, family === 4 ? 'iptables' : 'ip6tables', ['-t', 'nat', '-S']);
 }
 
 /** The namespaces of this run that `ip netns list` still shows. */

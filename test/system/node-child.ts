@@ -1,6 +1,7 @@
 /**
- * One sotto node in its own process for the system tests (test/system/*.test.ts), run inside a
- * network namespace (`ip netns exec`) and driven over IPC by the parent (test/system/cluster.ts).
+ * One sotto node in its own process, driven over IPC by the parent: the system tests run it inside
+ * a network namespace (`ip netns exec`, test/system/cluster.ts); the fault tests
+ * (test/faults/sigkill.test.ts) run it on loopback and kill it with SIGKILL at random points.
  * It reports every 'message' event with its id and, at that moment, its connections (so a test can
  * tell whether a message came over a relayed connection).
  *

@@ -26,6 +26,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { Level } from 'level';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { createNode, type SottoNode } from '../../../src/node/node.js';
+import { serveCommands } from '../rpc.js';
 
 type Args = Record<string, unknown>;
 type Handler = (args: Args) => Promise<unknown>;
@@ -478,24 +479,4 @@ const handlers: Record<string, Handler> = {
   ...(mode === 'sotto' ? sottoHandlers : mode === 'floor' ? floorHandlers : {}),
 };
 if (mode !== 'sotto' && mode !== 'floor') throw new Error(`unknown child mode ${String(mode)}`);
-if (!process.send) throw new Error('run me with fork()');
-
-process.on('message', (raw) => {
-  const { id, cmd, args } = raw as { id: number; cmd: string; args: Args };
-  const handler = handlers[cmd];
-  const reply = (msg: object) => process.send?.({ id, ...msg });
-  if (!handler) {
-    reply({ ok: false, error: `unknown command ${cmd}` });
-    return;
-  }
-  handler(args ?? {}).then(
-    (result) => {
-      reply({ ok: true, result });
-      if (cmd === 'stop') setImmediate(() => process.exit(0));
-    },
-    (err: unknown) => reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-});
-// The parent going away ends us too.
-process.on('disconnect', () => process.exit(0));
-process.send({ id: 0, ok: true, result: 'ready' });
+serveCommands(handlers);

@@ -7,6 +7,7 @@
  * Every loop here is bounded by a count and a time budget given by the parent. Loopback only.
  */
 import { createNode, type IncomingMessage, type SottoNode } from '../../../src/index.js';
+import { serveCommands } from '../rpc.js';
 
 type Args = Record<string, unknown>;
 type Handler = (args: Args) => Promise<unknown>;
@@ -292,24 +293,4 @@ const handlers: Record<string, Handler> = {
   },
 };
 
-if (!process.send) throw new Error('run me with fork()');
-
-process.on('message', (raw) => {
-  const { id, cmd, args } = raw as { id: number; cmd: string; args: Args };
-  const handler = handlers[cmd];
-  const reply = (msg: object) => process.send?.({ id, ...msg });
-  if (!handler) {
-    reply({ ok: false, error: `unknown command ${cmd}` });
-    return;
-  }
-  handler(args ?? {}).then(
-    (result) => {
-      reply({ ok: true, result });
-      if (cmd === 'exit') setImmediate(() => process.exit(0));
-    },
-    (err: unknown) => reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-});
-// The parent going away ends us too.
-process.on('disconnect', () => process.exit(0));
-process.send({ id: 0, ok: true, result: 'ready' });
+serveCommands(handlers, 'exit');

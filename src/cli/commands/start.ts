@@ -63,6 +63,9 @@ const VALUE_NAMES: Readonly<Partial<Record<StartOptionSpec['key'], string>>> = {
   mailboxMaxEnvelopeBytes: 'bytes',
   mailboxes: 'peer-id',
   failAfterDays: 'days',
+  contactRequests: 'policy',
+  metricsListen: 'host:port',
+  metricsTokenFile: 'path',
 };
 
 /** One option per daemon setting, in the order of SETTINGS (src/config/settings.ts). */

@@ -47,6 +47,15 @@ export async function eventLines(
       const [first = '', ...rest] = clean(event.text, { multiline: true }).split('\n');
       return [`${prefix}${first}`, ...rest.map((line) => `${' '.repeat(prefix.length)}${line}`)];
     }
+    case 'request': {
+      const prefix = `${formatTime(event.timestamp, { timeOnly: true })} ? request from ${event.from}: `;
+      const [first = '', ...rest] = clean(event.text, { multiline: true }).split('\n');
+      return [
+        `${prefix}${first}`,
+        ...rest.map((line) => `${' '.repeat(prefix.length)}${line}`),
+        ...(event.first ? [`  (accept: sotto requests accept ${event.from} <name>; or reject, block)`] : []),
+      ];
+    }
     case 'delivery':
       return [`${formatTime(now, { timeOnly: true })} → ${event.id} to ${await who(event.to)}: ${event.state}`];
     case 'key-change': {
@@ -63,7 +72,7 @@ export async function eventLines(
 
 function isEvent(value: unknown): value is StreamEvent {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === 'message' || type === 'delivery' || type === 'key-change';
+  return type === 'message' || type === 'delivery' || type === 'key-change' || type === 'request';
 }
 
 async function watch(ctx: CliContext): Promise<number> {

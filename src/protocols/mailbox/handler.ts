@@ -9,8 +9,8 @@
 import type { ComponentLogger, Connection, Logger, PeerId, Stream, StreamCloseEvent } from '@libp2p/interface';
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
 import type { Uint8ArrayList } from 'uint8arraylist';
+import { type TokenBucketInit, TokenBucketLimiter } from '../common/rate-limit.js';
 import { noopLog, type ProtocolRegistrar, strictLengthDecoder, varintLength } from '../common/stream.js';
-import { type TokenBucketInit, TokenBucketLimiter } from '../prekeys/rate-limit.js';
 import {
   ACK_TIMEOUT_MS,
   FETCH_BURST,
@@ -131,7 +131,7 @@ export interface MailboxHandlerInit {
   /** The nonce source (SPEC §4: fresh random bytes per stream); default `crypto.getRandomValues`. */
   randomBytes?: (n: number) => Uint8Array;
   /** The per-peer token bucket (SPEC §7); defaults FETCH_BURST / FETCH_REFILL_INTERVAL_MS; pass `now` in tests. */
-  rateLimit?: TokenBucketInit;
+  rateLimit?: Partial<TokenBucketInit>;
   /** Wait for Hello and Auth; defaults to READ_TIMEOUT_MS; lower it only in tests. */
   readTimeout?: number;
   /** Wait for each Ack; defaults to ACK_TIMEOUT_MS; lower it only in tests. */

@@ -80,3 +80,30 @@ export const MAX_INBOUND_STREAMS = 8;
 
 /** SPEC §3 "A sender opens at most MAX_OUTBOUND_STREAMS (8) concurrent streams per connection". */
 export const MAX_OUTBOUND_STREAMS = 8;
+
+/**
+ * SPEC §11 "Envelope rate limit: a token bucket per sending peer id holding at most ENVELOPE_BURST
+ * (1024) tokens, full at first sight of the peer; each valid envelope takes one". One full stream's
+ * worth (MAX_ENVELOPES_PER_STREAM) passes at once, so an honest node's backlog retry is never cut.
+ */
+export const ENVELOPE_BURST = MAX_ENVELOPES_PER_STREAM;
+
+/**
+ * SPEC §11 "The bucket regains one token every ENVELOPE_REFILL_INTERVAL_MS (1 ms), i.e. 1000
+ * envelopes a second sustained". Above what one node delivers to another on loopback today
+ * (BENCHMARKS.md: 650–840 msgs/s), so it only stops a peer that floods faster than any sender can.
+ */
+export const ENVELOPE_REFILL_INTERVAL_MS = 1;
+
+/**
+ * SPEC §11 "A receiver serves at most MAX_STREAMS_PER_PEER (16) streams of this protocol at once from
+ * one peer, over all its connections; it resets the ones beyond". Two connections' worth of
+ * MAX_INBOUND_STREAMS: a peer cannot multiply the per-connection cap by opening more connections.
+ */
+export const MAX_STREAMS_PER_PEER = 2 * MAX_INBOUND_STREAMS;
+
+/** SPEC §11 "A receiver tracks at most MAX_TRACKED_PEERS (10 000) buckets, forgetting the least recently used". */
+export const MAX_TRACKED_PEERS = 10_000;
+
+/** SPEC §11 "an envelope beyond the rate limit is answered UNAVAILABLE with reason `rate-limited`". */
+export const RATE_LIMITED_REASON = 'rate-limited';

@@ -56,6 +56,16 @@ export class TooManyEnvelopesError extends Error {
   override name = 'TooManyEnvelopesError';
 }
 
+/**
+ * More than MAX_STREAMS_PER_PEER streams at once from one peer (SPEC §11). A limit, not a protocol
+ * violation: the peer is not reported to the ban list.
+ */
+export class TooManyStreamsError extends Error {
+  static readonly code = 'ERR_TOO_MANY_STREAMS';
+  readonly code = TooManyStreamsError.code;
+  override name = 'TooManyStreamsError';
+}
+
 /** Sender: no Ack arrived within the send timeout (SPEC §5). */
 export class AckTimeoutError extends Error {
   static readonly code = 'ERR_ACK_TIMEOUT';

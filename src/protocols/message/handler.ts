@@ -2,17 +2,26 @@
  * The receiving side of `/sotto/msg/1.0.0` (SPEC §3, §5, §6): reads Envelope frames from each inbound
  * stream, validates them, asks the node what to do (`onEnvelope`) and writes one Ack per envelope.
  * Anything that is not a well-formed, valid envelope resets the stream; the node never crashes.
+ * Per-peer limits (SPEC §11): at most MAX_STREAMS_PER_PEER streams at once from one peer, and a token
+ * bucket of envelopes per peer; an envelope beyond it is answered UNAVAILABLE `rate-limited` without
+ * reaching the node.
  */
-import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface';
+import type { ComponentLogger, Connection, Logger, PeerId, Stream, StreamCloseEvent } from '@libp2p/interface';
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
+import { type TokenBucketInit, TokenBucketLimiter } from '../common/rate-limit.js';
 import { noopLog, type ProtocolRegistrar, strictLengthDecoder, varintLength } from '../common/stream.js';
 import {
+  ENVELOPE_BURST,
+  ENVELOPE_REFILL_INTERVAL_MS,
   MAX_ENVELOPES_PER_STREAM,
   MAX_FRAME_BYTES,
   MAX_INBOUND_STREAMS,
   MAX_OUTBOUND_STREAMS,
+  MAX_STREAMS_PER_PEER,
+  MAX_TRACKED_PEERS,
   MAX_UNACKED_ENVELOPES,
   PROTOCOL_ID,
+  RATE_LIMITED_REASON,
   READ_TIMEOUT_MS,
 } from './constants.js';
 import {
@@ -21,6 +30,7 @@ import {
   MalformedFrameError,
   ReadTimeoutError,
   TooManyEnvelopesError,
+  TooManyStreamsError,
   TruncatedFrameError,
 } from './errors.js';
 import {
@@ -61,6 +71,8 @@ export interface MessageHandlerStats {
   streams: number;
   envelopes: number;
   acks: number;
+  /** Envelopes answered UNAVAILABLE `rate-limited` (SPEC §11), never handed to the node. */
+  rateLimited: number;
   resets: Record<string, number>;
 }
 
@@ -71,6 +83,10 @@ export interface MessageHandlerInit {
   maxInboundStreams?: number;
   maxOutboundStreams?: number;
   maxEnvelopesPerStream?: number;
+  /** Streams served at once per peer, over all its connections (SPEC §11); default MAX_STREAMS_PER_PEER. */
+  maxStreamsPerPeer?: number;
+  /** The per-peer envelope bucket (SPEC §11); defaults ENVELOPE_BURST / ENVELOPE_REFILL_INTERVAL_MS; pass `now` in tests. */
+  rateLimit?: Partial<TokenBucketInit>;
 }
 
 /** The part of libp2p's registrar this service uses. */
@@ -89,7 +105,9 @@ const decodeLength = strictLengthDecoder(
 
 export class MessageHandler extends EventTarget {
   readonly protocol = PROTOCOL_ID;
-  readonly stats: MessageHandlerStats = { streams: 0, envelopes: 0, acks: 0, resets: {} };
+  readonly stats: MessageHandlerStats = { streams: 0, envelopes: 0, acks: 0, rateLimited: 0, resets: {} };
+  /** Envelopes per sending peer (SPEC §11). */
+  readonly limiter: TokenBucketLimiter;
   private readonly registrar: MessageRegistrar;
   private readonly log: Logger;
   private readonly onEnvelope: OnEnvelope;
@@ -97,6 +115,9 @@ export class MessageHandler extends EventTarget {
   private readonly maxInboundStreams: number;
   private readonly maxOutboundStreams: number;
   private readonly maxEnvelopesPerStream: number;
+  private readonly maxStreamsPerPeer: number;
+  /** Streams being served, per remote peer id (SPEC §11). */
+  private readonly streamsByPeer = new Map<string, number>();
   private readonly active = new Set<AbortController>();
   private started = false;
 
@@ -111,6 +132,13 @@ export class MessageHandler extends EventTarget {
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS;
     this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS;
     this.maxEnvelopesPerStream = init.maxEnvelopesPerStream ?? MAX_ENVELOPES_PER_STREAM;
+    this.maxStreamsPerPeer = init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER;
+    this.limiter = new TokenBucketLimiter({
+      capacity: ENVELOPE_BURST,
+      refillIntervalMs: ENVELOPE_REFILL_INTERVAL_MS,
+      maxKeys: MAX_TRACKED_PEERS,
+      ...init.rateLimit,
+    });
     this.handleStream = this.handleStream.bind(this);
   }
 
@@ -135,13 +163,32 @@ export class MessageHandler extends EventTarget {
     return this.started;
   }
 
+  /** Streams of this protocol being served for `peer` (a peer id string) right now (SPEC §11). */
+  streamsFrom(peer: string): number {
+    return this.streamsByPeer.get(peer) ?? 0;
+  }
+
   /** Serves one inbound stream until the sender closes it or it is reset. Never throws. */
   async handleStream(stream: Stream, connection: Connection): Promise<void> {
     this.stats.streams++;
     const remotePeer = connection.remotePeer;
+    const peerKey = remotePeer.toString();
+    const serving = this.streamsByPeer.get(peerKey) ?? 0;
+    if (serving >= this.maxStreamsPerPeer) {
+      this.reset(stream, remotePeer, new TooManyStreamsError('too many streams from one peer'));
+      return;
+    }
+    this.streamsByPeer.set(peerKey, serving + 1);
     const controller = new AbortController();
     this.active.add(controller);
-    const onClose = (): void => controller.abort(new HandlerStoppedError('stream closed'));
+    // lpStream aborts the stream when more than MAX_UNACKED_ENVELOPES frames are buffered unread (a
+    // sender that does not respect the window, SPEC §3): a protocol violation, not a hang-up
+    const onClose = (evt: StreamCloseEvent): void =>
+      controller.abort(
+        evt.error?.name === 'StreamBufferError'
+          ? new FrameTooLargeError('more buffered input than the pipelining window', { cause: evt.error })
+          : new HandlerStoppedError('stream closed'),
+      );
     stream.addEventListener('close', onClose, { once: true });
     // Count what arrives and what complete frames consumed, so that an EOF exactly at a frame
     // boundary (clean end) can be told from an EOF inside a frame (truncated).
@@ -184,7 +231,10 @@ export class MessageHandler extends EventTarget {
         if (++count > this.maxEnvelopesPerStream) throw new TooManyEnvelopesError('too many envelopes on one stream');
         const envelope = decodeEnvelope(frame);
         this.stats.envelopes++;
-        const decision = this.decide(envelope, remotePeer, controller.signal);
+        // the rate limit is applied in arrival order, before the node sees the envelope (SPEC §11)
+        const decision = this.limiter.take(peerKey).ok
+          ? this.decide(envelope, remotePeer, controller.signal)
+          : this.rateLimited();
         decision.catch(() => undefined); // surfaces through the ack chain
         ackChain = ackChain.then(async () => {
           const { status, reason } = await decision;
@@ -206,7 +256,16 @@ export class MessageHandler extends EventTarget {
       stream.removeEventListener('close', onClose);
       stream.removeEventListener('message', onMessage);
       this.active.delete(controller);
+      const left = (this.streamsByPeer.get(peerKey) ?? 1) - 1;
+      if (left > 0) this.streamsByPeer.set(peerKey, left);
+      else this.streamsByPeer.delete(peerKey);
     }
+  }
+
+  /** The answer to an envelope beyond the peer's rate limit (SPEC §11): transient, keep and retry. */
+  private async rateLimited(): Promise<{ status: AckStatus; reason: string }> {
+    this.stats.rateLimited++;
+    return { status: Status.UNAVAILABLE, reason: RATE_LIMITED_REASON };
   }
 
   /** Reads one frame; null on a clean end; throws a typed error on anything else. */

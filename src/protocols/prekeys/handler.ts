@@ -6,11 +6,15 @@
  */
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface';
 import { InvalidDataLengthError, InvalidDataLengthLengthError, lpStream } from '@libp2p/utils';
+import { type TokenBucketInit, TokenBucketLimiter } from '../common/rate-limit.js';
 import { noopLog, type ProtocolRegistrar, strictLengthDecoder, varintLength } from '../common/stream.js';
 import {
+  CLAIM_BURST,
+  CLAIM_REFILL_INTERVAL_MS,
   MAX_INBOUND_STREAMS,
   MAX_OUTBOUND_STREAMS,
   MAX_REQUEST_FRAME_BYTES,
+  MAX_TRACKED_PEERS,
   PROTOCOL_ID,
   READ_TIMEOUT_MS,
 } from './constants.js';
@@ -21,7 +25,6 @@ import {
   ReadTimeoutError,
   TruncatedFrameError,
 } from './errors.js';
-import { type TokenBucketInit, TokenBucketLimiter } from './rate-limit.js';
 import {
   type ClaimedPrekey,
   type ClaimResponse,
@@ -70,8 +73,8 @@ export interface PrekeyHandlerStats {
 
 export interface PrekeyHandlerInit {
   claim: ClaimPrekey;
-  /** The per-peer token bucket (SPEC §6); pass `now` to control time in tests. */
-  rateLimit?: TokenBucketInit;
+  /** The per-peer token bucket (SPEC §6); defaults CLAIM_BURST / CLAIM_REFILL_INTERVAL_MS; pass `now` in tests. */
+  rateLimit?: Partial<TokenBucketInit>;
   /** Defaults to READ_TIMEOUT_MS; lower it only in tests. */
   readTimeout?: number;
   maxInboundStreams?: number;
@@ -121,7 +124,12 @@ export class PrekeyHandler extends EventTarget {
     this.registrar = components.registrar;
     this.log = components.logger?.forComponent('sotto:prekeys') ?? noopLog;
     this.claim = init.claim;
-    this.limiter = new TokenBucketLimiter(init.rateLimit);
+    this.limiter = new TokenBucketLimiter({
+      capacity: CLAIM_BURST,
+      refillIntervalMs: CLAIM_REFILL_INTERVAL_MS,
+      maxKeys: MAX_TRACKED_PEERS,
+      ...init.rateLimit,
+    });
     this.readTimeout = init.readTimeout ?? READ_TIMEOUT_MS;
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS;
     this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS;

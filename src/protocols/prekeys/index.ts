@@ -33,6 +33,7 @@
  */
 import { PrekeyHandler, type PrekeyHandlerComponents, type PrekeyHandlerInit } from './handler.js';
 
+export { type TakeResult, type TokenBucketInit, TokenBucketLimiter } from '../common/rate-limit.js';
 export * from './client.js';
 export * from './constants.js';
 export * from './errors.js';
@@ -46,7 +47,6 @@ export {
   type PrekeyRegistrar,
   type StreamResetDetail,
 } from './handler.js';
-export { type TakeResult, type TokenBucketInit, TokenBucketLimiter } from './rate-limit.js';
 export {
   type ClaimedPrekey,
   type ClaimRequest,

@@ -1,12 +1,19 @@
-// The per-peer token bucket of SPEC §6 with an injected clock: no sleeps.
+// The per-peer token bucket every sotto protocol uses (src/protocols/common/rate-limit.ts), with an
+// injected clock: no sleeps.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLAIM_BURST, CLAIM_REFILL_INTERVAL_MS, TokenBucketLimiter } from '../../../src/protocols/prekeys/index.js';
+import { DEFAULT_MAX_TRACKED_KEYS, TokenBucketLimiter } from '../../../src/protocols/common/rate-limit.js';
+import { CLAIM_BURST, CLAIM_REFILL_INTERVAL_MS } from '../../../src/protocols/prekeys/index.js';
 
 describe('TokenBucketLimiter', () => {
-  it(`defaults: a burst of CLAIM_BURST (${CLAIM_BURST}), then one per CLAIM_REFILL_INTERVAL_MS`, () => {
+  it(`a burst of capacity (the claim limit: ${CLAIM_BURST}), then one per refillIntervalMs`, () => {
     let now = 1000;
-    const l = new TokenBucketLimiter({ now: () => now });
+    const l = new TokenBucketLimiter({
+      capacity: CLAIM_BURST,
+      refillIntervalMs: CLAIM_REFILL_INTERVAL_MS,
+      now: () => now,
+    });
+    assert.equal(l.maxKeys, DEFAULT_MAX_TRACKED_KEYS);
     for (let i = 0; i < CLAIM_BURST; i++) assert.deepEqual(l.take('a'), { ok: true });
     assert.deepEqual(l.take('a'), { ok: false, retryAfterMs: CLAIM_REFILL_INTERVAL_MS });
     now += CLAIM_REFILL_INTERVAL_MS / 2;
@@ -53,7 +60,8 @@ describe('TokenBucketLimiter', () => {
   });
 
   it('rejects nonsense settings', () => {
-    assert.throws(() => new TokenBucketLimiter({ capacity: 0 }), RangeError);
-    assert.throws(() => new TokenBucketLimiter({ refillIntervalMs: 0 }), RangeError);
+    assert.throws(() => new TokenBucketLimiter({ capacity: 0, refillIntervalMs: 1 }), RangeError);
+    assert.throws(() => new TokenBucketLimiter({ capacity: 1, refillIntervalMs: 0 }), RangeError);
+    assert.throws(() => new TokenBucketLimiter({ capacity: 1, refillIntervalMs: 1, maxKeys: 0 }), RangeError);
   });
 });

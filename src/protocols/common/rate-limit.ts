@@ -1,16 +1,22 @@
 /**
- * The per-peer claim limit of SPEC §6: a token bucket per key (the requester's peer id string),
- * refilled continuously, with a bounded number of tracked keys (least recently used forgotten first).
- * The clock is injected so that tests never sleep.
+ * The per-peer token bucket every sotto protocol uses for its rate limits (message SPEC §11,
+ * prekeys SPEC §6, mailbox SPEC §7, and the node's own limits): a bucket per key (the requester's
+ * peer id string), refilled continuously, with a bounded number of tracked keys (least recently
+ * used forgotten first). The clock is injected so that tests never sleep.
  */
-import { CLAIM_BURST, CLAIM_REFILL_INTERVAL_MS, MAX_TRACKED_PEERS } from './constants.js';
+
+/**
+ * Keys a limiter tracks unless told otherwise: beyond this the least recently used bucket is
+ * forgotten (rule: bounded memory under many peer ids; a forgotten peer comes back with a full bucket).
+ */
+export const DEFAULT_MAX_TRACKED_KEYS = 10_000;
 
 export interface TokenBucketInit {
-  /** Tokens a new or fully rested key holds; default CLAIM_BURST. */
-  capacity?: number;
-  /** Milliseconds to regain one token; default CLAIM_REFILL_INTERVAL_MS. */
-  refillIntervalMs?: number;
-  /** Keys tracked at most; default MAX_TRACKED_PEERS. */
+  /** Tokens a new or fully rested key holds (the burst). */
+  capacity: number;
+  /** Milliseconds to regain one token (the sustained rate is 1000 / refillIntervalMs per second). */
+  refillIntervalMs: number;
+  /** Keys tracked at most; default DEFAULT_MAX_TRACKED_KEYS. */
   maxKeys?: number;
   /** Milliseconds clock (monotonic preferred); default `performance.now`. */
   now?: () => number;
@@ -32,10 +38,10 @@ export class TokenBucketLimiter {
   /** Insertion order = recency order: a used key is moved to the end. */
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(init: TokenBucketInit = {}) {
-    this.capacity = init.capacity ?? CLAIM_BURST;
-    this.refillIntervalMs = init.refillIntervalMs ?? CLAIM_REFILL_INTERVAL_MS;
-    this.maxKeys = init.maxKeys ?? MAX_TRACKED_PEERS;
+  constructor(init: TokenBucketInit) {
+    this.capacity = init.capacity;
+    this.refillIntervalMs = init.refillIntervalMs;
+    this.maxKeys = init.maxKeys ?? DEFAULT_MAX_TRACKED_KEYS;
     this.now = init.now ?? (() => performance.now());
     if (!(this.capacity >= 1) || !(this.refillIntervalMs > 0) || !(this.maxKeys >= 1)) {
       throw new RangeError('token bucket needs capacity ≥ 1, refillIntervalMs > 0, maxKeys ≥ 1');

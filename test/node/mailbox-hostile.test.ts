@@ -151,6 +151,9 @@ describe('mailbox under hostile deposits', () => {
     const ack = await sendEnvelope(honest, mailboxPeer, deposit(other, 500));
     assert.equal(ack.status, AckStatus.STORED, 'an honest peer is not affected');
     assert.equal(await held(), stored + 1);
+    console.log(
+      `# mailbox flood: ${FLOOD} deposits from one peer: stored ${stored}, refused rate-limited ${limited}; honest deposit accepted 1/1; held ${stored + 1}`,
+    );
   });
 
   it('deposits over the per-identity and the total quota are refused; what is held stays', async () => {

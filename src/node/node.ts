@@ -118,6 +118,14 @@ import { ensureCurrentPrekeys } from './prekey-rotation.js';
 
 /** How many one-time prekeys the node keeps ready for first contacts. */
 export const ONE_TIME_PREKEY_POOL = 20;
+/**
+ * One-time prekeys handed out and not yet used by a handshake (issue 7, "one-time prekey claims
+ * rate-limited per requester; fall back to the signed prekey"): each claim is refilled with a new
+ * key while the claimed one is kept for its handshake, so many requesters (each within its own rate
+ * limit) could grow the store without bound. At this many outstanding claims the node answers
+ * EMPTY and senders handshake with the signed prekey alone until handshakes use up claimed keys.
+ */
+export const MAX_OUTSTANDING_CLAIMS = 1000;
 export { MAX_TEXT_BYTES } from './content.js';
 /** Lifetime of a published identity record; republished at half of it. */
 export const RECORD_LIFETIME_MS = 24 * 60 * 60 * 1000;
@@ -267,6 +275,8 @@ export interface CreateNodeOptions {
   contactRequests?: ContactRequestPolicy;
   /** Lower caps than MAX_PENDING_REQUESTS and MAX_MESSAGES_PER_REQUEST (never higher), e.g. for tests. */
   requestLimits?: { maxPending?: number; maxMessagesPerRequest?: number };
+  /** A lower cap than MAX_OUTSTANDING_CLAIMS (never higher), e.g. for tests. */
+  maxOutstandingClaims?: number;
 }
 
 /**
@@ -459,6 +469,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private requestPolicy: ContactRequestPolicy = 'accept';
   private maxPendingRequests = MAX_PENDING_REQUESTS;
   private maxMessagesPerRequest = MAX_MESSAGES_PER_REQUEST;
+  private maxOutstandingClaims = MAX_OUTSTANDING_CLAIMS;
   /** Blocked identities (hex), loaded at start: checked before any other work on an envelope. */
   private readonly blockedIds = new Set<string>();
   /** Pending contact requests: identity (hex) → messages held (0: one being written). Loaded at start. */
@@ -502,6 +513,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const config = parseNetConfig(this.options.net ?? {});
     const roleConfig = this.options.mailbox === undefined ? undefined : parseMailboxRole(this.options.mailbox);
     const requestOptions = parseRequestOptions(this.options);
+    const maxClaims = this.options.maxOutstandingClaims ?? MAX_OUTSTANDING_CLAIMS;
+    if (!Number.isInteger(maxClaims) || maxClaims < 1 || maxClaims > MAX_OUTSTANDING_CLAIMS) {
+      throw new InvalidRequestOptionsError(`maxOutstandingClaims must be an integer 1..${MAX_OUTSTANDING_CLAIMS}`);
+    }
+    this.maxOutstandingClaims = maxClaims;
     const ownMailboxes = parseMailboxPeers(this.options.mailboxes ?? []);
     await nodeProviderReady;
     const store = await this.openStore();
@@ -761,8 +777,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   private async claimOwn(store: SottoStore): Promise<ClaimResult> {
-    for (const id of await store.prekeys.ids('one-time')) {
-      if (await store.prekeys.isClaimed(id)) continue;
+    const ids = await store.prekeys.ids('one-time');
+    const free: number[] = [];
+    for (const id of ids) if (!(await store.prekeys.isClaimed(id))) free.push(id);
+    if (ids.length - free.length >= this.maxOutstandingClaims) return 'empty';
+    for (const id of free) {
       const prekey = await store.prekeys.get('one-time', id);
       if (!prekey) continue;
       const batch = store.batch();

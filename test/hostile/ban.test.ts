@@ -10,23 +10,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createEnv } from '../../src/crypto/index.js';
-import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import { createNode, type SottoNode } from '../../src/index.js';
-import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
+import type { SottoHost } from '../../src/net/index.js';
 import { BAN_DURATION_MS, MISBEHAVIOUR_THRESHOLD } from '../../src/node/ban-list.js';
 import { PROTOCOL_ID as MSG_PROTOCOL } from '../../src/protocols/message/index.js';
+import { rawHost as newRawHost } from './peers.js';
 
 /** Deadline of every single network operation in this file. */
 const DEADLINE_MS = 10_000;
 /** A complete frame whose payload is not a protobuf Envelope (field 0 is invalid): ERR_MALFORMED_FRAME. */
 const MALFORMED = Uint8Array.of(3, 0x00, 0xff, 0xff);
 
-const env = createEnv();
 const dirs: string[] = [];
 const hosts: SottoHost[] = [];
 let alice: SottoNode;
@@ -45,11 +42,7 @@ async function dataDir(): Promise<string> {
 }
 
 async function rawHost(): Promise<SottoHost> {
-  const h = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] }),
-    dht: identityRecordRules(env.provider, Date.now),
-  });
+  const h = await newRawHost();
   hosts.push(h);
   return h;
 }

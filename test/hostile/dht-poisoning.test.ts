@@ -135,6 +135,9 @@ before(async () => {
   await waitFor('routing tables', () => [...honest, ...sybils, mallory].every((h) => routingTableSize(h) >= 3));
   const put = await putRecord(honest[1] as SottoHost, key, current);
   assert.ok(put.accepted >= 3, `Bob's record stored by ${put.accepted} peers`);
+  // Every honest server holds the current record (a put stores it on the putting node first): an
+  // older one is then a rollback for each of them, not just for those the first put reached.
+  for (const h of honest) await putRecord(h, key, current);
 });
 
 after(async () => {

@@ -20,15 +20,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createEnv } from '../../src/crypto/index.js';
-import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import { createNode, type SottoNode } from '../../src/index.js';
-import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
+import type { SottoHost } from '../../src/net/index.js';
 import { PROTOCOL_ID as MSG_PROTOCOL } from '../../src/protocols/message/index.js';
+import { rawHost as newRawHost } from './peers.js';
 
 /** How long one flood runs at most (it also stops when Alice's measurement is done). */
 const FLOOD_MS = 8_000;
@@ -43,7 +41,6 @@ const STREAM_FLOOD_CONCURRENCY = 32;
 /** Deadline of each single dial, stream open or wait of an attacker. */
 const ATTEMPT_DEADLINE_MS = 10_000;
 
-const env = createEnv();
 const dirs: string[] = [];
 const extraHosts: SottoHost[] = [];
 let alice: SottoNode;
@@ -60,11 +57,7 @@ async function dataDir(): Promise<string> {
 }
 
 async function rawHost(): Promise<SottoHost> {
-  const h = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] }),
-    dht: identityRecordRules(env.provider, Date.now),
-  });
+  const h = await newRawHost();
   extraHosts.push(h);
   return h;
 }

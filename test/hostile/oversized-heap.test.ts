@@ -13,15 +13,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createEnv } from '../../src/crypto/index.js';
-import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import { createNode, type SottoNode } from '../../src/index.js';
-import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
+import type { SottoHost } from '../../src/net/index.js';
 import { MISBEHAVIOUR_THRESHOLD } from '../../src/node/ban-list.js';
 import { MAX_FRAME_BYTES, PROTOCOL_ID } from '../../src/protocols/message/index.js';
+import { rawHost, tcpAddr } from './peers.js';
 
 const ATTACKERS = 8;
 /** Streams per attacker: one fewer than the violations that get a peer banned. */
@@ -58,20 +56,14 @@ describe('oversized length prefixes', () => {
     await bob.start();
     stops.push(() => bob.stop());
     const bobPeer = peerIdFromString(bob.peerId);
-    const ma = bob.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws')) as string;
-    const bobAddr = ma.includes('/p2p/') ? ma : `${ma}/p2p/${bob.peerId}`;
+    const bobAddr = tcpAddr(bob);
 
     const before = heapMb();
     let reset = 0;
     let answered = 0;
     let open = 0;
     for (let a = 0; a < ATTACKERS; a++) {
-      const host: SottoHost = await createHost({
-        privateKey: await generateKeyPair('Ed25519'),
-        config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] }),
-        dht: identityRecordRules(createEnv().provider, Date.now),
-      });
-      await host.start();
+      const host: SottoHost = await rawHost();
       stops.push(async () => {
         await host.stop();
       });

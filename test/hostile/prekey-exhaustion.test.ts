@@ -9,15 +9,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createEnv } from '../../src/crypto/index.js';
-import { identityRecordRules } from '../../src/directory/dht-rules.js';
 import { decodeAddress } from '../../src/identity/address.js';
 import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
-import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
+import type { SottoHost } from '../../src/net/index.js';
 import { CLAIM_BURST, claimPrekey, RateLimitedError } from '../../src/protocols/prekeys/index.js';
+import { rawHost, tcpAddr } from './peers.js';
 
 /** The cap under test (MAX_OUTSTANDING_CLAIMS is 1000; a lower one keeps the test small). */
 const CAP = 6;
@@ -37,18 +35,8 @@ async function start(options: Partial<Parameters<typeof createNode>[0]> = {}, bo
   return node;
 }
 
-function tcpAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws')) as string;
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
-}
-
 async function claimer(bob: SottoNode): Promise<SottoHost> {
-  const host = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
-    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] }),
-    dht: identityRecordRules(createEnv().provider, Date.now),
-  });
-  await host.start();
+  const host = await rawHost();
   hosts.push(host);
   await host.dial(multiaddr(tcpAddr(bob)));
   return host;

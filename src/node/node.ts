@@ -745,15 +745,22 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return identity;
   }
 
-  /** Tops the pool of unclaimed one-time prekeys up to ONE_TIME_PREKEY_POOL (in `batch`). */
-  private async replenishOneTimePrekeys(
-    store: SottoStore,
-    batch: ReturnType<SottoStore['batch']>,
-    claimingNow = 0,
-  ): Promise<void> {
+  /** The stored one-time prekey ids, and those of them not handed out yet. */
+  private async oneTimePool(store: SottoStore): Promise<{ ids: number[]; unclaimed: number[] }> {
     const ids = await store.prekeys.ids('one-time');
-    let unclaimed = -claimingNow;
-    for (const id of ids) if (!(await store.prekeys.isClaimed(id))) unclaimed++;
+    const unclaimed: number[] = [];
+    for (const id of ids) if (!(await store.prekeys.isClaimed(id))) unclaimed.push(id);
+    return { ids, unclaimed };
+  }
+
+  /** Tops the pool of unclaimed one-time prekeys up to ONE_TIME_PREKEY_POOL (in `batch`). */
+  private async replenishOneTimePrekeys(store: SottoStore, batch: ReturnType<SottoStore['batch']>): Promise<void> {
+    const { ids, unclaimed } = await this.oneTimePool(store);
+    this.topUpOneTimePrekeys(batch, ids, unclaimed.length);
+  }
+
+  /** Adds keys to `batch` until `unclaimed` reaches ONE_TIME_PREKEY_POOL; new ids follow the highest of `ids`. */
+  private topUpOneTimePrekeys(batch: ReturnType<SottoStore['batch']>, ids: number[], unclaimed: number): void {
     let next = ids.length > 0 ? Math.max(...ids) + 1 : 1;
     for (let i = unclaimed; i < ONE_TIME_PREKEY_POOL; i++) {
       batch.prekeys.put('one-time', generateOneTimePrekey(this.env, next++));
@@ -777,16 +784,14 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   }
 
   private async claimOwn(store: SottoStore): Promise<ClaimResult> {
-    const ids = await store.prekeys.ids('one-time');
-    const free: number[] = [];
-    for (const id of ids) if (!(await store.prekeys.isClaimed(id))) free.push(id);
-    if (ids.length - free.length >= this.maxOutstandingClaims) return 'empty';
-    for (const id of free) {
+    const { ids, unclaimed } = await this.oneTimePool(store);
+    if (ids.length - unclaimed.length >= this.maxOutstandingClaims) return 'empty';
+    for (const id of unclaimed) {
       const prekey = await store.prekeys.get('one-time', id);
       if (!prekey) continue;
       const batch = store.batch();
       batch.prekeys.markClaimed(id, this.env.now());
-      await this.replenishOneTimePrekeys(store, batch, 1);
+      this.topUpOneTimePrekeys(batch, ids, unclaimed.length - 1); // the pool read once, minus this claim
       await batch.commit();
       return { id, publicKey: prekey.publicKey };
     }

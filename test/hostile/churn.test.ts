@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode, type SottoNode } from '../../src/index.js';
+import { tcpAddr } from './peers.js';
 
 const INITIAL = 10;
 const ROUNDS = 4;
@@ -57,8 +58,7 @@ after(async () => {
 describe('churn', () => {
   it(`${ROUNDS} rounds of ${LEAVE} leaving and ${JOIN} + 1 joining: every lookup and delivery succeeds`, async () => {
     const first = await start(await newDir(), []);
-    const ma = first.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws')) as string;
-    const bootstrap = [ma.includes('/p2p/') ? ma : `${ma}/p2p/${first.peerId}`];
+    const bootstrap = [tcpAddr(first)];
     const dirOf = new Map<SottoNode, string>();
     const members: SottoNode[] = [];
     for (let i = 0; i < INITIAL; i++) {

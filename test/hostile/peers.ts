@@ -2,7 +2,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { createEnv } from '../../src/crypto/index.js';
 import { identityRecordRules } from '../../src/directory/dht-rules.js';
-import type { SottoNode } from '../../src/index.js';
 import { createHost, parseNetConfig, type SottoHost } from '../../src/net/index.js';
 
 const env = createEnv();
@@ -18,9 +17,4 @@ export function rawHost(): Promise<SottoHost> {
   );
 }
 
-/** The node's TCP multiaddr, with its peer id. */
-export function tcpAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  if (ma === undefined) throw new Error('the node has no TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
-}
+export { tcpAddr } from '../node/helpers.js';

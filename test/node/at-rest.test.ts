@@ -29,6 +29,7 @@ import {
   rawDbEntries,
   snapshotFiles,
 } from '../store/helpers-at-rest.js';
+import { tcpAddr } from './helpers.js';
 
 const dirs: string[] = [];
 const nodes: SottoNode[] = [];
@@ -76,12 +77,6 @@ async function start(
   return node;
 }
 
-function bootstrapAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma, 'node has a TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
-}
-
 function nextMessage(node: SottoNode, timeoutMs = 20_000): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no message within ${timeoutMs} ms`)), timeoutMs);
@@ -117,7 +112,7 @@ describe('nodes with encryption at rest', () => {
     const pwA = new TextEncoder().encode('alice passphrase');
     const pwB = 'bob passphrase ✓';
     let a = await start(dirA, pwA);
-    let b = await start(dirB, pwB, [bootstrapAddr(a)]);
+    let b = await start(dirB, pwB, [tcpAddr(a)]);
     await a.publishRecord();
     await b.publishRecord();
     const addrA = a.address;
@@ -155,7 +150,7 @@ describe('nodes with encryption at rest', () => {
     assert.deepEqual(await snapshotFiles(dirA), before);
 
     a = await start(dirA, pwA);
-    b = await start(dirB, pwB, [bootstrapAddr(a)]);
+    b = await start(dirB, pwB, [tcpAddr(a)]);
     assert.equal(a.address, addrA);
     assert.equal(b.address, addrB);
     await a.publishRecord();
@@ -200,7 +195,7 @@ describe('nodes with encryption at rest', () => {
     await legacyDataDir('bob', dirB);
     const { logger, lines } = capture();
     const a = await start(dirA, 'alice now has one', [], logger);
-    const b = await start(dirB, undefined, [bootstrapAddr(a)]);
+    const b = await start(dirB, undefined, [tcpAddr(a)]);
     assert.equal(a.address, LEGACY_ADDRESSES.alice);
     assert.equal(b.address, LEGACY_ADDRESSES.bob);
     assert.ok(
@@ -228,7 +223,7 @@ describe('nodes with encryption at rest', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     const a = await start(dirA, 'pw a');
-    const b = await start(dirB, 'pw b', [bootstrapAddr(a)]);
+    const b = await start(dirB, 'pw b', [tcpAddr(a)]);
     await a.publishRecord();
     await b.publishRecord();
     await a.addContact('bob', b.address);
@@ -249,7 +244,7 @@ describe('nodes with encryption at rest', () => {
     // for DIRECTORY_CACHE_TTL_MS, 10 min): an envelope from her new node makes it look again
     // instead of refusing it as device-not-bound.
     const b2 = await start(dirB, 'pw b');
-    const r = await start(dirR, 'pw r', [bootstrapAddr(b2)]);
+    const r = await start(dirR, 'pw r', [tcpAddr(b2)]);
     assert.equal(r.address, addrA);
     assert.notEqual(r.peerId, peerA);
     assert.deepEqual(

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode, type SottoNode } from '../../src/index.js';
 import { waitFor } from '../net/helpers.js';
+import { tcpAddr } from './helpers.js';
 
 const dirs: string[] = [];
 const nodes: SottoNode[] = [];
@@ -26,12 +27,6 @@ async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sotto-crossed-'));
   dirs.push(dir);
   return dir;
-}
-
-function bootstrapAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma, 'node has a TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
 }
 
 /** Every message text the node's app saw, in order. */
@@ -57,7 +52,7 @@ describe('crossed handshakes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     let a = await start(dirA);
-    let b = await start(dirB, [bootstrapAddr(a)]);
+    let b = await start(dirB, [tcpAddr(a)]);
     await a.publishRecord();
     await b.publishRecord();
     await a.addContact('bob', b.address);
@@ -91,7 +86,7 @@ describe('crossed handshakes', () => {
     await a.stop();
     await b.stop();
     a = await start(dirA);
-    b = await start(dirB, [bootstrapAddr(a)]);
+    b = await start(dirB, [tcpAddr(a)]);
     await a.publishRecord();
     await b.publishRecord();
     const after = [inbox(a), inbox(b)] as const;

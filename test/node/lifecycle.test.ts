@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { createNode, type IncomingMessage, type SottoNode } from '../../src/index.js';
 import { SIGNED_PREKEY_ROTATION_MS } from '../../src/node/prekey-rotation.js';
 import { waitFor } from '../net/helpers.js';
+import { tcpAddr } from './helpers.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const dirs: string[] = [];
@@ -33,12 +34,6 @@ async function start(dir: string, bootstrap: string[] = []): Promise<SottoNode> 
   return node;
 }
 
-function bootstrapAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma, 'node has a TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
-}
-
 async function stop(node: SottoNode): Promise<void> {
   await node.stop();
   nodes.splice(nodes.indexOf(node), 1);
@@ -58,7 +53,7 @@ after(async () => {
 describe('node life cycle', () => {
   it('a node that bootstraps is in the directory when start() returns (no manual republish)', async () => {
     const seed = await start(await dataDir());
-    const joiner = await start(await dataDir(), [bootstrapAddr(seed)]);
+    const joiner = await start(await dataDir(), [tcpAddr(seed)]);
     // the seed started alone (its record reached nobody); the joiner's first publish waited for
     // the seed, and the seed republishes by itself once it has a DHT peer
     const found = await seed.refresh(joiner.address);
@@ -81,7 +76,7 @@ describe('node life cycle', () => {
     offset = 0;
     const dirA = await dataDir();
     const b = await start(await dataDir());
-    let a = await start(dirA, [bootstrapAddr(b)]);
+    let a = await start(dirA, [tcpAddr(b)]);
     const before = await b.refresh(a.address);
 
     let inbox = collect(a);
@@ -94,7 +89,7 @@ describe('node life cycle', () => {
     // a restart before the period changes nothing
     await stop(a);
     offset = DAY_MS;
-    a = await start(dirA, [bootstrapAddr(b)]);
+    a = await start(dirA, [tcpAddr(b)]);
     const sameIds = await b.refresh(a.address);
     assert.equal(sameIds.signedPrekeyId, before.signedPrekeyId);
     assert.equal(sameIds.kemPrekeyId, before.kemPrekeyId);
@@ -103,7 +98,7 @@ describe('node life cycle', () => {
     // past the period: new prekeys, published in a newer record
     offset = SIGNED_PREKEY_ROTATION_MS + 2 * DAY_MS;
     await b.publishRecord(); // what b's republish timer does in real time (records live one day)
-    a = await start(dirA, [bootstrapAddr(b)]);
+    a = await start(dirA, [tcpAddr(b)]);
     inbox = collect(a);
     const after = await b.refresh(a.address);
     assert.notEqual(after.signedPrekeyId, before.signedPrekeyId);
@@ -112,7 +107,7 @@ describe('node life cycle', () => {
 
     // b's session (made with the old prekeys) goes on; a new contact handshakes with the new ones
     assert.equal((await b.send(a.address, 'old session')).state, 'delivered');
-    const c = await start(await dataDir(), [bootstrapAddr(b)]);
+    const c = await start(await dataDir(), [tcpAddr(b)]);
     assert.equal((await c.send(a.address, 'new handshake')).state, 'delivered');
     assert.deepEqual(inbox.map((m) => m.text).sort(), ['new handshake', 'old session']);
     assert.equal((await a.send(c.address, 'reply')).state, 'delivered');
@@ -124,7 +119,7 @@ describe('node life cycle', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     let a = await start(dirA);
-    let b = await start(dirB, [bootstrapAddr(a)]);
+    let b = await start(dirB, [tcpAddr(a)]);
     const inbox = collect(b);
     assert.equal((await a.send(b.address, 'warm-up')).state, 'delivered');
     const texts = Array.from({ length: 100 }, (_, i) => `concurrent ${i}`);
@@ -146,7 +141,7 @@ describe('node life cycle', () => {
     await stop(b);
     await stop(a);
     a = await start(dirA);
-    b = await start(dirB, [bootstrapAddr(a)]);
+    b = await start(dirB, [tcpAddr(a)]);
     const after = collect(b);
     const back = collect(a);
     assert.equal((await a.send(b.address, 'after restart')).state, 'delivered');

@@ -18,6 +18,7 @@ import { type CreateNodeOptions, createNode, type IncomingMessage, type SottoNod
 import { InvalidMailboxOptionsError } from '../../src/node/errors.js';
 import { decodeEnvelope, isSealed } from '../../src/protocols/message/index.js';
 import { openStore } from '../../src/store/store.js';
+import { tcpAddr } from './helpers.js';
 
 const dirs: string[] = [];
 const nodes: SottoNode[] = [];
@@ -33,12 +34,6 @@ async function start(dir: string, bootstrap: string[], extra: Partial<CreateNode
   await node.start();
   nodes.push(node);
   return node;
-}
-
-function bootstrapAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma, 'node has a TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
 }
 
 /** Collects `count` messages (bounded by a timeout). */
@@ -89,8 +84,8 @@ describe('mailboxes', () => {
     // Bob's address is needed for the allow list: create his identity first (offline).
     const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
     const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
-    let b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
-    const a = await start(dirA, [bootstrapAddr(m)]);
+    let b = await start(dirB, [tcpAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [tcpAddr(m)]);
     await b.publishRecord();
     assert.deepEqual(b.mailboxes(), [m.peerId]);
     await b.stop();
@@ -108,7 +103,7 @@ describe('mailboxes', () => {
 
     b = createNode({
       dataDir: dirB,
-      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(m)] },
+      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [tcpAddr(m)] },
       mailboxes: [m.peerId],
     });
     nodes.push(b);
@@ -153,8 +148,8 @@ describe('mailboxes', () => {
     const dirB = await dataDir();
     const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
     const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
-    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
-    const a = await start(dirA, [bootstrapAddr(m)]);
+    const b = await start(dirB, [tcpAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [tcpAddr(m)]);
     await b.publishRecord();
     await b.stop();
     const texts = ['short', 'a somewhat longer text, still under one pad block', 'x'.repeat(700)];
@@ -209,10 +204,10 @@ describe('mailboxes', () => {
     const m = await start(dirM, [], {
       mailbox: { policy: 'allow-list', allow: [bobAddress], maxEnvelopesPerIdentity: 2 },
     });
-    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    const b = await start(dirB, [tcpAddr(m)], { mailboxes: [m.peerId] });
     // Carol lists the mailbox too, but the mailbox does not serve her.
-    const c = await start(dirC, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
-    const a = await start(dirA, [bootstrapAddr(m)]);
+    const c = await start(dirC, [tcpAddr(m)], { mailboxes: [m.peerId] });
+    const a = await start(dirA, [tcpAddr(m)]);
     await b.publishRecord();
     await c.publishRecord();
     const carolAddress = c.address;
@@ -250,7 +245,7 @@ describe('mailboxes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     const a = await start(dirA, [], { clock, failAfterMs: 60_000 });
-    let b = await start(dirB, [bootstrapAddr(a)], { clock });
+    let b = await start(dirB, [tcpAddr(a)], { clock });
     await b.publishRecord();
     const bobAddress = b.address;
     await b.stop();
@@ -269,7 +264,7 @@ describe('mailboxes', () => {
     assert.equal(await a.retryOutbox({ force: true }), 0, 'a failed message is not retried by itself');
     assert.equal(await a.retryMessage('0'.repeat(32)), false, 'unknown id');
 
-    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(a)] }, clock });
+    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [tcpAddr(a)] }, clock });
     nodes.push(b);
     const arrived = collect(b, 1);
     await b.start();
@@ -284,7 +279,7 @@ describe('mailboxes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     const a = await start(dirA, []);
-    const b = await start(dirB, [bootstrapAddr(a)], { readReceipts: false });
+    const b = await start(dirB, [tcpAddr(a)], { readReceipts: false });
     await b.publishRecord();
     const arrived = collect(b, 2);
     const seen: string[] = [];
@@ -323,17 +318,17 @@ describe('mailboxes', () => {
     const dirC = await dataDir();
     const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
     const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
-    let b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    let b = await start(dirB, [tcpAddr(m)], { mailboxes: [m.peerId] });
     await b.fetchMailboxes(); // joins the fetch at start, which uploads prekeys to the mailbox
     await b.publishRecord();
     await b.stop();
-    const c = await start(dirC, [bootstrapAddr(m)]);
+    const c = await start(dirC, [tcpAddr(m)]);
     assert.equal((await m.status()).oneTimePrekeys.claimsServed, 0);
     assert.equal((await c.send(bobAddress, 'first contact while you sleep')).state, 'stored-at-mailbox');
     assert.equal((await m.status()).oneTimePrekeys.claimsServed, 1, 'the mailbox handed out an uploaded prekey');
     b = createNode({
       dataDir: dirB,
-      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(m)] },
+      net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [tcpAddr(m)] },
       mailboxes: [m.peerId],
     });
     nodes.push(b);
@@ -347,7 +342,7 @@ describe('mailboxes', () => {
     const dirB = await dataDir();
     const bobAddress = (await createNode({ dataDir: dirB }).initialize()).address;
     const m = await start(dirM, [], { mailbox: { policy: 'allow-list', allow: [bobAddress] } });
-    const b = await start(dirB, [bootstrapAddr(m)], { mailboxes: [m.peerId] });
+    const b = await start(dirB, [tcpAddr(m)], { mailboxes: [m.peerId] });
     type Timers = {
       fetchTimer?: unknown;
       expiryTimer?: unknown;
@@ -370,13 +365,13 @@ describe('mailboxes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     const a = await start(dirA, []);
-    let b = await start(dirB, [bootstrapAddr(a)]);
+    let b = await start(dirB, [tcpAddr(a)]);
     await b.publishRecord();
     const bobAddress = b.address;
     await b.stop();
     const texts = Array.from({ length: 12 }, (_, i) => `backlog ${i}`);
     for (const text of texts) assert.equal((await a.send(bobAddress, text)).state, 'queued');
-    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrapAddr(a)] } });
+    b = createNode({ dataDir: dirB, net: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [tcpAddr(a)] } });
     nodes.push(b);
     const arriving = collect(b, texts.length);
     await b.start();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode, type IncomingMessage, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
 import { waitFor } from '../net/helpers.js';
+import { tcpAddr } from './helpers.js';
 
 const dirs: string[] = [];
 const nodes: SottoNode[] = [];
@@ -24,12 +25,6 @@ async function start(dir: string, bootstrap: string[] = []): Promise<SottoNode> 
   await node.start();
   nodes.push(node);
   return node;
-}
-
-function bootstrapAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma, 'node has a TCP address');
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
 }
 
 function nextMessage(node: SottoNode, timeoutMs = 20_000): Promise<IncomingMessage> {
@@ -57,7 +52,7 @@ describe('sotto nodes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     let a = await start(dirA);
-    let b = await start(dirB, [bootstrapAddr(a)]);
+    let b = await start(dirB, [tcpAddr(a)]);
     await publishAll([a, b]);
     const addrA = a.address;
     const addrB = b.address;
@@ -93,7 +88,7 @@ describe('sotto nodes', () => {
     await a.stop();
     await b.stop();
     a = await start(dirA);
-    b = await start(dirB, [bootstrapAddr(a)]);
+    b = await start(dirB, [tcpAddr(a)]);
     assert.equal(a.address, addrA);
     assert.equal(b.address, addrB);
     await publishAll([a, b]);
@@ -109,7 +104,7 @@ describe('sotto nodes', () => {
   it('a node reaches another it never connected to, through the DHT (10 nodes, bootstrap only)', async () => {
     const first = await start(await dataDir());
     const rest: SottoNode[] = [];
-    for (let i = 0; i < 9; i++) rest.push(await start(await dataDir(), [bootstrapAddr(first)]));
+    for (let i = 0; i < 9; i++) rest.push(await start(await dataDir(), [tcpAddr(first)]));
     const all = [first, ...rest];
     // Let the DHT fill its routing tables (kad-dht's first self-query), then publish every record.
     for (const n of all) {
@@ -132,7 +127,7 @@ describe('sotto nodes', () => {
     const dirA = await dataDir();
     const dirB = await dataDir();
     const a = await start(dirA);
-    let b = await start(dirB, [bootstrapAddr(a)]);
+    let b = await start(dirB, [tcpAddr(a)]);
     await publishAll([a, b]);
     const first = nextMessage(b);
     assert.equal((await a.send(b.address, 'first')).state, 'delivered');
@@ -142,7 +137,7 @@ describe('sotto nodes', () => {
     assert.equal(queued.state, 'queued');
     assert.equal((await a.status()).outbox, 1);
 
-    b = await start(dirB, [bootstrapAddr(a)]);
+    b = await start(dirB, [tcpAddr(a)]);
     await b.publishRecord();
     let count = 0;
     const arrived = new Promise<IncomingMessage>((resolve) => {

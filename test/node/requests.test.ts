@@ -48,6 +48,7 @@ import { encodeText } from '../../src/node/content.js';
 import { AckStatus, type Envelope, sealEnvelope, sendEnvelope } from '../../src/protocols/message/index.js';
 import type { SottoStore } from '../../src/store/types.js';
 import { routingTableSize, waitFor } from '../net/helpers.js';
+import { tcpAddr } from './helpers.js';
 
 const env = createEnv();
 const p = env.provider;
@@ -72,12 +73,6 @@ async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sotto-requests-'));
   dirs.push(dir);
   return dir;
-}
-
-function tcpAddr(node: SottoNode): string {
-  const ma = node.multiaddrs().find((m) => m.includes('/tcp/') && !m.includes('/ws'));
-  assert.ok(ma);
-  return ma.includes('/p2p/') ? ma : `${ma}/p2p/${node.peerId}`;
 }
 
 async function startBob(): Promise<SottoNode> {

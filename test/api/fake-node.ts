@@ -34,6 +34,11 @@ export function randomAddress(): string {
   return encodeAddress(randomBytes(32));
 }
 
+/** The address with its last character changed, so its checksum fails (never the same address). */
+export function badChecksum(address: string): string {
+  return `${address.slice(0, -1)}${address.endsWith('q') ? 'p' : 'q'}`;
+}
+
 export function messageId(): string {
   return randomBytes(16).toString('hex');
 }

@@ -21,12 +21,20 @@ import {
   type MlKemEncapsulation,
   type MlKemKeyPair,
   SHA256_BYTES,
+  XAEAD_NONCE_BYTES,
 } from './provider.js';
 
+/** The nonce length of an AEAD: 24 bytes for XChaCha20-Poly1305, 12 for the others. */
+export function aeadNonceBytes(alg: AeadAlgorithm): number {
+  return alg === 'xchacha20-poly1305' ? XAEAD_NONCE_BYTES : AEAD_NONCE_BYTES;
+}
+
 export function checkAead(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array): void {
-  if (alg !== 'aes-256-gcm' && alg !== 'chacha20-poly1305') throw new InvalidArgumentError('unknown AEAD');
+  if (alg !== 'aes-256-gcm' && alg !== 'chacha20-poly1305' && alg !== 'xchacha20-poly1305') {
+    throw new InvalidArgumentError('unknown AEAD');
+  }
   checkBytes('AEAD key', key, AEAD_KEY_BYTES);
-  checkBytes('AEAD nonce', nonce, AEAD_NONCE_BYTES);
+  checkBytes('AEAD nonce', nonce, aeadNonceBytes(alg));
 }
 
 export function checkSealed(sealed: Uint8Array): boolean {

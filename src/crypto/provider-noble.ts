@@ -3,7 +3,7 @@
  * the reference implementation in differential tests.
  */
 import { gcm } from '@noble/ciphers/aes.js';
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { extract, hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -32,7 +32,8 @@ import {
 } from './provider-common.js';
 
 function aead(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
-  return alg === 'aes-256-gcm' ? gcm(key, nonce, aad) : chacha20poly1305(key, nonce, aad);
+  if (alg === 'aes-256-gcm') return gcm(key, nonce, aad);
+  return alg === 'xchacha20-poly1305' ? xchacha20poly1305(key, nonce, aad) : chacha20poly1305(key, nonce, aad);
 }
 
 export const nobleProvider: CryptoProvider = {

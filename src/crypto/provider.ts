@@ -9,8 +9,13 @@
  * reaches only through the injectable `CryptoEnv.rng`.
  */
 
-/** The AEADs a provider offers. The ratchet uses `AEAD_ALGORITHM` (constants.ts). */
-export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305';
+/**
+ * The AEADs a provider offers. The ratchet uses `AEAD_ALGORITHM` (constants.ts), HPKE
+ * ChaCha20-Poly1305 (RFC 8439), the store at rest XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03:
+ * HChaCha20 subkey from the first 16 nonce bytes, then RFC 8439 AEAD), whose 24-byte nonce can be
+ * drawn at random for every value under one key.
+ */
+export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305' | 'xchacha20-poly1305';
 
 /** Sizes fixed by the primitives (RFC 7748, RFC 8032, FIPS 203, RFC 5116 usage). */
 export const X25519_KEY_BYTES = 32;
@@ -19,6 +24,8 @@ export const ED25519_PUBLIC_BYTES = 32;
 export const ED25519_SIGNATURE_BYTES = 64;
 export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 12;
+/** XChaCha20-Poly1305's nonce (draft-irtf-cfrg-xchacha-03 §2): 192 bits. */
+export const XAEAD_NONCE_BYTES = 24;
 export const AEAD_TAG_BYTES = 16;
 export const MLKEM768_SEED_BYTES = 64;
 export const MLKEM768_PUBLIC_BYTES = 1184;
@@ -81,9 +88,9 @@ export interface CryptoProvider {
    */
   ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
 
-  /** Seal: returns ciphertext || 16-byte tag. Key 32 bytes, nonce 12 bytes. */
+  /** Seal: returns ciphertext || 16-byte tag. Key 32 bytes; nonce 12 bytes (24 for XChaCha20-Poly1305). */
   aeadSeal(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
-  /** Open: returns the plaintext, or `null` when authentication fails. Key 32 bytes, nonce 12. */
+  /** Open: returns the plaintext, or `null` when authentication fails. Key and nonce as for `aeadSeal`. */
   aeadOpen(
     alg: AeadAlgorithm,
     key: Uint8Array,

@@ -41,7 +41,7 @@ import { join } from 'node:path';
 import { fromHex, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeProvider } from '../crypto/provider-node.js';
-import { AtRestHook, KEY_ID_BYTES, SEALED_FORMAT } from './at-rest.js';
+import { AtRestHook, KEY_ID_BYTES } from './at-rest.js';
 import type { KvBackend, RawOp } from './backend.js';
 import { binaryCodec } from './codec.js';
 import {
@@ -149,12 +149,14 @@ export async function restrictPermissions(dir: string, options: { only?: readonl
   return changed;
 }
 
+/** First byte of the raw `meta/at-rest` marker (format 1's byte; the marker is never sealed, so it keeps it). */
+export const AT_REST_MARKER_FORMAT = 0x81;
 const MARKER_BYTES = 1 + KEY_ID_BYTES;
 
 async function readMarker(backend: KvBackend): Promise<string | undefined> {
   const raw = await backend.get('meta', AT_REST_MARKER_KEY);
   if (raw === undefined) return undefined;
-  if (raw.length !== MARKER_BYTES || raw[0] !== SEALED_FORMAT) {
+  if (raw.length !== MARKER_BYTES || raw[0] !== AT_REST_MARKER_FORMAT) {
     throw new StoreCorruptError('meta', AT_REST_MARKER_KEY, 'the at-rest marker is malformed');
   }
   return toHex(raw.subarray(1));
@@ -162,7 +164,7 @@ async function readMarker(backend: KvBackend): Promise<string | undefined> {
 
 function markerOp(keyId: string): RawOp {
   const value = new Uint8Array(MARKER_BYTES);
-  value[0] = SEALED_FORMAT;
+  value[0] = AT_REST_MARKER_FORMAT;
   value.set(fromHex(keyId), 1);
   return { type: 'put', concern: 'meta', key: AT_REST_MARKER_KEY, value };
 }

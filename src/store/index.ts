@@ -11,8 +11,9 @@ export {
   DATA_KEY_BYTES,
   dataKeyId,
   SEALED_FORMAT,
+  SEALED_FORMAT_V1,
   SEALED_OVERHEAD,
-  VALUE_SALT_BYTES,
+  VALUE_NONCE_BYTES,
 } from './at-rest.js';
 export { type KvBackend, MemoryBackend, type RangeOptions, type RawOp, type WriteOptions } from './backend.js';
 export {

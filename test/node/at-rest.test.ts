@@ -2,7 +2,8 @@
  * Encryption at rest, node level: two nodes with passphrases chat, restart with them and go on in
  * the same session; a wrong passphrase fails `start()` cleanly; without one the node warns once and
  * keeps its data dir private; data dirs from before encryption at rest (test/store/legacy-v1) are
- * encrypted on start and their sessions go on; a node restored from a backup has the same address
+ * encrypted on start and their sessions go on; data dirs sealed in format 1 (test/store/sealed-v1)
+ * open and go on in format 2; a node restored from a backup has the same address
  * and contacts, and re-handshakes on its first message.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +19,8 @@ import {
   importBackup,
   openEncryptedStore,
   PassphraseRequiredError,
+  SEALED_FORMAT,
+  SEALED_FORMAT_V1,
 } from '../../src/store/index.js';
 import { waitFor } from '../net/helpers.js';
 import {
@@ -27,6 +30,7 @@ import {
   LEGACY_ADDRESSES,
   legacyDataDir,
   rawDbEntries,
+  sealedV1DataDir,
   snapshotFiles,
 } from '../store/helpers-at-rest.js';
 import { tcpAddr } from './helpers.js';
@@ -217,6 +221,49 @@ describe('nodes with encryption at rest', () => {
     await stopAll(a, b);
     const values = Buffer.concat((await rawDbEntries(join(dirA, 'store'))).map(([, v]) => v));
     assert.equal(contains(values, 'legacy plaintext message one'), false);
+  });
+
+  it('data dirs sealed in format 1 open; history intact, the sessions go on, new writes are format 2', async () => {
+    const dirA = await dataDir();
+    const dirB = await dataDir();
+    const alice = await sealedV1DataDir('alice', dirA);
+    const bob = await sealedV1DataDir('bob', dirB);
+    const firstBytes = async (dir: string) =>
+      new Set((await rawDbEntries(join(dir, 'store'))).filter(([k]) => k !== '!meta!at-rest').map(([, v]) => v[0]));
+    assert.deepEqual([...(await firstBytes(dirA))], [SEALED_FORMAT_V1], 'the fixture is all format 1');
+    const a = await start(dirA, undefined);
+    const b = await start(dirB, undefined, [tcpAddr(a)]);
+    assert.equal(a.address, alice.address);
+    assert.equal(b.address, bob.address);
+    assert.deepEqual(
+      (await a.conversation(b.address)).map((m) => m.body),
+      ['sealed format one reply', 'sealed format one message'],
+    );
+    assert.equal((await b.contacts()).find((c) => c.address === a.address)?.name, 'Alice Sealed-Contact');
+    await a.publishRecord();
+    await b.publishRecord();
+    const handshakes = countHandshakes(a);
+    const handshakesB = countHandshakes(b);
+    const got = nextMessage(b);
+    assert.equal((await a.send(b.address, 'first message in format 2')).state, 'delivered');
+    assert.equal((await got).text, 'first message in format 2');
+    const back = nextMessage(a);
+    assert.equal((await b.send(a.address, 'and a reply')).state, 'delivered');
+    assert.equal((await back).text, 'and a reply');
+    assert.equal(handshakes.count + handshakesB.count, 0, 'the format-1 sessions were read and continued');
+    await stopAll(a, b);
+    // both formats now live side by side: the untouched values stay format 1, everything written is format 2
+    for (const dir of [dirA, dirB]) {
+      const formats = await firstBytes(dir);
+      assert.ok(formats.has(SEALED_FORMAT) && formats.has(SEALED_FORMAT_V1), `formats ${[...formats]}`);
+      assert.equal(formats.size, 2);
+    }
+    const again = await start(dirA, undefined);
+    assert.deepEqual(
+      (await again.conversation(bob.address)).map((m) => m.body),
+      ['and a reply', 'first message in format 2', 'sealed format one reply', 'sealed format one message'],
+    );
+    await again.stop();
   });
 
   it('a node restored from a backup has the same address and contacts, a new peer id, and re-handshakes', async () => {

@@ -1,12 +1,14 @@
 /**
- * Encryption at rest, the hook: the sealed format against an independent computation with
- * node:crypto, both providers, binding to concern + key, tampering, other keys, a fresh salt per
- * write, key hygiene; every value kind through a store; the raw backend never holds plaintext.
+ * Encryption at rest, the hook: the sealed formats against independent computations (format 2
+ * with @noble/ciphers' XChaCha20-Poly1305, format 1 with node:crypto), both providers, binding to
+ * concern + key + format, tampering, other keys, a fresh nonce per write, key hygiene; every value
+ * kind through a store; the raw backend never holds plaintext.
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { nobleProvider, nodeProvider, toHex } from '../../src/crypto/index.js';
 import {
   AtRestHook,
@@ -16,27 +18,39 @@ import {
   dataKeyId,
   MemoryBackend,
   SEALED_FORMAT,
+  SEALED_FORMAT_V1,
   SEALED_OVERHEAD,
   SealedValueError,
   StoreCorruptError,
-  VALUE_SALT_BYTES,
+  VALUE_NONCE_BYTES,
 } from '../../src/store/index.js';
 import { ALICE, BOB, contact, directoryEntry, keyFixtures, message, outboxEntry } from './fixtures.js';
 import { contains } from './helpers-at-rest.js';
 
 const DATA_KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
-const SALT = Uint8Array.from({ length: VALUE_SALT_BYTES }, (_, i) => 0xa0 + i);
+const NONCE = Uint8Array.from({ length: VALUE_NONCE_BYTES }, (_, i) => 0xa0 + i);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** The sealed value as at-rest.ts documents it, computed with node:crypto directly. */
-function referenceSeal(key: Uint8Array, salt: Uint8Array, plain: Uint8Array, concern: string, storeKey: string) {
-  const okm = Buffer.from(hkdfSync('sha256', key, salt, 'sotto/store/value/v1', 44));
-  const ad = Buffer.concat([
-    Buffer.from([0x81, concern.length]),
+/** at-rest.ts's associated data: format byte, u8 length + concern, u16 length + key. */
+function referenceAd(format: number, concern: string, storeKey: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([format, concern.length]),
     Buffer.from(concern, 'ascii'),
     Buffer.from([storeKey.length >> 8, storeKey.length & 0xff]),
     Buffer.from(storeKey, 'ascii'),
   ]);
+}
+
+/** A format-2 value as at-rest.ts documents it, computed with @noble/ciphers directly. */
+function referenceSeal(key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, concern: string, storeKey: string) {
+  const ct = xchacha20poly1305(key, nonce, referenceAd(0x82, concern, storeKey)).encrypt(plain);
+  return new Uint8Array(Buffer.concat([Buffer.from([0x82]), Buffer.from(nonce), Buffer.from(ct)]));
+}
+
+/** A format-1 value (what sotto wrote before format 2), computed with node:crypto directly. */
+function referenceSealV1(key: Uint8Array, salt: Uint8Array, plain: Uint8Array, concern: string, storeKey: string) {
+  const okm = Buffer.from(hkdfSync('sha256', key, salt, 'sotto/store/value/v1', 44));
+  const ad = referenceAd(0x81, concern, storeKey);
   const cipher = createCipheriv('aes-256-gcm', okm.subarray(0, 32), okm.subarray(32));
   cipher.setAAD(ad);
   const ct = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
@@ -44,28 +58,49 @@ function referenceSeal(key: Uint8Array, salt: Uint8Array, plain: Uint8Array, con
 }
 
 describe('AtRestHook: the sealed format', () => {
-  it('matches an independent computation with node:crypto, with both providers', () => {
+  it('format 2 matches an independent computation with @noble/ciphers, with both providers', () => {
     const plain = text('a value to seal');
     const at = { concern: 'contacts' as const, key: ALICE };
-    const expected = referenceSeal(DATA_KEY, SALT, plain, 'contacts', ALICE);
+    const expected = referenceSeal(DATA_KEY, NONCE, plain, 'contacts', ALICE);
     for (const provider of [nodeProvider, nobleProvider]) {
-      const hook = new AtRestHook(provider, DATA_KEY, { rng: () => SALT.slice() });
+      const hook = new AtRestHook(provider, DATA_KEY, { rng: () => NONCE.slice() });
       const sealed = hook.seal(plain, at);
       assert.equal(toHex(sealed), toHex(expected), provider.name);
       assert.deepEqual(hook.open(sealed, at), plain, provider.name);
     }
     assert.equal(expected.length, plain.length + SEALED_OVERHEAD);
     assert.equal(expected[0], SEALED_FORMAT);
+    assert.equal(SEALED_FORMAT, 0x82);
   });
 
-  it('a fresh salt per write: the same value sealed twice differs, and both open', () => {
+  it('format 1 values (AES-256-GCM under an HKDF key, node:crypto) still open with both providers, and only where they were', () => {
+    const plain = text('written by an older sotto');
+    const at = { concern: 'messages' as const, key: ALICE };
+    const v1 = referenceSealV1(DATA_KEY, NONCE, plain, 'messages', ALICE);
+    assert.equal(v1[0], SEALED_FORMAT_V1);
+    assert.equal(v1.length, plain.length + SEALED_OVERHEAD);
+    for (const provider of [nodeProvider, nobleProvider]) {
+      const hook = new AtRestHook(provider, DATA_KEY);
+      assert.deepEqual(hook.open(v1, at), plain, provider.name);
+      assert.throws(() => hook.open(v1, { concern: 'messages', key: BOB }), SealedValueError);
+      // the same bytes relabelled as the other format do not open, in either direction
+      const relabelled = v1.slice();
+      relabelled[0] = SEALED_FORMAT;
+      assert.throws(() => hook.open(relabelled, at), SealedValueError, `${provider.name}: v1 bytes as v2`);
+      const v2 = hook.seal(plain, at);
+      v2[0] = SEALED_FORMAT_V1;
+      assert.throws(() => hook.open(v2, at), SealedValueError, `${provider.name}: v2 bytes as v1`);
+    }
+  });
+
+  it('a fresh nonce per write: the same value sealed twice differs, and both open', () => {
     const hook = new AtRestHook(nodeProvider, DATA_KEY);
     const at = { concern: 'messages' as const, key: 'x' };
     const plain = text('same plaintext');
     const a = hook.seal(plain, at);
     const b = hook.seal(plain, at);
     assert.notEqual(toHex(a), toHex(b));
-    assert.notEqual(toHex(a.subarray(1, 1 + VALUE_SALT_BYTES)), toHex(b.subarray(1, 1 + VALUE_SALT_BYTES)));
+    assert.notEqual(toHex(a.subarray(1, 1 + VALUE_NONCE_BYTES)), toHex(b.subarray(1, 1 + VALUE_NONCE_BYTES)));
     assert.deepEqual(hook.open(a, at), plain);
     assert.deepEqual(hook.open(b, at), plain);
     assert.equal(contains(a, 'same plaintext'), false);

@@ -86,3 +86,30 @@ export async function legacyDataDir(who: 'alice' | 'bob', dataDir: string): Prom
   await db.close();
   return dump.entries.length;
 }
+
+interface SealedV1Dump {
+  address: string;
+  peerKey: string;
+  keyFile: unknown;
+  entries: Array<[string, string]>;
+}
+
+/**
+ * Rebuilds the data dir of `who` as the code of commit dffc957 wrote it, values sealed in format 1
+ * (test/store/sealed-v1/README.md): its store entries, key file and peer key. Returns its address
+ * and the number of store entries.
+ */
+export async function sealedV1DataDir(
+  who: 'alice' | 'bob',
+  dataDir: string,
+): Promise<{ address: string; entries: number }> {
+  const dump = JSON.parse(await readFile(new URL(`./sealed-v1/${who}.json`, import.meta.url), 'utf8')) as SealedV1Dump;
+  await mkdir(join(dataDir, 'store'), { recursive: true, mode: 0o700 });
+  await writeFile(join(dataDir, 'peer-key'), Buffer.from(dump.peerKey, 'hex'), { mode: 0o600 });
+  const db = new Level<string, Uint8Array>(join(dataDir, 'store'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await db.open();
+  await db.batch(dump.entries.map(([key, hex]) => ({ type: 'put' as const, key, value: Buffer.from(hex, 'hex') })));
+  await db.close();
+  await writeFile(join(dataDir, 'store', 'keys.json'), `${JSON.stringify(dump.keyFile)}\n`, { mode: 0o600 });
+  return { address: dump.address, entries: dump.entries.length };
+}

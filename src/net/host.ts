@@ -1,17 +1,18 @@
 /**
  * Assembles the libp2p 3 host from a validated `NetConfig`: TCP + WebSockets + circuit relay v2
- * (dial and listen through relays), Noise, Yamux, identify, ping, AutoNAT, DCUtR, kad-dht on
+ * (dial and listen through relays), Noise, Yamux, identify, ping, AutoNAT v2, DCUtR, kad-dht on
  * sotto's private protocol id with the caller's record validators and selectors, and the circuit
  * relay server when `relay.enabled`. Bootstrap peers come only from the config. No mDNS, no UPnP,
  * no public bootstrap list: every peer a node dials is configured or learned from a peer it
- * already talks to (AutoNAT asks connected peers, DCUtR dials the peer it is relayed to, relay
- * discovery looks among known peers and DHT random walks). The connection gater refuses private
- * addresses on a public deployment and, when the caller passes `isBanned`, banned peers both ways.
+ * already talks to (AutoNAT asks connected peers and, while an address is unverified, DHT random
+ * walks; DCUtR dials the peer it is relayed to; relay discovery looks among known peers and DHT
+ * random walks). The connection gater refuses private addresses on a public deployment and, when
+ * the caller passes `isBanned`, banned peers both ways.
  */
 import './shim.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
-import { autoNAT } from '@libp2p/autonat';
+import { autoNATv2 } from '@libp2p/autonat-v2';
 import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
 import { type Identify, identify } from '@libp2p/identify';
@@ -80,7 +81,11 @@ export interface SottoServices extends Record<string, unknown> {
   identify: Identify;
   ping: Ping;
   bootstrap: BootstrapDialer;
-  /** AutoNAT v1: asks connected peers to dial our public addresses back (private ones are never tested). */
+  /**
+   * AutoNAT v2 (`/libp2p/autonat/2/dial-request`, `/libp2p/autonat/2/dial-back`): as a client it
+   * asks connected peers to dial our unverified public addresses back on a new connection; as a
+   * server it does that for them. Private addresses are never tested (see AUTONAT_* below).
+   */
   autoNAT: unknown;
   /** DCUtR: tries to replace a relayed connection with a direct one. */
   dcutr: unknown;
@@ -189,6 +194,44 @@ export function disconnectPeer(host: SottoHost, peer: PeerId, reason: Error): nu
  * A dead connection is still found within a minute, and any message or DHT query on it fails fast.
  */
 export const CONNECTION_PING_INTERVAL_MS = 60_000;
+
+/**
+ * AutoNAT v2 (`@libp2p/autonat-v2`). As a client, on every new connection to a peer that speaks
+ * `/libp2p/autonat/2/dial-request`, the node sends the addresses it has not verified with a random
+ * nonce: public ones only (the client skips private addresses, which libp2p counts as reachable at
+ * once, and IPv6 addresses outside global unicast). The peer dials each back on a **new**
+ * connection and sends the nonce over `/libp2p/autonat/2/dial-back`. A listen (`transport`)
+ * address is verified after one such dial-back, an `observed` one after 4 from peers in 4 distinct
+ * network segments (first IPv4 octet or first IPv6 group); 8 failures from distinct segments
+ * withdraw one. A verdict holds for libp2p's address-verification TTL (10 min), then the address
+ * is tested again on the next new connection. While an address is unverified the client also
+ * walks the DHT for peers to ask, once a minute (10 s each walk, cut short near the connection
+ * limit; the walk pacer keeps it from spinning on an empty routing table).
+ *
+ * As a server it dials what a connected peer asks, within these bounds: it refuses private
+ * addresses (library rule, on a devnet too) and addresses on transports it lacks, and the
+ * connection gater still applies (private addresses on a public deployment, banned peers). For an
+ * address whose IP differs from the one the request came from it first makes the requester send
+ * 30–100 kB ("dial data", the protocol's anti-amplification rule), so our node cannot be made to
+ * flood a third party for free. The constants below bound each exchange.
+ */
+/** One AutoNAT exchange (a dial request, the dial-back and its answer) ends within this, both roles. */
+export const AUTONAT_TIMEOUT_MS = 30_000;
+/**
+ * AutoNAT streams of one protocol a peer may have open at once on one connection, inbound: at most
+ * this many dial requests from one connection are served concurrently (libp2p resets the next).
+ */
+export const AUTONAT_MAX_INBOUND_STREAMS = 2;
+/**
+ * Largest AutoNAT message our server (a dial request lists addresses) and our dial-back handler
+ * read; a larger one resets the stream.
+ */
+export const AUTONAT_MAX_MESSAGE_BYTES = 8_192;
+/**
+ * Most "dial data" the client sends when a server asks for it before a dial-back (servers ask
+ * 30–100 kB); a server asking more gets nothing and the address stays untested with it.
+ */
+export const AUTONAT_MAX_DIAL_DATA_BYTES = 200_000;
 
 /** How often `waitForDhtPeer` looks at the routing table. */
 const DHT_PEER_POLL_MS = 20;
@@ -406,9 +449,14 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
         logger,
         onFirstConnection: () => selfLookup(node, logger),
       }),
-      // Both only ever talk to peers we are connected to. AutoNAT skips private addresses (libp2p
-      // treats them as reachable) and needs several peers in distinct /8s to change its mind.
-      autoNAT: autoNAT(),
+      // AutoNAT v2 and DCUtR act on public addresses only (libp2p treats private ones as
+      // reachable); AutoNAT asks connected peers, which dial back on a new connection (see above).
+      autoNAT: autoNATv2({
+        timeout: AUTONAT_TIMEOUT_MS,
+        maxInboundStreams: AUTONAT_MAX_INBOUND_STREAMS,
+        maxMessageSize: AUTONAT_MAX_MESSAGE_BYTES,
+        maxDialDataBytes: BigInt(AUTONAT_MAX_DIAL_DATA_BYTES),
+      }),
       dcutr: dcutr(),
       ...(relay.enabled
         ? {

@@ -1,8 +1,9 @@
 /**
  * What the transport layer knows about this node's reachability, as plain data: its addresses
- * with AutoNAT's verdict on each, whether it listens through a relay, its open connections (which
- * of them are relayed, i.e. limited), and the reservations it holds as a relay. For status pages,
- * devnet tools and system tests; nothing here dials or changes anything.
+ * with libp2p's verdict on each (AutoNAT v2's for public ones), whether it listens through a
+ * relay, its open connections (which of them are relayed, i.e. limited), and the reservations it
+ * holds as a relay. For status pages, devnet tools and system tests; nothing here dials or changes
+ * anything.
  */
 import type { SottoHost } from './host.js';
 
@@ -10,7 +11,10 @@ export interface AddressReport {
   readonly multiaddr: string;
   /**
    * libp2p's verdict: private and loopback addresses count as verified at once (libp2p assumes
-   * they are reachable on their own network); a public address only after AutoNAT peers dialled it.
+   * they are reachable on their own network), and so do announced ones and relay addresses (from
+   * the reservation); a public listen address only after an AutoNAT v2 server dialled it back on a
+   * new connection, an observed one after 4 such servers in distinct network segments did (host.ts).
+   * Only verified addresses are advertised (`multiaddrs`).
    */
   readonly verified: boolean;
   /** `transport` (we listen on it, relay addresses included), `observed`, `announce`, … */

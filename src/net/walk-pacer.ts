@@ -1,11 +1,11 @@
 /**
  * Keeps libp2p's random walk from starving the event loop.
  *
- * libp2p's random walk (circuit relay discovery uses it for a `/p2p-circuit` listen address, AutoNAT
- * when it has public addresses to verify) calls `peerRouting.getClosestPeers` in a loop with no
- * pause. With an empty DHT routing table kad-dht answers at once (sotto sets
- * `allowQueryWithZeroPeers`), so that loop runs on promise callbacks alone and never lets timers or
- * sockets run: the node hangs. Seen in test/system/nat.test.ts: a node listening on `/p2p-circuit`
+ * libp2p's random walk (circuit relay discovery uses it for a `/p2p-circuit` listen address; AutoNAT
+ * v2 once a minute, for up to 10 s, while one of our public addresses is unverified, to find peers
+ * to ask) calls `peerRouting.getClosestPeers` in a loop with no pause. With an empty DHT routing
+ * table kad-dht answers at once (sotto sets `allowQueryWithZeroPeers`), so that loop runs on
+ * promise callbacks alone and never lets timers or sockets run: the node hangs. Seen in test/system/nat.test.ts: a node listening on `/p2p-circuit`
  * never completed the dial to its bootstrap peer.
  *
  * This peer router takes part in every `getClosestPeers` that goes through libp2p's peer routing

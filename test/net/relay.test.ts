@@ -1,6 +1,6 @@
 /**
  * The relay part of the transport stack on loopback, in one process: circuit relay v2 (a node with
- * `relay.enabled` relays; every node can dial and listen through relays), AutoNAT and DCUtR on
+ * `relay.enabled` relays; every node can dial and listen through relays), AutoNAT v2 and DCUtR on
  * every node, sotto's protocols allowed over relayed (limited) connections and nothing else, the
  * relay's limits, and the walk pacer (src/net/walk-pacer.ts). The multi-host NAT case, and the
  * event-loop starvation the pacer prevents (a NATed DHT client on `/p2p-circuit` never finished
@@ -10,6 +10,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { multiaddr } from '@multiformats/multiaddr';
 import {
+  AUTONAT_MAX_DIAL_DATA_BYTES,
+  AUTONAT_MAX_INBOUND_STREAMS,
+  AUTONAT_MAX_MESSAGE_BYTES,
+  AUTONAT_TIMEOUT_MS,
   DEFAULT_RELAY_MAX_DATA_BYTES,
   DEFAULT_RELAY_MAX_DURATION_MS,
   DEFAULT_RELAY_MAX_RESERVATIONS,
@@ -25,6 +29,17 @@ import { PROTOCOL_ID as PREKEYS_PROTOCOL } from '../../src/protocols/prekeys/con
 import { startNode, stopAll, waitFor } from './helpers.js';
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop';
+/** AutoNAT v2: the server handles dial requests, the client the dial-backs it asked for. */
+const AUTONAT_DIAL_REQUEST = '/libp2p/autonat/2/dial-request';
+const AUTONAT_DIAL_BACK = '/libp2p/autonat/2/dial-back';
+/** AutoNAT v1's id: no sotto node speaks it any more. */
+const AUTONAT_V1 = '/libp2p/autonat/1.0.0';
+
+/** The fields of @libp2p/autonat-v2's service that hold sotto's limits (not on its public type). */
+interface AutoNATv2View {
+  client?: { timeout?: number; maxInboundStreams?: number; maxMessageSize?: number; maxDialDataBytes?: bigint };
+  server?: { timeout?: number; maxInboundStreams?: number; maxMessageSize?: number };
+}
 const STOP = '/libp2p/circuit/relay/0.2.0/stop';
 const ONLY_TCP = ['/ip4/127.0.0.1/tcp/0'];
 
@@ -45,14 +60,26 @@ function circuitAddress(n: SottoHost): string {
 }
 
 describe('the relay transport stack', () => {
-  it('every node runs AutoNAT, DCUtR and the relay transport; only a relay serves HOP', async () => {
+  it('every node runs AutoNAT v2, DCUtR and the relay transport; only a relay serves HOP', async () => {
     const plain = await startNode();
     const relay = await startNode({ relay: { enabled: true } });
     try {
       for (const node of [plain, relay]) {
         const protocols = node.getProtocols();
-        for (const p of ['/libp2p/autonat/1.0.0', '/libp2p/dcutr', STOP]) assert.ok(protocols.includes(p), p);
+        for (const p of [AUTONAT_DIAL_REQUEST, AUTONAT_DIAL_BACK, '/libp2p/dcutr', STOP]) {
+          assert.ok(protocols.includes(p), p);
+        }
+        assert.ok(!protocols.includes(AUTONAT_V1), 'AutoNAT v1 is gone');
         assert.ok(node.services.autoNAT !== undefined && node.services.dcutr !== undefined);
+        assert.equal(Object.prototype.toString.call(node.services.autoNAT), '[object @libp2p/autonat-v2]');
+        // sotto's limits reach both roles of the library
+        const { client, server } = node.services.autoNAT as AutoNATv2View;
+        for (const role of [client, server]) {
+          assert.equal(role?.timeout, AUTONAT_TIMEOUT_MS);
+          assert.equal(role?.maxInboundStreams, AUTONAT_MAX_INBOUND_STREAMS);
+          assert.equal(role?.maxMessageSize, AUTONAT_MAX_MESSAGE_BYTES);
+        }
+        assert.equal(client?.maxDialDataBytes, BigInt(AUTONAT_MAX_DIAL_DATA_BYTES));
       }
       assert.ok(!plain.getProtocols().includes(HOP), 'relaying is off by default');
       assert.equal(plain.services.relay, undefined);

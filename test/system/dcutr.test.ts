@@ -1,5 +1,5 @@
 /**
- * DCUtR and AutoNAT really at work (issue 6), over IPv6 in Linux network namespaces
+ * DCUtR and AutoNAT v2 really at work (issue 6), over IPv6 in Linux network namespaces
  * (test/system/netns.ts):
  *
  *   WAN 3fff:0:0:10::/64 ("public"):  R  relay (circuit relay v2 server, DHT server)
@@ -17,19 +17,24 @@
  * which have no route out of the machine, and only processes inside them dial them.
  *
  * R, S and P `announce` their public address, as a public deployment does: libp2p advertises
- * (identify, DHT) only addresses it counts as verified, and announced ones count at once. A
- * announces nothing, so its address waits for AutoNAT.
+ * (identify, DHT) only addresses it counts as verified, and announced ones count at once, so their
+ * AutoNAT has nothing to ask and they only serve. A announces nothing, so its address waits for
+ * AutoNAT v2 (@libp2p/autonat-v2).
  *
  * What is asserted, each with a printed `# dcutr:` figure:
- * (a) AutoNAT acts on 3fff addresses: A asks R to dial its public address back. The verdict is
- *     printed, not asserted: js-libp2p 3's AutoNAT v1 server (@libp2p/autonat 3.0.28) does not
- *     dial afresh: `openConnection` hands it the connection the request came over, whose remote
- *     port is the requester's ephemeral one, so it fails the check "tried to dial X but dialed Y",
- *     and its `finally` then closes that connection, so the answer is never even delivered (seen
- *     here every run; docs/RELIABILITY.md, "NAT traversal"). A's address therefore stays unverified.
- *     N1: AutoNAT never tells it it is public: it has no observed address (libp2p ignores observed
- *     addresses of TCP connections, js-libp2p#2620), it advertises no public address of its own, and
- *     its AutoNAT finds nothing public to test on any connection.
+ * (a) AutoNAT v2 tells A it is public: on its connection to R (its bootstrap peer, a dial-request
+ *     server) A asks for a dial-back of its 3fff listen address; a server dials that address on a
+ *     new connection (A's TCP listener logs an inbound connection from the server's address before
+ *     the verdict), sends the nonce back, and A's client marks the address externally dialable
+ *     after that one success (a listen address needs one; an observed one would need 4 from
+ *     distinct network segments). The node's transport report (src/net/report.ts) then lists the
+ *     address as verified and advertises it. The time to the verdict and the number of dial-back
+ *     requests are printed.
+ *     N1, behind NAT66, is never told it is public: it has no observed address (libp2p ignores
+ *     observed addresses of TCP connections, js-libp2p#2620), its LAN address is private (fd00::/8,
+ *     counted as reachable without a test, and the client skips it), and its relay addresses come
+ *     from its reservation. So its AutoNAT, notified of its connection to R like A's, finds nothing
+ *     to test: it asks no peer for a dial-back and confirms no 3fff address of its own.
  * (b) N1 reserves a slot on R; P reaches N1 first over a relayed connection; DCUtR on N1 (the
  *     inbound side of the relayed connection) finds P's public address in identify and dials it
  *     through its NAT (the "unilateral upgrade"): a direct, non-limited connection N1 → P appears,
@@ -60,7 +65,7 @@ const NODES = ['r', 's', 'p', 'a', 'n1', 'n2'] as const;
 type Node = (typeof NODES)[number];
 const MESSAGES = 3;
 /** Bounds. */
-const AUTONAT_BUDGET_MS = 30_000;
+const AUTONAT_BUDGET_MS = 60_000;
 const RESERVATION_BUDGET_MS = 30_000;
 const FIRST_SEND_BUDGET_MS = 45_000;
 const DELIVERY_BUDGET_MS = 30_000;
@@ -69,7 +74,10 @@ const TEST_TIMEOUT_MS = 4 * 60_000;
 /** libp2p's log namespaces kept per child (SOTTO_DCUTR_DEBUG replaces the list). */
 const DEBUG =
   process.env.SOTTO_DCUTR_DEBUG ??
-  'libp2p:dcutr*,libp2p:auto-nat*,libp2p:auto-nat:trace,libp2p:circuit-relay*,-libp2p:dcutr:trace,-libp2p:circuit-relay*:trace';
+  // AutoNAT v2's requests and results are trace lines: libp2p logs those only for names ending in
+  // `:trace`; the TCP listener logs each inbound connection (A's dial-backs)
+  'libp2p:dcutr*,libp2p:auto-nat-v2*,libp2p:auto-nat-v2:client:trace,libp2p:tcp:listener,libp2p:circuit-relay*,' +
+    '-libp2p:dcutr:trace,-libp2p:circuit-relay*:trace';
 const CAPTURE = /libp2p|^sotto:|^\s+at |^\s*['\]]/;
 
 const cluster = new Cluster();
@@ -79,8 +87,8 @@ type Sent = { id: string; state: string };
 const isRelayed = (c: ConnectionReport) => c.limited && c.remoteAddr.includes('/p2p-circuit');
 const isDirect = (c: ConnectionReport) => !c.limited && !c.remoteAddr.includes('/p2p-circuit');
 
-describe('DCUtR and AutoNAT over IPv6 with NAT66 routers (network namespaces)', () => {
-  it('AutoNAT tests public addresses only; DCUtR upgrades relayed → direct where one end is public', {
+describe('DCUtR and AutoNAT v2 over IPv6 with NAT66 routers (network namespaces)', () => {
+  it('AutoNAT v2 verifies a public node’s address and never a NATed one’s; DCUtR upgrades relayed → direct where one end is public', {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
     await requireNetns(); // fails (not skips) without root or `ip netns`
@@ -158,18 +166,45 @@ describe('DCUtR and AutoNAT over IPv6 with NAT66 routers (network namespaces)', 
         `P advertises its public address: ${pReport.multiaddrs}`,
       );
 
-      // (a) AutoNAT acts on a 3fff address: A asks for a dial-back, and gets an outcome.
+      // (a) AutoNAT v2 verifies A's 3fff address: a server dials it back on a new connection.
       const aPublic = tcp('a');
-      const asked = new RegExp(`to verify multiaddr ${aPublic.replaceAll('.', '\\.')}$`);
-      await pollUntil('A’s AutoNAT asks a peer to dial it back', AUTONAT_BUDGET_MS, async () =>
-        p.a.logs.some((l) => asked.test(l.line)),
+      const isAPublic = (m: string) => m === aPublic || m.startsWith(`${aPublic}/`);
+      const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const asked = new RegExp(`asking .* to verify multiaddrs .*${esc(aPublic)}`);
+      const dialedBack = new RegExp(`(12D3KooW\\w+) dialed ${esc(aPublic)} successfully`);
+      const confirmed = new RegExp(`transport address ${esc(aPublic)} is externally dialable`);
+      // (the children's log lines and IPC answers travel apart: wait for both)
+      const verifiedMs = await pollUntil('A’s public address verified by AutoNAT v2', AUTONAT_BUDGET_MS, async () => {
+        if (logs('a', confirmed).length === 0 || logs('a', dialedBack).length === 0) return false;
+        return (await report('a')).addresses.some((x) => isAPublic(x.multiaddr) && x.verified);
+      });
+      const aReport = await report('a');
+      const aEntry = aReport.addresses.find((x) => isAPublic(x.multiaddr));
+      assert.deepEqual(
+        aEntry && { verified: aEntry.verified, type: aEntry.type },
+        { verified: true, type: 'transport' },
+        'A’s report: its 3fff listen address, verified',
       );
-      const outcome = () => [
-        ...logs('a', /autonat response from|error from .* verifying address|externally dialable/),
-        ...logs('r', /successfully dialed|tried to dial .* but dialed|could not dial/),
-      ];
-      await pollUntil('an AutoNAT outcome for A', AUTONAT_BUDGET_MS, async () => outcome().length > 0);
-      const aVerified = (await report('a')).addresses.some((x) => x.multiaddr.startsWith(aPublic) && x.verified);
+      assert.ok(
+        aReport.multiaddrs.includes(`${aPublic}/p2p/${ids.a.peerId}`),
+        `A advertises its verified public address: ${aReport.multiaddrs}`,
+      );
+      assert.ok(logs('a', asked).length > 0, 'A asked a peer to dial its public address back');
+      // who dialled back, and that it did so on a new (inbound) connection to A's listener
+      const verifierId = logs('a', dialedBack)[0]?.match(dialedBack)?.[1];
+      const verifier = (['r', 's', 'p'] as const).find((n) => ids[n].peerId === verifierId);
+      assert.ok(verifier !== undefined, `the verifying peer is one of R, S, P: ${verifierId}`);
+      const dialBackConn = new RegExp(`new inbound connection /ip6/${esc(ip6(verifier))}/tcp/\\d+`);
+      const inboundAt = loggedAt('a', dialBackConn);
+      const successAt = loggedAt('a', dialedBack);
+      assert.ok(
+        inboundAt !== undefined && successAt !== undefined && inboundAt <= successAt,
+        `A accepted a new inbound connection from ${verifier} before the verdict`,
+      );
+      /** The servers' failures to dial A back, if any (AutoNAT v2 logs them as errors). */
+      const serverErrors = (['r', 's', 'p'] as const).flatMap((n) =>
+        logs(n, /auto-nat-v2:server.*(failed to open connection|could not perform dial back|error handling)/),
+      );
       const short = (line: string) =>
         line.replace(/^\S+\s+/, '').replace(/12D3KooW\w+/g, (id) => `${id.slice(0, 12)}…`);
 
@@ -200,14 +235,20 @@ describe('DCUtR and AutoNAT over IPv6 with NAT66 routers (network namespaces)', 
         (x) => x.multiaddr.startsWith('/ip6/3fff') && !x.multiaddr.includes('/p2p-circuit') && x.verified,
       );
       assert.deepEqual(n1Public, [], 'no public address of N1 is confirmed');
+      const n1Lan = n1Report.addresses.find((x) => x.multiaddr === tcp('n1'));
+      assert.equal(n1Lan?.verified, true, 'N1’s LAN address (fd00::/8): counted as reachable without AutoNAT');
       assert.ok(
         n1Report.multiaddrs.every((m) => m.includes('/p2p-circuit') || m.startsWith('/ip6/fd00:')),
         `N1 advertises only its LAN and relay addresses: ${n1Report.multiaddrs}`,
       );
-      const n1Idle = logs('n1', /no unverified public addresses found/).length;
-      const n1Asks = logs('n1', /to verify multiaddr/).length;
-      assert.ok(n1Idle > 0, 'N1’s AutoNAT ran on its connections and found nothing public to test');
+      // N1's AutoNAT client is notified of its connection to R (a dial-request server) as A's is
+      assert.ok((await report('r')).protocols.includes('/libp2p/autonat/2/dial-request'), 'R serves AutoNAT v2');
+      const n1Asks = logs('n1', /to verify multiaddrs/).length;
+      const n1Tested = logs('n1', /creating dial result/).length;
+      const n1Confirmed = logs('n1', /is externally dialable/).length;
       assert.equal(n1Asks, 0, 'N1’s AutoNAT asked no peer for a dial-back');
+      assert.equal(n1Tested, 0, 'N1’s AutoNAT found no address to test');
+      assert.equal(n1Confirmed, 0, 'N1’s AutoNAT confirmed no address');
 
       /**
        * A first message to a NATed node may find only its LAN address and stay `queued` (the DHT
@@ -312,15 +353,21 @@ describe('DCUtR and AutoNAT over IPv6 with NAT66 routers (network namespaces)', 
       const notDelivered = all.filter((s) => s.state !== 'delivered').length;
       const n1Dcutr = logs('n1', /libp2p:dcutr/);
       const n2Dcutr = logs('n2', /libp2p:dcutr/);
+      // A's client is also handed the server's dial-back connection itself (inbound, from the
+      // server's ephemeral port) and asks again over it; the server closes it under that request
+      const aAsks = logs('a', asked);
+      const overDialBack = aAsks.filter((l) => !new RegExp(`asking \\S+/tcp/${PORT}/p2p/`).test(l)).length;
       console.log(
-        `# dcutr: nodes up in ${seconds(startedMs)} s; AutoNAT: A asked for a dial-back of ${aPublic} ` +
-          `${since(t0, loggedAt('a', asked))} after the start (${logs('a', asked).length} request(s); R, S and P answered ` +
-          `${(['r', 's', 'p'] as const).reduce((sum, n) => sum + logs(n, /tried to dial .* but dialed/).length, 0)} ` +
-          `of them from A's own connection and closed it); A's address verified: ` +
-          `${aVerified ? 'yes' : 'no'}; N1: observed addresses ${n1Observed.length}, confirmed public addresses ` +
-          `${n1Public.length}, AutoNAT "nothing public to test" ${n1Idle}, dial-back requests ${n1Asks}`,
+        `# dcutr: nodes up in ${seconds(startedMs)} s; AutoNAT v2: A's ${aPublic} verified ` +
+          `${since(t0, loggedAt('a', confirmed))} after the start, ${since(loggedAt('a', asked) ?? t0, loggedAt('a', confirmed))} ` +
+          `after its first dial-back request, by ${verifier.toUpperCase()} over a new inbound connection (A's report ` +
+          `listed it verified ${seconds(verifiedMs)} s after all nodes were up); dial-back requests by A ${aAsks.length} ` +
+          `(${overDialBack} of them over a server's dial-back connection), servers' dial-back errors ${serverErrors.length}; ` +
+          `N1: observed addresses ${n1Observed.length}, confirmed public addresses ${n1Public.length}, addresses tested ` +
+          `${n1Tested}, dial-back requests ${n1Asks}`,
       );
-      for (const line of outcome().slice(0, 6)) console.log(`# dcutr: AutoNAT ${short(line)}`);
+      for (const line of logs('a', /auto-nat-v2/).slice(0, 8)) console.log(`# dcutr: A ${short(line)}`);
+      for (const line of serverErrors.slice(0, 4)) console.log(`# dcutr: server ${short(line)}`);
       console.log(
         `# dcutr: reservations on R: N1 ${since(t0, loggedAt('r', new RegExp(`new reservation for client ${ids.n1.peerId}`)))}, ` +
           `N2 ${since(t0, loggedAt('r', new RegExp(`new reservation for client ${ids.n2.peerId}`)))} after the start; ` +

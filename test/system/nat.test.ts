@@ -12,17 +12,20 @@
  * The WAN has no route into either LAN: they can be reached only through the relay.
  *
  * What is asserted, in order:
- * 1. Transport stack: every node handles AutoNAT, DCUtR and the relay STOP protocol; only R the
- *    relay HOP protocol.
+ * 1. Transport stack: every node handles AutoNAT v2 (its server's dial-request and its client's
+ *    dial-back protocol), DCUtR and the relay STOP protocol; only R the relay HOP protocol.
  * 2. N1 and N2 hold a reservation on R and advertise a `/p2p-circuit` address through it.
  * 3. AutoNAT: it leaves N1 alone. Every address N1 has is private (its LAN address; the router's
- *    WAN address it is seen from is private too, and libp2p drops private observed addresses),
- *    libp2p counts private addresses as reachable without asking, and js-libp2p's AutoNAT never
- *    tests a private address (client and server both skip them). So N1 has no observed address
- *    and AutoNAT, which runs on each of N1's new connections, says so and asks no peer to dial it
- *    back. It cannot conclude "not publicly dialable" either way: that verdict takes 8 failed
- *    dial-backs from peers in 8 distinct /8 networks (an observed address needs 4 successes from 4
- *    for "dialable"). See docs/ARCHITECTURE.md, "src/net/ — transport".
+ *    WAN address it is seen from is private too, and libp2p drops private observed addresses) or
+ *    its relay address (confirmed by the reservation), libp2p counts private addresses as
+ *    reachable without asking, and AutoNAT v2 never tests a private address (its client skips
+ *    them, its server refuses to dial them). So N1 has no observed address, and its AutoNAT
+ *    client, which libp2p notifies of each of N1's connections to a peer serving dial requests
+ *    (R is one), finds nothing to test: no node logs a dial result or a dial-back request (the
+ *    trace lines test/system/dcutr.test.ts sees its public node log with the same DEBUG list),
+ *    and no address is confirmed by AutoNAT. It cannot conclude "not publicly dialable" either:
+ *    that verdict takes 8 failed dial-backs of an address. See docs/ARCHITECTURE.md, "src/net/ —
+ *    transport".
  * 4. P sends to N1: P finds N1's circuit address through the DHT (S hands it out; R, the relay,
  *    keeps no circuit address through itself and hands out N1's LAN address alone, so P's host
  *    retries a failed dial with every address a fresh lookup finds), every message arrives once,
@@ -39,7 +42,7 @@
  *    relayed path keeps working; it prints whether a direct connection appeared.
  *    test/system/dcutr.test.ts runs these roles over IPv6 in the documentation prefix 3fff::/20,
  *    which libp2p does not count as private: there DCUtR's unilateral upgrade does give a direct
- *    connection, and AutoNAT does ask for dial-backs.
+ *    connection, and AutoNAT v2 does ask for a dial-back and verifies a public node's address.
  * 6. Both ends behind NAT: N2 → N1 and N1 → N2, relayed both ways, each message once.
  * 7. R's duration limit (RELAY_DURATION_MS) resets the relayed connection P → N1; the next message
  *    goes through on a new relayed connection.
@@ -78,10 +81,13 @@ const TEST_TIMEOUT_MS = 8 * 60_000;
  */
 const DEBUG =
   process.env.SOTTO_NAT_DEBUG ??
-  // AutoNAT's reasons are trace lines: libp2p logs those only for names ending in `:trace`
-  'libp2p:dcutr*,libp2p:auto-nat*,libp2p:auto-nat:trace,libp2p:circuit-relay*,-libp2p:dcutr:trace,-libp2p:circuit-relay*:trace';
+  // AutoNAT v2's requests and results are trace lines: libp2p logs those only for names ending in `:trace`
+  'libp2p:dcutr*,libp2p:auto-nat-v2*,libp2p:auto-nat-v2:client:trace,libp2p:circuit-relay*,' +
+    '-libp2p:dcutr:trace,-libp2p:circuit-relay*:trace';
 const CAPTURE = /libp2p|^sotto:|^\s+at |^\s*['\]]/;
-const AUTONAT = '/libp2p/autonat/1.0.0';
+/** AutoNAT v2: the server handles dial requests, the client the dial-backs it asked for. */
+const AUTONAT_DIAL_REQUEST = '/libp2p/autonat/2/dial-request';
+const AUTONAT_DIAL_BACK = '/libp2p/autonat/2/dial-back';
 const DCUTR = '/libp2p/dcutr';
 const HOP = '/libp2p/circuit/relay/0.2.0/hop';
 const STOP = '/libp2p/circuit/relay/0.2.0/stop';
@@ -154,7 +160,9 @@ describe('NAT: circuit relay v2, DCUtR and AutoNAT (network namespaces)', () => 
       // 1. The transport stack.
       for (const n of NODES) {
         const { protocols } = await report(n);
-        for (const proto of [AUTONAT, DCUTR, STOP]) assert.ok(protocols.includes(proto), `${n} handles ${proto}`);
+        for (const proto of [AUTONAT_DIAL_REQUEST, AUTONAT_DIAL_BACK, DCUTR, STOP]) {
+          assert.ok(protocols.includes(proto), `${n} handles ${proto}`);
+        }
         assert.equal(protocols.includes(HOP), n === 'r', `only the relay handles ${HOP} (${n})`);
       }
 
@@ -193,10 +201,17 @@ describe('NAT: circuit relay v2, DCUtR and AutoNAT (network namespaces)', () => 
       assert.deepEqual(observed, [], 'libp2p drops the private address N1 is observed from (the router WAN)');
       const lan = n1Report.addresses.find((a) => a.multiaddr.startsWith(`/ip4/${ip('n1')}/tcp/${PORT}`));
       assert.ok(lan?.verified === true, 'N1 LAN address: counted as reachable without AutoNAT (private)');
-      const autonatAsks = (n: Node) => p[n].logs.filter((l) => /asking .* to verify multiaddr/.test(l.line)).length;
-      // AutoNAT runs on every new connection to a peer that speaks it, and says why it asks nothing
-      const autonatIdle = (n: Node) =>
-        p[n].logs.filter((l) => /no unverified public addresses found for peer/.test(l.line)).length;
+      assert.ok(
+        n1Report.addresses.every((a) => a.verified),
+        `every address of N1 counts as reachable without AutoNAT: ${n1Report.addresses.map((a) => a.multiaddr)}`,
+      );
+      // N1's AutoNAT client is handed each of its connections to R, which serves dial requests
+      assert.ok(relayReport.protocols.includes(AUTONAT_DIAL_REQUEST), 'R serves AutoNAT v2 dial requests');
+      const count = (n: Node, re: RegExp) => p[n].logs.filter((l) => re.test(l.line)).length;
+      /** AutoNAT v2 client: an address taken up for testing, a dial-back requested, an address confirmed. */
+      const autonatTested = (n: Node) => count(n, /auto-nat-v2:client.* creating dial result/);
+      const autonatAsks = (n: Node) => count(n, /auto-nat-v2:client.* asking .* to verify multiaddrs/);
+      const autonatConfirmed = (n: Node) => count(n, /auto-nat-v2:client.* is externally dialable/);
 
       // 4. P → N1 through the relay.
       const tFirst = Date.now();
@@ -339,8 +354,7 @@ describe('NAT: circuit relay v2, DCUtR and AutoNAT (network namespaces)', () => 
           `N1 in the peer stores of R: ${serversKnew[0]?.join(' ')}, of S: ${serversKnew[1]?.join(' ')} ` +
           `(a circuit address at a server after ${seconds(serversLearnedMs)} s); ` +
           `N1 addresses ${n1Report.addresses.map((a) => `${a.multiaddr}[${a.type}${a.verified ? ',verified' : ''}]`).join(' ')}; ` +
-          `AutoNAT dial-back requests: N1 ${autonatAsks('n1')}, P ${autonatAsks('p')}, R ${autonatAsks('r')}; ` +
-          `AutoNAT "no unverified public addresses" on a new connection: N1 ${autonatIdle('n1')}, P ${autonatIdle('p')}; ` +
+          `AutoNAT v2 addresses tested / dial-back requests / confirmed: ${NODES.map((n) => `${n.toUpperCase()} ${autonatTested(n)}/${autonatAsks(n)}/${autonatConfirmed(n)}`).join(', ')}; ` +
           `first P→N1 send ${seconds(firstSendMs)} s; P→N1 ${toN1.length + moreToN1.length + 1}, ` +
           `N2→N1 ${n2ToN1.length}, N1→N2 ${n1ToN2.length}, N1→P 1: sent ${all.length}, missing ${missing}, ` +
           `duplicates ${duplicates}, states ${states}${notDelivered.length > 0 ? ` (${notDelivered.join(', ')})` : ''}; DCUtR attempt seen ${seconds(dcutrMs)} s after the sends, ` +
@@ -355,8 +369,11 @@ describe('NAT: circuit relay v2, DCUtR and AutoNAT (network namespaces)', () => 
       assert.equal(missing, 0, 'every message arrived');
       assert.equal(duplicates, 0, 'no message reached the app twice');
       assert.deepEqual(notDelivered, [], 'every send delivered at once');
-      assert.ok(autonatIdle('n1') > 0, 'AutoNAT ran on N1’s connections and found no public address to test');
-      assert.equal(autonatAsks('n1'), 0, 'AutoNAT asked no peer to dial N1 back (nothing public to test)');
+      for (const n of NODES) {
+        assert.equal(autonatTested(n), 0, `${n}'s AutoNAT found no address to test (all private)`);
+        assert.equal(autonatAsks(n), 0, `${n}'s AutoNAT asked no peer for a dial-back`);
+        assert.equal(autonatConfirmed(n), 0, `${n}'s AutoNAT confirmed no address`);
+      }
       assert.ok(lifetimeMs < RESET_BUDGET_MS + RELAY_DURATION_MS);
     } catch (err) {
       for (const n of NODES) {

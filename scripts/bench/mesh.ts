@@ -8,6 +8,8 @@
  * calls validated like the node validates them. Two full sotto nodes (createNode) then join the same
  * network to time start() → first delivered message and the warm end-to-end latency.
  */
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import '../../src/net/shim.js';
@@ -29,6 +31,7 @@ import {
   validateRecordBytes,
 } from '../../src/directory/record.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
+import { DEFAULT_PUT_TIMEOUT_MS } from '../../src/net/dht.js';
 import {
   createHost,
   getRecord,
@@ -39,7 +42,7 @@ import {
   waitForDhtPeer,
 } from '../../src/net/index.js';
 import { createNode, type SottoNode } from '../../src/node/node.js';
-import { errorMessage, seededRandom, summarize } from './lib.js';
+import { errorMessage, percentile, seededRandom, summarize } from './lib.js';
 import { withTimeout } from './rpc.js';
 
 /** Hosts joining one process's mesh at once (BENCHMARKS.md, "The 100-node mesh": unpaced joins starve). */
@@ -50,18 +53,15 @@ export const MESH_JOIN_WAIT_MS = 15_000;
 export const MAX_MESH_NODES = 200;
 /** Records stored with putRecord at once. */
 export const PUBLISH_CONCURRENCY = 5;
+/** Bound of each put: the one `publishRecord()` uses (putRecord's default), so a put fails here only when it would fail for a node. */
+export const MESH_PUT_TIMEOUT_MS = DEFAULT_PUT_TIMEOUT_MS;
 /** Routing-table wait after the joins: node 0 knows every node, every node knows ≥ 2. */
 export const ROUTING_BUDGET_MS = 30_000;
 
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Nearest-rank percentile of unsorted samples (NaN when empty). */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = samples.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
+export { percentile };
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results in item order. */
 export async function mapLimit<T, R>(
@@ -117,13 +117,206 @@ export function hostAddress(host: SottoHost): string {
   return addr.toString().includes('/p2p/') ? addr.toString() : `${addr}/p2p/${host.peerId}`;
 }
 
+/**
+ * What the DHT calls of a set of hosts did, counted by wrapping each host's kad-dht `put` and `get`
+ * (the iterables sotto's putRecord / getRecord consume; events pass through unchanged). Used to
+ * tell a slow lookup phase from refused stores, and to name the errors kad-dht met on the way.
+ */
+export interface DhtTrace {
+  /** Per put: FIND_NODE requests sent before the first PUT_VALUE (the closest-peers lookup). */
+  putLookupRequests: number[];
+  /** Per put: ms from the call to the first PUT_VALUE sent (NaN when none was sent). */
+  putLookupMs: number[];
+  /** Per put: PUT_VALUE requests sent. */
+  putValueSends: number[];
+  /** Per get: requests sent (GET_VALUE and FIND_NODE). */
+  getRequests: number[];
+  /** Per getClosestPeers called on the DHT service (the joins' self-lookups): FIND_NODE requests sent. */
+  closestRequests: number[];
+  /** Per getClosestPeers: ms until it ended. */
+  closestMs: number[];
+  /** QUERY_ERROR events by `op: error name: message` (message cut to 80 characters). */
+  errors: Record<string, number>;
+}
+
+export function newDhtTrace(): DhtTrace {
+  return {
+    putLookupRequests: [],
+    putLookupMs: [],
+    putValueSends: [],
+    getRequests: [],
+    closestRequests: [],
+    closestMs: [],
+    errors: {},
+  };
+}
+
+type QueryEventLike = { name: string; messageName?: string; error?: { name?: string; message?: string } };
+
+/** Wraps `host`'s kad-dht put/get so that `trace` counts what they do. */
+export function traceDht(host: SottoHost, trace: DhtTrace): void {
+  const dht = host.services.dht as unknown as Record<
+    'put' | 'get' | 'getClosestPeers',
+    (...args: unknown[]) => AsyncIterable<unknown>
+  >;
+  for (const op of ['put', 'get', 'getClosestPeers'] as const) {
+    const original = dht[op].bind(dht);
+    dht[op] = async function* traced(...args: unknown[]) {
+      const t0 = now();
+      let lookups = 0;
+      let puts = 0;
+      let firstPut = Number.NaN;
+      try {
+        for await (const raw of original(...args)) {
+          const event = raw as QueryEventLike;
+          if (event.name === 'SEND_QUERY') {
+            if (event.messageName === 'PUT_VALUE') {
+              if (puts++ === 0) firstPut = now() - t0;
+            } else if (puts === 0) lookups++;
+          } else if (event.name === 'QUERY_ERROR') {
+            const k = `${op}: ${event.error?.name ?? 'Error'}: ${String(event.error?.message ?? '').slice(0, 80)}`;
+            trace.errors[k] = (trace.errors[k] ?? 0) + 1;
+          }
+          yield raw;
+        }
+      } finally {
+        if (op === 'put') {
+          trace.putLookupRequests.push(lookups);
+          trace.putLookupMs.push(firstPut);
+          trace.putValueSends.push(puts);
+        } else if (op === 'get') trace.getRequests.push(lookups);
+        else {
+          trace.closestRequests.push(lookups);
+          trace.closestMs.push(now() - t0);
+        }
+      }
+    };
+  }
+}
+
+export interface PhaseLoad {
+  /** Event-loop delay of this process during the phase, ms (perf_hooks histogram, 10 ms resolution). */
+  loopP50Ms: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  /** CPU time of this process ÷ wall time of the phase (1 = one core busy). */
+  cpu: number;
+  ms: number;
+}
+
+/** Runs `fn` and measures this process's event-loop delay and CPU use meanwhile. */
+export async function withLoad<T>(fn: () => Promise<T>): Promise<{ value: T; load: PhaseLoad }> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  const c0 = process.cpuUsage();
+  const t0 = now();
+  try {
+    const value = await fn();
+    const ms = now() - t0;
+    const c = process.cpuUsage(c0);
+    return {
+      value,
+      load: {
+        loopP50Ms: h.percentile(50) / 1e6,
+        loopP99Ms: h.percentile(99) / 1e6,
+        loopMaxMs: h.max / 1e6,
+        cpu: (c.user + c.system) / 1000 / ms,
+        ms,
+      },
+    };
+  } finally {
+    h.disable();
+  }
+}
+
+/** Where the time of an N went: per process (one entry in one process), plus the merged DHT trace. */
+export interface MeshDiag {
+  publishLoad: PhaseLoad[];
+  lookupLoad: PhaseLoad[];
+  /** Connections per host after the puts and after the lookups, per process. */
+  connectionsAfterPublish: { median: number; max: number }[];
+  connectionsAfterLookups: { median: number; max: number }[];
+  trace: DhtTrace;
+}
+
+/** One line (or a few) naming where the DHT time went, for the log and the report. */
+export function describeDiag(d: MeshDiag): string[] {
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+  const loads = (l: readonly PhaseLoad[]) =>
+    l.map((x) => `loop p99 ${f(x.loopP99Ms)} ms (max ${f(x.loopMaxMs)}), CPU ${(x.cpu * 100).toFixed(0)}%`).join('; ');
+  const t = d.trace;
+  const sent = t.putLookupMs.filter(Number.isFinite);
+  const errors = Object.entries(t.errors)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([k, v]) => `\`${k}\` ×${v}`)
+    .join(', ');
+  return [
+    `puts: closest-peers lookup ${f(percentile(t.putLookupRequests, 0.5))} FIND_NODE requests p50 (max ${f(percentile(t.putLookupRequests, 1))}), reached the PUT_VALUE phase in ${sent.length} of ${t.putLookupMs.length} puts after ${f(percentile(sent, 0.5))} ms p50; gets: ${f(percentile(t.getRequests, 0.5))} requests p50 (max ${f(percentile(t.getRequests, 1))}, ${t.getRequests.length} gets)`,
+    `self-lookups (getClosestPeers on the DHT service, mostly the joins'): ${(t.closestRequests ?? []).length}, ${f(percentile(t.closestRequests ?? [], 0.5))} FIND_NODE requests p50 (max ${f(percentile(t.closestRequests ?? [], 1))}), ${f(percentile(t.closestMs ?? [], 0.5))} ms p50`,
+    `per process during the puts: ${loads(d.publishLoad)}; during the lookups: ${loads(d.lookupLoad)}`,
+    `connections per host (median / max) after the puts: ${d.connectionsAfterPublish.map((c) => `${c.median} / ${c.max}`).join(', ')}; after the lookups: ${d.connectionsAfterLookups.map((c) => `${c.median} / ${c.max}`).join(', ')}`,
+    `kad-dht query errors: ${errors || 'none'}`,
+  ];
+}
+
+/** Sums traces of several processes. */
+export function mergeTraces(traces: readonly DhtTrace[]): DhtTrace {
+  const out = newDhtTrace();
+  for (const t of traces) {
+    out.putLookupRequests.push(...t.putLookupRequests);
+    out.putLookupMs.push(...t.putLookupMs);
+    out.putValueSends.push(...t.putValueSends);
+    out.getRequests.push(...t.getRequests);
+    out.closestRequests.push(...t.closestRequests);
+    out.closestMs.push(...t.closestMs);
+    for (const [k, v] of Object.entries(t.errors)) out.errors[k] = (out.errors[k] ?? 0) + v;
+  }
+  return out;
+}
+
+/** Connections per host: median and max (`getConnections()`, both directions). */
+export function connectionCounts(hosts: readonly SottoHost[]): { median: number; max: number } {
+  const c = hosts.map((h) => h.getConnections().length);
+  return { median: percentile(c, 0.5), max: percentile(c, 1) };
+}
+
+/**
+ * Experiment only (never in the published figures unless the page says so): kad-dht query
+ * parallelism for the mesh hosts, from SOTTO_BENCH_KAD="alpha,disjointPaths" (scale.ts sets it from
+ * --kad-experiment). sotto's createHost leaves both at kad-dht's defaults (alpha 10, disjoint paths
+ * = alpha); this patches each new host's query manager after creation, to measure what a smaller
+ * setting would change before proposing it for src/net/host.ts.
+ */
+export function kadExperiment(): { alpha: number; paths: number } | undefined {
+  const v = process.env.SOTTO_BENCH_KAD;
+  if (!v) return undefined;
+  const [alpha, paths] = v.split(',').map(Number);
+  if (!Number.isInteger(alpha) || !Number.isInteger(paths) || alpha! < 1 || paths! < 1 || alpha! > 20 || paths! > 20)
+    throw new Error('SOTTO_BENCH_KAD must be "alpha,paths" (1..20 each)');
+  return { alpha: alpha!, paths: paths! };
+}
+
+function applyKadExperiment(host: SottoHost): void {
+  const kad = kadExperiment();
+  if (!kad) return;
+  const qm = (host.services.dht as unknown as { queryManager?: { alpha: number; disjointPaths: number } }).queryManager;
+  if (!qm || typeof qm.alpha !== 'number' || typeof qm.disjointPaths !== 'number')
+    throw new Error('kad-dht query manager not reachable: cannot run the kad experiment');
+  qm.alpha = kad.alpha;
+  qm.disjointPaths = kad.paths;
+}
+
 /** A libp2p host with sotto's configuration on 127.0.0.1. */
-export async function newMeshHost(env: CryptoEnv, bootstrap: string[]): Promise<SottoHost> {
-  return createHost({
+export async function newMeshHost(env: CryptoEnv, bootstrap: string[], trace?: DhtTrace): Promise<SottoHost> {
+  const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'),
     config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap }),
     dht: identityRecordRules(env.provider, Date.now),
   });
+  if (trace) traceDht(host, trace);
+  applyKadExperiment(host);
+  return host;
 }
 
 /**
@@ -138,6 +331,7 @@ export async function joinHosts(
   into: SottoHost[],
   concurrency: number,
   deadline: number,
+  trace?: DhtTrace,
 ): Promise<void> {
   let joined = 0;
   await mapLimit(
@@ -145,7 +339,7 @@ export async function joinHosts(
     concurrency,
     async () => {
       if (now() > deadline) throw new Error(`time budget ran out after ${joined} of ${count} joins`);
-      const host = await newMeshHost(env, [seed]);
+      const host = await newMeshHost(env, [seed], trace);
       into.push(host);
       await waitForDhtPeer(host, MESH_JOIN_WAIT_MS);
       joined++;
@@ -212,7 +406,7 @@ export async function publishRecords(
     const bytes = identityRecordBytes(env, identity, host.peerId.toMultihash().bytes);
     const tp = now();
     try {
-      const r = await putRecord(host, recordKey(identity.signingKey), bytes, { timeoutMs: 15_000 });
+      const r = await putRecord(host, recordKey(identity.signingKey), bytes, { timeoutMs: MESH_PUT_TIMEOUT_MS });
       out.times.push(now() - tp);
       out.accepted.push(r.accepted);
       if (r.accepted === 0) out.failures++;
@@ -383,6 +577,12 @@ export interface MeshResult {
   e2eMs?: { p50: number; p99: number; count: number; notDelivered: number };
   /** Wall time of this N, s. */
   wallSeconds?: number;
+  /** Event-loop delay, CPU, connections and DHT trace of the publish and lookup phases. */
+  diag?: MeshDiag;
+  /** The run this N was measured in: its start (ISO) and the load average then (rows of merged reports differ). */
+  measured?: { date: string; load: number[] };
+  /** Load average (1/5/15 min) as this N began. */
+  loadAtStart?: number[];
 }
 
 /** N hosts in this process: join, route, publish, look up, RSS, then two full nodes. */
@@ -395,32 +595,45 @@ export async function runMesh(n: number, root: string, env: CryptoEnv, options: 
   const rssBefore = await settledRss();
   try {
     const t0 = now();
-    const seed = await newMeshHost(env, []);
+    const trace = newDhtTrace();
+    const seed = await newMeshHost(env, [], trace);
     hosts.push(seed);
     const seedStr = hostAddress(seed);
     // Joining at the pace one process can take: ≤ 5 hosts at a time, each counted as started once
     // it has a DHT peer (bounded), because every join runs Noise handshakes and a self-lookup on
     // this one thread; unpaced, 100 joins starve each other's handshakes into timeouts.
-    await joinHosts(env, n - 1, seedStr, hosts, MESH_JOIN_CONCURRENCY, deadline);
+    await joinHosts(env, n - 1, seedStr, hosts, MESH_JOIN_CONCURRENCY, deadline, trace);
     const startMs = now() - t0;
     const routing = await waitMeshRouting(hosts, seed, n - 1, ROUTING_BUDGET_MS);
     const routingTableMedian = summarize(hosts.map(routingTableSize)).median;
     log(`  ${n} nodes started in ${startMs.toFixed(0)} ms, routing wait ${routing.ms.toFixed(0)} ms`);
 
     const records = Math.min(n, options.records ?? n);
-    const pub = await publishRecords(
-      env,
-      hosts,
-      Array.from({ length: records }, (_, i) => Math.floor((i * n) / records)),
+    const { value: pub, load: publishLoad } = await withLoad(() =>
+      publishRecords(
+        env,
+        hosts,
+        Array.from({ length: records }, (_, i) => Math.floor((i * n) / records)),
+      ),
     );
+    const connectionsAfterPublish = connectionCounts(hosts);
     log(`  published ${pub.keys.length}/${records} records`);
 
-    const lk = await lookupRecords(env, hosts, pub.keys, pub.owners, {
-      count: options.lookups,
-      budgetMs: options.lookupBudgetMs,
-      timeoutMs: options.lookupTimeoutMs,
-      seed: 0x5077 + n,
-    });
+    const { value: lk, load: lookupLoad } = await withLoad(() =>
+      lookupRecords(env, hosts, pub.keys, pub.owners, {
+        count: options.lookups,
+        budgetMs: options.lookupBudgetMs,
+        timeoutMs: options.lookupTimeoutMs,
+        seed: 0x5077 + n,
+      }),
+    );
+    const diag: MeshDiag = {
+      publishLoad: [publishLoad],
+      lookupLoad: [lookupLoad],
+      connectionsAfterPublish: [connectionsAfterPublish],
+      connectionsAfterLookups: [connectionCounts(hosts)],
+      trace,
+    };
     log(`  ${lk.ok}/${lk.lookups} lookups ok`);
     const rssAfter = await settledRss();
 
@@ -474,6 +687,7 @@ export async function runMesh(n: number, root: string, env: CryptoEnv, options: 
       firstMessageError,
       e2eMs,
       wallSeconds: (now() - tw) / 1000,
+      diag,
     };
   } finally {
     await stopAll(extra, hosts);

@@ -15,6 +15,7 @@ import {
   machineLine,
   markdownTable,
   pairRatios,
+  percentile,
   type Summary,
 } from './lib.js';
 import type { MeshResult } from './mesh.js';
@@ -33,9 +34,17 @@ export interface ReportMeta {
   wallSeconds: number;
 }
 
+/** When a row was measured: its run's start (ISO) and the load average (1/5/15 min) as it began. */
+export interface Measured {
+  date: string;
+  load: number[];
+}
+
 export interface SessionsResult {
   /** Distinct sending identities, each with its own session at the receiver. */
   sessions: number;
+  /** When this S was measured (rows of a merged report can come from different runs). */
+  measured?: Measured;
   senderProcesses: number;
   /** Envelopes in flight in all (sender processes × window). */
   inFlight: number;
@@ -65,6 +74,8 @@ export interface ScaleReport {
     budgetSeconds: number;
     bounds: Record<string, string>;
     libraries: Record<string, string>;
+    /** Set when rows of earlier runs were kept (scale.ts --merge): one line per run kept. */
+    merged?: string[];
   };
   sessions: { results: SessionsResult[]; skipped: { sessions: number; reason: string }[] };
   inProcess: { results: MeshResult[]; skipped: { nodes: number; reason: string }[] };
@@ -116,7 +127,56 @@ export function captionLine(meta: ReportMeta, runs = meta.runs): string {
   return `_${meta.machine.cpu}, ${meta.machine.cores} cores · Node ${meta.node} · ${utcMinute(meta.date)} · ${runs} run${runs === 1 ? '' : 's'}${meta.mode === 'quick' ? ' (quick)' : ''} · load ${load}_`;
 }
 
-/** Inserts `caption` (and a blank line) above every markdown table of `markdown` that has none. */
+/** True for a line `captionLine` / `rowsCaption` wrote (whatever its run count, dates or load). */
+export function isCaptionLine(line: string | undefined): boolean {
+  return (
+    line !== undefined &&
+    /^_.+ · Node \S+ · \d{4}-\d\d-\d\d \d\d:\d\d UTC( \+ \d{4}-\d\d-\d\d \d\d:\d\d UTC)* · \d+ runs?\b.* · load .+_$/.test(
+      line,
+    )
+  );
+}
+
+/**
+ * The caption of a table whose rows carry their own `measured` stamps (a report merged from several
+ * runs): every distinct run date with the load average at its start, in date order, so that a
+ * merged table never claims a single date. Rows without a stamp are taken as the report's own run.
+ */
+export function rowsCaption(meta: ReportMeta, runs: number, rows: readonly { measured?: Measured }[]): string {
+  const stamps = new Map<string, Measured>();
+  for (const r of rows) {
+    const m = r.measured ?? { date: meta.date, load: meta.loadAverage.start };
+    const key = utcMinute(m.date);
+    if (!stamps.has(key)) stamps.set(key, m);
+  }
+  const list = [...stamps.values()].sort((a, b) => a.date.localeCompare(b.date));
+  if (list.length <= 1) {
+    const only = list[0];
+    return captionLine(
+      only ? { ...meta, date: only.date, loadAverage: { ...meta.loadAverage, start: only.load } } : meta,
+      runs,
+    );
+  }
+  const load = list.map((m) => m.load.map((x) => x.toFixed(2)).join(' / ')).join(' + ');
+  return `_${meta.machine.cpu}, ${meta.machine.cores} cores · Node ${meta.node} · ${list.map((m) => utcMinute(m.date)).join(' + ')} · ${runs} run${runs === 1 ? '' : 's'}${meta.mode === 'quick' ? ' (quick)' : ''} each · load ${load}_`;
+}
+
+/** "09:03 UTC · load 0.64" for a row of a merged table (the 1-minute load average at that run's start). */
+function measuredCell(meta: ReportMeta, m: Measured | undefined): string {
+  const x = m ?? { date: meta.date, load: meta.loadAverage.start };
+  return `${x.date.slice(11, 16)} UTC · ${(x.load[0] ?? Number.NaN).toFixed(2)}`;
+}
+
+/** True when the rows come from more than one run. */
+function mixedRuns(meta: ReportMeta, rows: readonly { measured?: Measured }[]): boolean {
+  return new Set(rows.map((r) => utcMinute((r.measured ?? { date: meta.date }).date))).size > 1;
+}
+
+/**
+ * Inserts `caption` (and a blank line) above every markdown table of `markdown` that has none. A
+ * table that already carries a caption line (e.g. "1 run" above a single-run table of a report
+ * whose default is "3 runs") keeps its own: a table never gets two.
+ */
 export function captionTables(markdown: string, caption: string): string {
   const lines = markdown.split('\n');
   const out: string[] = [];
@@ -125,7 +185,7 @@ export function captionTables(markdown: string, caption: string): string {
     const prev = lines[i - 1] ?? '';
     if (line.startsWith('|') && !prev.startsWith('|')) {
       const before = out[out.length - 1] === '' ? out[out.length - 2] : out[out.length - 1];
-      if (before !== caption) {
+      if (before !== caption && !isCaptionLine(before)) {
         if (out.length > 0 && out[out.length - 1] !== '') out.push('');
         out.push(caption, '');
       }
@@ -156,6 +216,41 @@ function meshRows(results: readonly MeshResult[]): string[][] {
   ]);
 }
 
+/** One line per N on where the DHT time went (see MeshDiag), or undefined for reports without it. */
+export function diagLine(m: MeshResult): string | undefined {
+  const d = m.diag;
+  if (!d) return undefined;
+  const t = d.trace;
+  const reached = t.putLookupMs.filter(Number.isFinite);
+  const worst = (l: readonly { loopP99Ms: number; cpu: number }[]) =>
+    l.length === 0
+      ? 'n/a'
+      : `${fmtNum(Math.max(...l.map((x) => x.loopP99Ms)))} ms (CPU ${l.map((x) => `${(x.cpu * 100).toFixed(0)}%`).join(' / ')})`;
+  const errors = Object.entries(t.errors).sort((a, b) => b[1] - a[1]);
+  const total = errors.reduce((x, [, v]) => x + v, 0);
+  const conns = d.connectionsAfterLookups.map((c) => c.max);
+  const count = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+  const load = m.loadAtStart ? ` (load ${m.loadAtStart.map((x) => x.toFixed(2)).join(' / ')} as it began)` : '';
+  return (
+    `- N=${m.nodes}${load}, where the DHT time went: ${reached.length} of ${t.putLookupMs.length} puts got past their closest-peers lookup to PUT_VALUE` +
+    (reached.length > 0 ? ` (after ${fmtNum(percentile(reached, 0.5))} ms p50)` : '') +
+    `, FIND_NODE requests per put lookup p50 ${count(percentile(t.putLookupRequests, 0.5))}, requests per get p50 ${count(percentile(t.getRequests, 0.5))}` +
+    (t.closestRequests && t.closestRequests.length > 0
+      ? `, per self-lookup p50 ${count(percentile(t.closestRequests, 0.5))}`
+      : '') +
+    `; event-loop delay p99 during the puts ${worst(d.publishLoad)}, during the lookups ${worst(d.lookupLoad)}` +
+    `; most connections on one host ${conns.length > 0 ? Math.max(...conns) : 'n/a'}` +
+    `; kad-dht query errors ${total}${
+      errors.length > 0
+        ? `: ${errors
+            .slice(0, 3)
+            .map(([k, v]) => `\`${k}\` ×${v}`)
+            .join(', ')}`
+        : ''
+    }`
+  );
+}
+
 const MESH_HEADER = [
   'Nodes',
   'Start all (ms)',
@@ -179,14 +274,18 @@ export function renderScaleMarkdown(report: ScaleReport): string {
   out.push(`- Node ${meta.node} (V8 ${meta.v8}); 127.0.0.1 only`);
   out.push(`- Bounds: ${Object.values(meta.bounds).join('; ')}`);
   out.push(librariesLine(meta.libraries));
-  out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`, '');
+  out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`);
+  for (const m of meta.merged ?? []) out.push(`- Merged: ${m}`);
+  out.push('');
 
   out.push('## Delivered messages per second at one node vs concurrent sessions', '');
   if (report.sessions.results.length > 0) {
-    out.push(captionLine(meta), '');
+    const mixed = mixedRuns(meta, report.sessions.results);
+    out.push(rowsCaption(meta, meta.runs, report.sessions.results), '');
     out.push(
       markdownTable(
         [
+          ...(mixed ? ['Measured (UTC · load)'] : []),
           'Sessions (sending identities)',
           'Sender processes',
           'In flight',
@@ -197,6 +296,7 @@ export function renderScaleMarkdown(report: ScaleReport): string {
           'Set-up: records + lookups + handshakes (s)',
         ],
         report.sessions.results.map((r) => [
+          ...(mixed ? [measuredCell(meta, r.measured)] : []),
           String(r.sessions),
           String(r.senderProcesses),
           String(r.inFlight),
@@ -228,8 +328,16 @@ export function renderScaleMarkdown(report: ScaleReport): string {
   const meshSection = (title: string, part: ScaleReport['inProcess']) => {
     out.push(title, '');
     if (part.results.length > 0) {
-      out.push(captionLine(meta, 1), '');
-      out.push(markdownTable(MESH_HEADER, meshRows(part.results)), '');
+      const mixed = mixedRuns(meta, part.results);
+      out.push(rowsCaption(meta, 1, part.results), '');
+      const rows = meshRows(part.results);
+      out.push(
+        markdownTable(
+          mixed ? ['Measured (UTC · load)', ...MESH_HEADER] : MESH_HEADER,
+          mixed ? rows.map((r, i) => [measuredCell(meta, part.results[i]!.measured), ...r]) : rows,
+        ),
+        '',
+      );
       for (const m of part.results) {
         const errs = Object.entries(m.lookupErrors);
         if (errs.length > 0)
@@ -239,6 +347,10 @@ export function renderScaleMarkdown(report: ScaleReport): string {
           out.push(
             `- N=${m.nodes}: ${m.publishFailures} of ${m.records ?? m.nodes} records stored on no peer (putRecord p50 ${fmtNum(m.publishMs.p50)} ms)`,
           );
+      }
+      for (const m of part.results) {
+        const line = diagLine(m);
+        if (line) out.push(line);
       }
     }
     for (const s of part.skipped) out.push(`- N=${s.nodes} not measured: ${s.reason}`);
@@ -253,6 +365,9 @@ export function renderScaleMarkdown(report: ScaleReport): string {
     '- N nodes in one process: libp2p hosts built with sotto\'s `createHost` bootstrap from node 0, at most 5 joining at once, each counted as started once it has a DHT peer (unpaced joins starve each other\'s Noise handshakes on one thread, see "The 100-node mesh"); then a bounded routing wait. A sample of hosts (spread over the N) each store one identity record signed as `publishRecord()` signs it; lookups are `getRecord` calls from a random host for a random record of another host, one at a time, validated. RSS per node: (RSS after the lookups − RSS before the first host) ÷ N, after forced garbage collections. Then two full sotto nodes join that network: start() → first delivered message is the sender\'s time from `start()` through its first DHT peer and its publish to its first `send()` resolving `delivered` (directory lookup + PQXDH); "Message p50/p99" are the warm messages that follow, one at a time, `send()` → `delivered`.',
     "- Across processes: the same with the N hosts split evenly over P child processes (the seed in the first), joins paced per process, lookups run in all processes at once (each for records of hosts in other processes), RSS per node = the sum of the processes' RSS growth ÷ N; the two full nodes run in the first and the last process.",
     "- Every N runs once (lookup and message percentiles are over that run's samples); a size is skipped with its reason when the time budget would not hold it (estimated from the previous size's wall time × (N ÷ previous N)^1.5).",
+    "- Bounds as the node's own: each put is bounded by 30 s (`putRecord`'s default, what `publishRecord()` uses) and each lookup by 20 s (the node's `LOOKUP_TIMEOUT_MS`), so a put or lookup fails here only when it would fail for a node. Above N = 100, 20 records instead of 40, and the lookup budget grows as N ÷ 100.",
+    '- "Where the DHT time went" (one line per N): every mesh host\'s kad-dht `put` / `get` / `getClosestPeers` is wrapped to count its query events (events pass through unchanged): FIND_NODE requests before the first PUT_VALUE of a put (its closest-peers lookup), whether a put reached PUT_VALUE at all, requests per get, kad-dht\'s QUERY_ERROR events by error; per process the event-loop delay (`perf_hooks.monitorEventLoopDelay`, 10 ms resolution) and CPU time ÷ wall time during the puts and the lookups; connections per host (`getConnections()`).',
+    '- A table whose rows come from different runs (`scale.ts --merge`: one size re-measured, the others kept) names every run in its caption and each row\'s run and 1-minute load in a "Measured" column.',
   );
   return `${out.join('\n')}\n`;
 }
@@ -609,12 +724,14 @@ export function renderSummary(inputs: BenchInputs, chartsDir: string, charts: re
   const scale = inputs.scale?.report;
   if (scale) {
     const rows: string[][] = [];
+    const bigs: MeshResult[] = [];
     for (const [where, part] of [
       ['one process', scale.inProcess],
       [`${scale.multiProcess.processes} processes`, scale.multiProcess],
     ] as const) {
       const big = part.results[part.results.length - 1];
       if (!big) continue;
+      bigs.push(big);
       rows.push([
         `N = ${big.nodes}, ${where}`,
         `${pct(big.lookupOk, big.lookups)} (${big.lookupOk}/${big.lookups})`,
@@ -626,10 +743,15 @@ export function renderSummary(inputs: BenchInputs, chartsDir: string, charts: re
     }
     if (rows.length > 0) {
       out.push('**How it scales, and what a node costs** (largest N measured; single run per N)', '');
-      out.push(captionLine(scale.meta, 1), '');
+      out.push(rowsCaption(scale.meta, 1, bigs), '');
+      const mixed = mixedRuns(scale.meta, bigs);
+      if (mixed) {
+        for (const [i, r] of rows.entries()) r.unshift(measuredCell(scale.meta, bigs[i]!.measured));
+      }
       out.push(
         markdownTable(
           [
+            ...(mixed ? ['Measured (UTC · load)'] : []),
             'Network',
             'Lookups ok',
             'Lookup p50 / p99 (ms)',
@@ -644,7 +766,7 @@ export function renderSummary(inputs: BenchInputs, chartsDir: string, charts: re
     }
     if (scale.sessions.results.length > 0) {
       out.push('**How many at once: one receiving node vs concurrent sessions** (delivered msgs/s)', '');
-      out.push(captionLine(scale.meta), '');
+      out.push(rowsCaption(scale.meta, scale.meta.runs, scale.sessions.results), '');
       out.push(
         markdownTable(
           ['Sessions', ...scale.sessions.results.map((r) => String(r.sessions))],
@@ -705,6 +827,25 @@ export function renderRunInfo(run: RunInfo): string {
   ].join('\n');
 }
 
+/** Runs (UTC minute, load at their start) whose scale rows are on the page but came after `run` ended. */
+export function laterScaleRuns(run: RunInfo, scale: ScaleReport | undefined): string[] {
+  if (!scale) return [];
+  const end = Date.parse(run.date) + run.wallSeconds * 1000;
+  const stamps = new Map<string, number[]>();
+  const rows: { measured?: Measured }[] = [
+    ...scale.sessions.results,
+    ...scale.inProcess.results,
+    ...scale.multiProcess.results,
+  ];
+  for (const r of rows) {
+    const m = r.measured ?? { date: scale.meta.date, load: scale.meta.loadAverage.start };
+    if (Date.parse(m.date) > end) stamps.set(utcMinute(m.date), m.load);
+  }
+  return [...stamps.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([d, load]) => `${d} (load ${load.map((x) => x.toFixed(2)).join(' / ')})`);
+}
+
 /** Section names and the markers they live between. */
 export const SECTIONS = ['summary', 'crypto', 'node', 'offline', 'scale'] as const;
 export type SectionName = (typeof SECTIONS)[number];
@@ -750,7 +891,11 @@ export function generatePage(
   const charts = buildCharts(inputs);
   let page = template;
   const summary = renderSummary(inputs, chartsDir, charts);
-  page = replaceSection(page, 'summary', run ? `${renderRunInfo(run)}\n\n${summary}` : summary);
+  const later = run ? laterScaleRuns(run, inputs.scale?.report) : [];
+  const runLines = run
+    ? `${renderRunInfo(run)}${later.length > 0 ? `\n- Scale rows measured after this run (\`npm run bench:scale -- --merge\`): ${later.join(', ')}; the tables name each row's run.` : ''}`
+    : '';
+  page = replaceSection(page, 'summary', run ? `${runLines}\n\n${summary}` : summary);
   if (inputs.crypto)
     page = replaceSection(page, 'crypto', asSection(inputs.crypto.markdown, inputs.crypto.report.meta));
   if (inputs.node) page = replaceSection(page, 'node', asSection(inputs.node.markdown, inputs.node.report.meta));

@@ -2,7 +2,15 @@
  * Scale benchmark: how sotto behaves as the network and the load grow, on loopback.
  *
  *   node --import tsx scripts/bench/scale.ts [--quick] [--sizes N,N] [--procs P] [--mp-sizes N,N]
- *       [--sessions S,S] [--budget SECONDS] [--json]
+ *       [--sessions S,S] [--setup-concurrency K] [--kad-experiment ALPHA,PATHS] [--out NAME] [--merge]
+ *       [--budget SECONDS] [--json]
+ *
+ * --setup-concurrency: DHT puts / lookups in flight per host while setting up the sessions part
+ * (default 8); --kad-experiment: an experiment, not sotto's configuration — the mesh hosts' kad-dht
+ * query parallelism (alpha, disjoint paths) is patched to these values and the report says so;
+ * --out: write scripts/bench/out/NAME.{md,json} instead (experiments that must not replace the
+ * JSON the page is generated from); --merge: keep the rows of the existing NAME.json (scale.json by
+ * default) for the sizes this run does not measure, each with its own run's date and load.
  *
  * 1. Sessions: one receiving full node (its own process) and 1 / 10 / 100 / 1000 distinct sending
  *    identities spread over two sender processes; delivered msgs/s counted at the receiver.
@@ -14,24 +22,32 @@
  * report, when the time budget would run out. Writes scripts/bench/out/scale.{md,json}
  * (scale-quick.* with --quick). Benchmarks print figures; they never fail on speed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../../src/net/shim.js';
 import { createEnv } from '../../src/crypto/env.js';
 import { nodeProviderReady } from '../../src/crypto/provider-node.js';
+import { LOOKUP_TIMEOUT_MS } from '../../src/node/node.js';
 import { errorMessage, formatJson, machineInfo, packageVersion, repoRoot, summarize } from './lib.js';
 import {
+  type DhtTrace,
+  describeDiag,
   MAX_MESH_NODES,
   MESH_JOIN_CONCURRENCY,
+  MESH_PUT_TIMEOUT_MS,
+  type MeshDiag,
   type MeshResult,
+  mergeTraces,
+  type PhaseLoad,
+  PUBLISH_CONCURRENCY,
   percentile,
   ROUTING_BUDGET_MS,
   runMesh,
   type SenderOutcome,
 } from './mesh.js';
-import { renderScaleMarkdown, type ScaleReport, type SessionsResult } from './report.js';
+import { renderScaleMarkdown, type ScaleReport, type SessionsResult, utcMinute } from './report.js';
 import { BenchChild } from './rpc.js';
 
 interface Config {
@@ -50,6 +66,14 @@ interface Config {
   records: number;
   followUps: number;
   messageSize: number;
+  /** Experiment: kad-dht "alpha,disjointPaths" for the mesh hosts (SOTTO_BENCH_KAD), not sotto's setting. */
+  kadExperiment?: string;
+  /** Base name of the output files in scripts/bench/out/ (default scale, or scale-quick). */
+  out?: string;
+  /** Keep the rows of the existing output that this run did not measure (each with its own run's stamp). */
+  merge: boolean;
+  /** DHT puts / lookups in flight per sender host (and at the receiver) while setting up sessions. */
+  setupConcurrency?: number;
   /** Whole-benchmark time budget, ms; a part that would not fit is skipped with its reason. */
   budgetMs: number;
   json: boolean;
@@ -69,7 +93,8 @@ function parseArgs(argv: string[]): Config {
     mode: quick ? 'quick' : 'normal',
     sizes: quick ? [10, 20] : [25, 50, 100, 200],
     procs: quick ? 2 : 4,
-    mpSizes: quick ? [12] : [50, 100, 200],
+    // N = 50 is left to the one-process curve: the multi-process time goes to N = 200 (issue 8)
+    mpSizes: quick ? [12] : [100, 200],
     sessions: quick ? [1, 10, 100] : [1, 10, 100, 1000],
     senderProcs: 2,
     window: 8,
@@ -77,12 +102,15 @@ function parseArgs(argv: string[]): Config {
     blastRuns: quick ? 1 : 3,
     lookups: quick ? 30 : 100,
     lookupBudgetMs: quick ? 8_000 : 25_000,
-    lookupTimeoutMs: 10_000,
+    // the node's own bound on a directory lookup: a lookup fails here only when it would for a node
+    lookupTimeoutMs: LOOKUP_TIMEOUT_MS,
     records: quick ? 10 : 40,
     followUps: quick ? 20 : 100,
     messageSize: 1024,
-    budgetMs: (quick ? 6 : 16) * 60_000,
+    // 21 min: room for N = 200 in one process (≈ 7 min at a load near 1) and over 4 processes
+    budgetMs: (quick ? 6 : 21) * 60_000,
     json: argv.includes('--json'),
+    merge: argv.includes('--merge'),
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -90,6 +118,7 @@ function parseArgs(argv: string[]): Config {
     const value = () => inline ?? argv[++i];
     switch (flag) {
       case '--quick':
+      case '--merge':
       case '--json':
       case '--no-page':
         break;
@@ -116,6 +145,28 @@ function parseArgs(argv: string[]): Config {
         config.procs = n;
         break;
       }
+      case '--setup-concurrency': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('--setup-concurrency must be 1..64');
+        config.setupConcurrency = n;
+        break;
+      }
+      case '--kad-experiment': {
+        // read by mesh.ts when it builds a host, here and in the children (they inherit the environment)
+        const v = String(value());
+        if (!/^\d+,\d+$/.test(v)) throw new Error('--kad-experiment takes alpha,paths');
+        config.kadExperiment = v;
+        break;
+      }
+      case '--out': {
+        const v = String(value());
+        if (!/^[a-z0-9-]{1,40}$/.test(v) || v === 'scale' || v === 'scale-quick')
+          throw new Error(
+            '--out takes a base name of [a-z0-9-] other than scale / scale-quick (those are the defaults)',
+          );
+        config.out = v;
+        break;
+      }
       case '--budget': {
         const n = Number(value());
         if (!Number.isFinite(n) || n <= 0) throw new Error('--budget takes seconds');
@@ -125,7 +176,7 @@ function parseArgs(argv: string[]): Config {
       case '--help':
       case '-h':
         console.log(
-          'usage: node --import tsx scripts/bench/scale.ts [--quick] [--sizes N,N|none] [--procs P] [--mp-sizes N,N|none] [--sessions S,S|none] [--budget SECONDS] [--json]',
+          'usage: node --import tsx scripts/bench/scale.ts [--quick] [--sizes N,N|none] [--procs P] [--mp-sizes N,N|none] [--sessions S,S|none] [--setup-concurrency K] [--kad-experiment ALPHA,PATHS] [--out NAME] [--merge] [--budget SECONDS] [--json]',
         );
         process.exit(0);
         break;
@@ -137,11 +188,14 @@ function parseArgs(argv: string[]): Config {
 }
 
 const config = parseArgs(process.argv.slice(2));
+if (config.kadExperiment) process.env.SOTTO_BENCH_KAD = config.kadExperiment;
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const now = () => performance.now();
 const here = dirname(fileURLToPath(import.meta.url));
 const childScript = join(here, 'scale', 'child.ts');
 const started = now();
+/** This run, as stamped on each row it measures (rows kept by --merge keep their own run's stamp). */
+const runStamp = { date: new Date().toISOString(), load: os.loadavg() };
 const deadline = started + config.budgetMs;
 const remaining = () => deadline - now();
 
@@ -176,7 +230,7 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
       senders.map((c, i) =>
         c.call<{ addresses: string[]; failures: number }>(
           'identities',
-          { seed: seed.multiaddr, count: shares[i] },
+          { seed: seed.multiaddr, count: shares[i], setupConcurrency: config.setupConcurrency },
           left(),
         ),
       ),
@@ -185,7 +239,7 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
     const addresses = ids.flatMap((x) => x.addresses);
     const refresh = await rc!.call<{ ok: number; found: string[]; ms: number; errors: Record<string, number> }>(
       'refresh',
-      { addresses },
+      { addresses, setupConcurrency: config.setupConcurrency },
       left(),
     );
     const tp = now();
@@ -206,6 +260,13 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
         `  S = ${s}: receiver found ${refresh.ok}/${s} sender records; first-message errors ${JSON.stringify(firstErrors)}`,
       );
     }
+    const net = await Promise.all([rc!, ...senders].map((c) => c.call<Record<string, unknown>>('netstat')));
+    log(
+      `  S = ${s}: receiver ${JSON.stringify(net[0])}; senders ${net
+        .slice(1)
+        .map((x) => JSON.stringify(x))
+        .join(' ')}`,
+    );
     const rates: number[] = [];
     const acked: number[] = [];
     let failed = 0;
@@ -256,6 +317,25 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
 }
 
 // ---------------------------------------------------------------------------------------------
+// Parts 2 and 3: what one N costs
+
+/**
+ * Records published at size `n`: fewer above N = 100 (RECORDS_ABOVE_100). Each put's closest-peers
+ * lookup reaches more peers as N grows, and the puts run PUBLISH_CONCURRENCY at a time, so 40 puts
+ * at N = 200 took minutes on this machine; 20 records still give the lookups 20 distinct targets and
+ * the put latency 20 samples.
+ */
+export const RECORDS_ABOVE_100 = 20;
+const recordsFor = (n: number) => (n > 100 ? Math.min(config.records, RECORDS_ABOVE_100) : config.records);
+
+/**
+ * Lookup budget at size `n`: the configured budget up to N = 100, growing with N beyond it, so that
+ * a large N whose lookups are slower still gets a comparable number of samples (its lookups run one
+ * at a time, each bounded by the node's LOOKUP_TIMEOUT_MS).
+ */
+const lookupBudgetFor = (n: number) => Math.round(config.lookupBudgetMs * Math.max(1, n / 100));
+
+// ---------------------------------------------------------------------------------------------
 // Part 3: N hosts over P child processes
 
 interface LookupReply {
@@ -263,6 +343,8 @@ interface LookupReply {
   ok: number;
   times: number[];
   errors: Record<string, number>;
+  load: PhaseLoad;
+  connections: { median: number; max: number };
 }
 
 async function runMultiProcess(n: number, procs: number, root: string): Promise<MeshResult> {
@@ -295,10 +377,18 @@ async function runMultiProcess(n: number, procs: number, root: string): Promise<
     log(`  ${n} nodes in ${procs} processes started in ${startMs.toFixed(0)} ms`);
     const pubs = await Promise.all(
       children.map((c) =>
-        c.call<{ keys: string[]; times: number[]; accepted: number[]; failures: number }>(
+        c.call<{
+          keys: string[];
+          times: number[];
+          accepted: number[];
+          failures: number;
+          load: PhaseLoad;
+          connections: { median: number; max: number };
+        }>(
           'publish',
-          { records: Math.ceil(config.records / procs) },
-          120_000,
+          { records: Math.ceil(recordsFor(n) / procs) },
+          // each process's puts, PUBLISH_CONCURRENCY at a time, each bounded by MESH_PUT_TIMEOUT_MS
+          (Math.ceil(Math.ceil(recordsFor(n) / procs) / PUBLISH_CONCURRENCY) + 1) * MESH_PUT_TIMEOUT_MS,
         ),
       ),
     );
@@ -310,15 +400,23 @@ async function runMultiProcess(n: number, procs: number, root: string): Promise<
           {
             keys,
             count: Math.ceil(config.lookups / procs),
-            budgetMs: config.lookupBudgetMs,
+            budgetMs: lookupBudgetFor(n),
             timeoutMs: config.lookupTimeoutMs,
             seed: 0x5077 + n * 8 + i,
           },
-          config.lookupBudgetMs + config.lookupTimeoutMs + 10_000,
+          lookupBudgetFor(n) + config.lookupTimeoutMs + 10_000,
         ),
       ),
     );
     const rss = await Promise.all(children.map((c) => c.call<{ base: number; now: number }>('rss')));
+    const traces = await Promise.all(children.map((c) => c.call<DhtTrace>('trace')));
+    const diag: MeshDiag = {
+      publishLoad: pubs.map((p) => p.load),
+      lookupLoad: looks.map((l) => l.load),
+      connectionsAfterPublish: pubs.map((p) => p.connections),
+      connectionsAfterLookups: looks.map((l) => l.connections),
+      trace: mergeTraces(traces),
+    };
     const rssDelta = rss.reduce((x, r) => x + (r.now - r.base), 0);
     const lookupTimes = looks.flatMap((l) => l.times);
     const lookupErrors: Record<string, number> = {};
@@ -380,6 +478,7 @@ async function runMultiProcess(n: number, procs: number, root: string): Promise<
       firstMessageError,
       e2eMs,
       wallSeconds: (now() - tw) / 1000,
+      diag,
     };
   });
 }
@@ -413,9 +512,19 @@ async function sweep(
       skipped.push({ nodes: n, reason });
       continue;
     }
-    log(`${what}: N = ${n}`);
+    log(
+      `${what}: N = ${n} (load ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' / ')})`,
+    );
     try {
-      results.push(await run(n, partDeadline));
+      const loadAtStart = os.loadavg();
+      const r = await run(n, partDeadline);
+      r.measured = runStamp;
+      r.loadAtStart = loadAtStart;
+      results.push(r);
+      if (r.diag) for (const line of describeDiag(r.diag)) log(`  ${line}`);
     } catch (err) {
       const reason = errorMessage(err).split('\n')[0] ?? 'failed';
       log(`  ${what}: N = ${n} failed: ${reason}`);
@@ -424,14 +533,68 @@ async function sweep(
   }
 }
 
+/**
+ * --merge: the rows of the previous report at `path` that this run did not measure (an S or N this
+ * run neither measured nor skipped) are kept, each stamped with the run it came from, so that a run
+ * of one size completes the page instead of replacing it. The tables then name every run's date and
+ * load (report.ts rowsCaption), and `meta.merged` lists the runs kept.
+ */
+function mergeInto(report: ScaleReport, path: string): void {
+  if (!existsSync(path)) return;
+  const old = JSON.parse(readFileSync(path, 'utf8')) as ScaleReport;
+  if (old.meta.mode !== report.meta.mode) return;
+  const oldStamp = { date: old.meta.date, load: old.meta.loadAverage.start };
+  // the bounds the kept rows were measured with (reports before the bounds named the put and lookup
+  // timeouts used 15 s and 10 s)
+  const oldMesh = old.meta.bounds.mesh ?? '';
+  const oldBounds = [
+    old.meta.bounds.sessions,
+    oldMesh.includes('bounded by') ? oldMesh : `${oldMesh}; puts bounded by 15 s and lookups by 10 s each`,
+  ]
+    .filter(Boolean)
+    .join('; ');
+  const kept = new Set<string>();
+  const mergePart = <R extends { measured?: { date: string; load: number[] } }, S>(
+    now: { results: R[]; skipped: S[] },
+    before: { results: R[]; skipped: S[] },
+    key: (x: R | S) => number,
+  ) => {
+    const measured = new Set([...now.results.map(key), ...now.skipped.map(key)]);
+    for (const r of before.results) {
+      if (measured.has(key(r))) continue;
+      const stamped = { ...r, measured: r.measured ?? oldStamp };
+      now.results.push(stamped);
+      kept.add(`${stamped.measured.date}|${stamped.measured.load.map((x) => x.toFixed(2)).join(' / ')}`);
+    }
+    const have = new Set(now.results.map(key));
+    for (const s of before.skipped) if (!measured.has(key(s)) && !have.has(key(s))) now.skipped.push(s);
+    now.results.sort((a, b) => key(a) - key(b));
+    now.skipped.sort((a, b) => key(a) - key(b));
+  };
+  mergePart(report.sessions, old.sessions, (x) => (x as { sessions: number }).sessions);
+  mergePart(report.inProcess, old.inProcess, (x) => (x as { nodes: number }).nodes);
+  if (old.multiProcess.processes === report.multiProcess.processes)
+    mergePart(report.multiProcess, old.multiProcess, (x) => (x as { nodes: number }).nodes);
+  report.meta.merged = [
+    ...(old.meta.merged ?? []),
+    ...[...kept]
+      .filter((k) => !(old.meta.merged ?? []).some((m) => m.startsWith(utcMinute(k.split('|')[0]!))))
+      .map((k) => {
+        const [date, load] = k.split('|');
+        return `${utcMinute(date!)} (load ${load} at its start): the rows this run did not measure are that run's, with its bounds (${oldBounds})`;
+      }),
+  ];
+  log(`merged ${kept.size === 0 ? 'nothing' : [...kept].map((k) => k.split('|')[0]).join(', ')} from ${path}`);
+}
+
 async function main(): Promise<void> {
-  const loadStart = os.loadavg();
+  const loadStart = runStamp.load;
   const root = mkdtempSync(join(os.tmpdir(), 'sotto-bench-scale-'));
   await nodeProviderReady;
   const env = createEnv();
   const report: ScaleReport = {
     meta: {
-      date: new Date().toISOString(),
+      date: runStamp.date,
       mode: config.mode,
       machine: machineInfo(),
       loadAverage: { start: loadStart, end: [] },
@@ -442,8 +605,13 @@ async function main(): Promise<void> {
       budgetSeconds: config.budgetMs / 1000,
       bounds: {
         sessions: `sessions ${config.sessions.join(', ')}; ${config.blastRuns} runs of ${config.blastMs / 1000} s per S; ${config.senderProcs} sender processes × ${config.window} envelopes in flight`,
-        mesh: `in one process N = ${config.sizes.join(', ')}; across ${config.procs} processes N = ${config.mpSizes.join(', ')}; ${config.records} records, ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s per N; ${config.followUps} warm messages or 20 s`,
+        mesh: `in one process N = ${config.sizes.join(', ')}; across ${config.procs} processes N = ${config.mpSizes.join(', ')}; ${config.records} records (${RECORDS_ABOVE_100} above N = 100), puts bounded by ${MESH_PUT_TIMEOUT_MS / 1000} s each (as publishRecord); ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s × max(1, N/100) per N, each bounded by ${config.lookupTimeoutMs / 1000} s (the node's lookup bound); ${config.followUps} warm messages or 20 s`,
         budget: `whole benchmark ≤ ${config.budgetMs / 60_000} min`,
+        ...(config.kadExperiment
+          ? {
+              experiment: `EXPERIMENT: mesh hosts' kad-dht alpha,disjointPaths = ${config.kadExperiment} (not sotto's setting)`,
+            }
+          : {}),
       },
       libraries: {
         libp2p: packageVersion('libp2p'),
@@ -468,7 +636,9 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        report.sessions.results.push(await runSessions(s, root, sessionsDeadline));
+        const r = await runSessions(s, root, sessionsDeadline);
+        r.measured = runStamp;
+        report.sessions.results.push(r);
       } catch (err) {
         const reason = errorMessage(err).split('\n')[0] ?? 'failed';
         log(`  S = ${s} failed: ${reason}`);
@@ -491,7 +661,13 @@ async function main(): Promise<void> {
       'one process',
       config.sizes,
       share,
-      (n, partDeadline) => runMesh(n, root, env, { ...meshOptions, deadline: partDeadline }),
+      (n, partDeadline) =>
+        runMesh(n, root, env, {
+          ...meshOptions,
+          records: recordsFor(n),
+          lookupBudgetMs: lookupBudgetFor(n),
+          deadline: partDeadline,
+        }),
       report.inProcess.results,
       report.inProcess.skipped,
     );
@@ -512,8 +688,9 @@ async function main(): Promise<void> {
   const markdown = renderScaleMarkdown(report);
   const outDir = join(repoRoot, 'scripts', 'bench', 'out');
   mkdirSync(outDir, { recursive: true });
-  const base = config.mode === 'quick' ? 'scale-quick' : 'scale';
+  const base = config.out ?? (config.mode === 'quick' ? 'scale-quick' : 'scale');
   writeFileSync(join(outDir, `${base}.md`), markdown);
+  if (config.merge) mergeInto(report, join(outDir, `${base}.json`));
   const json = formatJson(report);
   writeFileSync(join(outDir, `${base}.json`), json);
   process.stdout.write(config.json ? json : markdown);

@@ -266,6 +266,103 @@ describe('bench report generator', () => {
     }
   });
 
+  it('gives every table exactly one caption, naming its own run count', () => {
+    const { page } = generatePage(template(), fixture(), 'docs/bench');
+    const isCaption = (l: string) => /^_Test CPU 9000, .* · \d+ runs? · load .*_$/.test(l);
+    for (const name of SECTIONS) {
+      const lines = section(page, name).split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        if (!lines[i]!.startsWith('|') || lines[i - 1]!.startsWith('|')) continue;
+        // the caption lines in the block above this table (up to the previous other content)
+        let captions = 0;
+        for (let j = i - 1; j >= 0 && (lines[j] === '' || isCaption(lines[j]!)); j--)
+          if (isCaption(lines[j]!)) captions++;
+        assert.equal(captions, 1, `one caption above "${lines[i]}" in ${name}`);
+      }
+    }
+    // the N-node tables are single runs per N, the sessions table three runs, in the page too
+    const scale = section(page, 'scale');
+    const captionAbove = (heading: string) => {
+      const rest = scale.slice(scale.indexOf(heading));
+      return rest.split('\n').find(isCaption);
+    };
+    assert.match(captionAbove('### N nodes in one process') ?? '', / · 1 run · /);
+    assert.match(captionAbove('### N nodes across 2 processes') ?? '', / · 1 run · /);
+    assert.match(captionAbove('### Delivered messages per second') ?? '', / · 3 runs · /);
+  });
+
+  it('names every run of a merged table: dates and loads in the caption, a Measured column per row', () => {
+    const inputs = fixture();
+    const scale = inputs.scale!.report;
+    // N = 20 in one process kept from an earlier run (scale.ts --merge), N = 10 from this one
+    scale.inProcess.results[1]!.measured = { date: '2026-11-27T06:05:00.000Z', load: [4.25, 3, 2] };
+    const page = generatePage(template(), inputs, 'docs/bench').page;
+    const body = section(page, 'scale');
+    const rest = body.slice(body.indexOf('### N nodes in one process'));
+    const lines = rest.split('\n');
+    const table = lines.findIndex((l) => l.startsWith('|'));
+    assert.equal(
+      lines[table - 2],
+      '_Test CPU 9000, 2 cores · Node v20.20.2 · 2026-11-27 06:05 UTC + 2026-11-27 07:40 UTC · 1 run each · load 4.25 / 3.00 / 2.00 + 1.50 / 1.25 / 1.00_',
+    );
+    assert.ok(!/^_Test CPU/.test(lines[table - 4] ?? ''), 'no second caption');
+    hasRow(rest, ['07:40 UTC · 1.50', '10', '1,000', '39/40 (98%)', '12.5', '40.0', '3.25', '7.50', '5.50', '1,234']);
+    hasRow(rest, ['06:05 UTC · 4.25', '20', '2,000', '39/40 (98%)', '17.3', '61.0', '3.25', '7.50', '6.25', '1,234']);
+    // the summary's largest-N rows come from two runs as well
+    const summary = section(page, 'summary');
+    assert.match(summary, /2026-11-27 06:05 UTC \+ 2026-11-27 07:40 UTC · 1 run each/);
+    hasRow(summary, [
+      '06:05 UTC · 4.25',
+      'N = 20, one process',
+      '98% (39/40)',
+      '17.3 / 61.0',
+      '3.25 / 7.50',
+      '6.25',
+      '1,234',
+    ]);
+    // a table from a single run keeps the plain caption and no Measured column
+    assert.ok(
+      !section(generatePage(template(), fixture(), 'docs/bench').page, 'scale').includes('| Measured (UTC · load)'),
+    );
+  });
+
+  it('writes one "where the DHT time went" line per N from its trace', () => {
+    const inputs = fixture();
+    const m = inputs.scale!.report.multiProcess.results[0]!;
+    const load = (p99: number, cpu: number) => ({ loopP50Ms: 1, loopP99Ms: p99, loopMaxMs: p99, cpu, ms: 1000 });
+    m.loadAtStart = [2.5, 2, 1];
+    m.diag = {
+      publishLoad: [load(5600, 0.16), load(13300, 0.18)],
+      lookupLoad: [load(1100, 0.46), load(2200, 0.47)],
+      connectionsAfterPublish: [{ median: 20, max: 75 }],
+      connectionsAfterLookups: [
+        { median: 23, max: 99 },
+        { median: 21, max: 72 },
+      ],
+      trace: {
+        // NaN: the put never sent PUT_VALUE (null once written to JSON)
+        putLookupMs: [Number.NaN, 18000, Number.NaN, null as unknown as number],
+        putLookupRequests: [6, 20, 4, 5],
+        putValueSends: [0, 2, 0, 0],
+        getRequests: [33, 56, 14],
+        closestRequests: [17, 19],
+        closestMs: [11000, 12000],
+        errors: { 'put: TimeoutError: timeout': 559, 'put: EncryptionFailedError: timeout': 143, 'get: X: y': 1 },
+      },
+    };
+    const scale = section(generatePage(template(), inputs, 'docs/bench').page, 'scale');
+    const line = scale.split('\n').find((l) => l.startsWith('- N=20 (load 2.50 / 2.00 / 1.00 as it began), where'));
+    assert.ok(line, 'diag line present');
+    assert.match(line, /1 of 4 puts got past their closest-peers lookup to PUT_VALUE \(after 18,000 ms p50\)/);
+    assert.match(line, /FIND_NODE requests per put lookup p50 5, requests per get p50 33, per self-lookup p50 17/);
+    assert.match(line, /during the puts 13,300 ms \(CPU 16% \/ 18%\)/);
+    assert.match(line, /most connections on one host 99/);
+    assert.match(
+      line,
+      /kad-dht query errors 703: `put: TimeoutError: timeout` ×559, `put: EncryptionFailedError: timeout` ×143, `get: X: y` ×1$/,
+    );
+  });
+
   it('produces the SVG charts and links them from the page', () => {
     const { page, charts } = generatePage(template(), fixture(), 'docs/bench');
     assert.deepEqual(

@@ -233,6 +233,18 @@ export const AUTONAT_MAX_MESSAGE_BYTES = 8_192;
  */
 export const AUTONAT_MAX_DIAL_DATA_BYTES = 200_000;
 
+/**
+ * Streams a peer may open on a new connection before our side of it is set up (yamux buffers them
+ * as "early streams" until libp2p attaches its stream listener; one more aborts the whole
+ * multiplexer). The library default of 10 is below what one busy peer opens at once on a fresh
+ * connection: kad-dht alone keeps up to 64 outbound streams per connection, and a node sending
+ * to many identities at once runs directory lookups in parallel. Measured by the scale benchmark
+ * (issue 8): with 32 directory operations in flight per host the receiver aborted every new
+ * connection (`MaxEarlyStreamsError` in 8 of 8 runs; 0 of 3 with 128), and the socket stayed open
+ * with a dead multiplexer. Bounded so that a peer cannot make us buffer streams without limit.
+ */
+export const YAMUX_MAX_EARLY_STREAMS = 80;
+
 /** How often `waitForDhtPeer` looks at the routing table. */
 const DHT_PEER_POLL_MS = 20;
 
@@ -412,7 +424,7 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     // listen address, takes a reservation on a relay among the peers we know.
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],
     connectionGater: connectionGater({
       allowPrivateAddresses: config.allowPrivateAddresses,
       isBanned: options.isBanned,

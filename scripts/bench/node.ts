@@ -3,13 +3,14 @@
  * floor measured in the same run, and a directory (DHT) of N nodes in one process.
  *
  *   node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--json] [--no-profile]
+ *   node --import tsx scripts/bench/node.ts --render-only [--quick]   # node.md again from node.json
  *
  * Prints a markdown report (or JSON with --json) and writes scripts/bench/out/node.{md,json}
  * (node-quick.* with --quick). A normal run also rewrites the node section of BENCHMARKS.md.
  * Benchmarks print figures; they never fail on speed. Only 127.0.0.1 is used; every loop is bounded
  * in count and time; child processes are ended by PID.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ import {
 } from './lib.js';
 import { MAX_MESH_NODES, type MeshResult, percentile, runMesh } from './mesh.js';
 import { type ProfileSummary, summarizeProfile } from './node/profile.js';
+import { captionLine } from './report.js';
 import { BenchChild, withTimeout } from './rpc.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -65,6 +67,8 @@ interface Config {
   json: boolean;
   /** Leave BENCHMARKS.md alone (the `npm run bench` orchestrator writes the page). */
   noPage: boolean;
+  /** Measure nothing: write node.md again from the node.json already in scripts/bench/out/. */
+  renderOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Config {
@@ -91,6 +95,7 @@ function parseArgs(argv: string[]): Config {
     pair: true,
     json: argv.includes('--json'),
     noPage: argv.includes('--no-page'),
+    renderOnly: argv.includes('--render-only'),
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -101,6 +106,7 @@ function parseArgs(argv: string[]): Config {
       case '--json':
       case '--no-profile':
       case '--no-page':
+      case '--render-only':
         break;
       case '--no-pair':
         config.pair = false;
@@ -580,7 +586,11 @@ function renderMarkdown(report: Report): string {
     out.push('## N nodes in one process (DHT directory)', '');
   }
   if (report.mesh.length > 0) {
+    // one pass per N (not meta.runs, which counts the two-process runs): its own caption
+    const meshCaption = captionLine(meta, 1);
     out.push(
+      meshCaption,
+      '',
       markdownTable(
         [
           'Nodes',
@@ -608,6 +618,8 @@ function renderMarkdown(report: Report): string {
       '',
     );
     out.push(
+      meshCaption,
+      '',
       markdownTable(
         [
           'Nodes',
@@ -669,6 +681,13 @@ function updateBenchmarksPage(path: string, markdown: string): void {
 }
 
 async function main(): Promise<void> {
+  if (config.renderOnly) {
+    const base = config.mode === 'quick' ? 'node-quick' : 'node';
+    const report = JSON.parse(readFileSync(join(outDir, `${base}.json`), 'utf8')) as Report;
+    writeFileSync(join(outDir, `${base}.md`), renderMarkdown(report));
+    log(`wrote scripts/bench/out/${base}.md again from ${base}.json (nothing measured)`);
+    return;
+  }
   const wallStart = now();
   const loadStart = os.loadavg();
   const root = mkdtempSync(join(os.tmpdir(), 'sotto-bench-node-'));

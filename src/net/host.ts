@@ -188,6 +188,29 @@ export function disconnectPeer(host: SottoHost, peer: PeerId, reason: Error): nu
 }
 
 /**
+ * Aborts the connections to `peer` whose stream multiplexer has ended while the socket is still
+ * open. yamux can end a multiplexer without closing its socket (a GoAway it sent or received, or
+ * its early-stream limit), and libp2p keeps handing such a connection out: every new stream on it
+ * fails with `ConnectionClosedError` ("The connection muxer is closed") until something closes
+ * it, so a retry would never dial afresh. Returns how many were aborted. Never throws.
+ */
+export function abortDeadConnections(host: SottoHost, peer: PeerId, reason: Error): number {
+  let n = 0;
+  for (const conn of host.getConnections(peer)) {
+    // `muxer` is libp2p's own field on its Connection class, not part of the interface
+    const muxer = (conn as unknown as { muxer?: { status?: string } }).muxer;
+    if (conn.status !== 'open' || muxer === undefined || muxer.status === 'open') continue;
+    try {
+      conn.abort(reason);
+      n++;
+    } catch {
+      // already closed
+    }
+  }
+  return n;
+}
+
+/**
  * How often libp2p's connection monitor pings each open connection (its default is 10 s). Each ping
  * is a new stream with protocol negotiation; measured with 100 nodes in one process (≈ 1,800
  * connections), the default pings alone kept more than one core busy while nothing else happened.

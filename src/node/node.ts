@@ -42,6 +42,7 @@ import {
 import { decodeAddress, encodeAddress } from '../identity/address.js';
 import { createDeviceBinding } from '../identity/device-binding.js';
 import {
+  abortDeadConnections,
   type CreateHostOptions,
   createHost,
   disconnectPeer,
@@ -1353,6 +1354,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         // A stream the receiver reset (idle, or used up), or a connection closed while the stream
         // opened (a relayed connection replaced or cut by its relay), fails at once: try a fresh
         // one. One that waited out its timeout means the peer is gone: do not wait a second time.
+        // A connection whose multiplexer died under an open socket would be handed out again:
+        // abort it, so the fresh stream comes with a fresh connection.
+        abortDeadConnections(this.running.host, peer, err instanceof Error ? err : new Error(String(err)));
         if (fresh >= FRESH_STREAM_RETRIES || Date.now() - started > FRESH_STREAM_RETRY_WITHIN_MS) throw err;
       }
     }

@@ -133,7 +133,7 @@ function parseArgs(argv: string[]): Config {
       case '--help':
       case '-h':
         console.log(
-          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--mesh N[,N...]] [--no-pair] [--no-mesh] [--json] [--no-profile]',
+          'usage: node --import tsx scripts/bench/node.ts [--quick] [--large] [--runs N] [--mesh N[,N...]] [--no-pair] [--no-mesh] [--json] [--no-profile] [--render-only]',
         );
         process.exit(0);
         break;

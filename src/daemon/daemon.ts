@@ -205,19 +205,27 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
     metrics: { registry },
     logger: logger.child('api'),
   });
-  try {
-    await api.listen({ host: config.api.host, port: config.api.port });
-  } catch (err) {
+  /** A listener failed to start: undo what started; the error says whether its address was taken. */
+  const listenFailed = async (
+    err: unknown,
+    inUseCode: 'API_ADDRESS_IN_USE' | 'METRICS_ADDRESS_IN_USE',
+    inUseMessage: string,
+    otherMessage: string,
+  ): Promise<DaemonError> => {
     await api.close().catch(() => undefined);
     await node.stop();
     metrics.dispose();
     const inUse = (err as { code?: string }).code === 'EADDRINUSE';
-    throw new DaemonError(
-      inUse ? 'API_ADDRESS_IN_USE' : 'START_FAILED',
-      inUse
-        ? `the API address ${config.api.host}:${config.api.port} is in use (set api.port, SOTTO_API_PORT or --api-port)`
-        : `the API could not listen on ${config.api.host}:${config.api.port}`,
-      { cause: err },
+    return new DaemonError(inUse ? inUseCode : 'START_FAILED', inUse ? inUseMessage : otherMessage, { cause: err });
+  };
+  try {
+    await api.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    throw await listenFailed(
+      err,
+      'API_ADDRESS_IN_USE',
+      `the API address ${config.api.host}:${config.api.port} is in use (set api.port, SOTTO_API_PORT or --api-port)`,
+      `the API could not listen on ${config.api.host}:${config.api.port}`,
     );
   }
   let metricsListener: MetricsListener | undefined;
@@ -232,16 +240,11 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
         logger: logger.child('metrics'),
       });
     } catch (err) {
-      await api.close().catch(() => undefined);
-      await node.stop();
-      metrics.dispose();
-      const inUse = (err as { code?: string }).code === 'EADDRINUSE';
-      throw new DaemonError(
-        inUse ? 'METRICS_ADDRESS_IN_USE' : 'START_FAILED',
-        inUse
-          ? `the metrics address ${config.metrics.listen} is in use (set metrics.listen, SOTTO_METRICS_LISTEN or --metrics-listen)`
-          : `the metrics listener could not listen on ${config.metrics.listen}`,
-        { cause: err },
+      throw await listenFailed(
+        err,
+        'METRICS_ADDRESS_IN_USE',
+        `the metrics address ${config.metrics.listen} is in use (set metrics.listen, SOTTO_METRICS_LISTEN or --metrics-listen)`,
+        `the metrics listener could not listen on ${config.metrics.listen}`,
       );
     }
     log.info(

@@ -72,26 +72,29 @@ interface LegacyDump {
   entries: Array<[string, string]>;
 }
 
-/**
- * Rebuilds the data dir of `who` as the code of commit 3b0fcbd wrote it (every LevelDB entry of its
- * store, and its peer key) in `dataDir`. Returns the number of store entries.
- */
-export async function legacyDataDir(who: 'alice' | 'bob', dataDir: string): Promise<number> {
-  const dump = JSON.parse(await readFile(new URL(`./legacy-v1/${who}.json`, import.meta.url), 'utf8')) as LegacyDump;
+interface SealedV1Dump extends LegacyDump {
+  address: string;
+  keyFile: unknown;
+}
+
+/** Reads a dump (`./<folder>/<who>.json`) and writes its peer key and store entries into `dataDir`. */
+async function restoreDump<T extends LegacyDump>(folder: string, who: string, dataDir: string): Promise<T> {
+  const dump = JSON.parse(await readFile(new URL(`./${folder}/${who}.json`, import.meta.url), 'utf8')) as T;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await writeFile(join(dataDir, 'peer-key'), Buffer.from(dump.peerKey, 'hex'), { mode: 0o600 });
   const db = new Level<string, Uint8Array>(join(dataDir, 'store'), { keyEncoding: 'utf8', valueEncoding: 'view' });
   await db.open();
   await db.batch(dump.entries.map(([key, hex]) => ({ type: 'put' as const, key, value: Buffer.from(hex, 'hex') })));
   await db.close();
-  return dump.entries.length;
+  return dump;
 }
 
-interface SealedV1Dump {
-  address: string;
-  peerKey: string;
-  keyFile: unknown;
-  entries: Array<[string, string]>;
+/**
+ * Rebuilds the data dir of `who` as the code of commit 3b0fcbd wrote it (every LevelDB entry of its
+ * store, and its peer key) in `dataDir`. Returns the number of store entries.
+ */
+export async function legacyDataDir(who: 'alice' | 'bob', dataDir: string): Promise<number> {
+  return (await restoreDump<LegacyDump>('legacy-v1', who, dataDir)).entries.length;
 }
 
 /**
@@ -103,13 +106,7 @@ export async function sealedV1DataDir(
   who: 'alice' | 'bob',
   dataDir: string,
 ): Promise<{ address: string; entries: number }> {
-  const dump = JSON.parse(await readFile(new URL(`./sealed-v1/${who}.json`, import.meta.url), 'utf8')) as SealedV1Dump;
-  await mkdir(join(dataDir, 'store'), { recursive: true, mode: 0o700 });
-  await writeFile(join(dataDir, 'peer-key'), Buffer.from(dump.peerKey, 'hex'), { mode: 0o600 });
-  const db = new Level<string, Uint8Array>(join(dataDir, 'store'), { keyEncoding: 'utf8', valueEncoding: 'view' });
-  await db.open();
-  await db.batch(dump.entries.map(([key, hex]) => ({ type: 'put' as const, key, value: Buffer.from(hex, 'hex') })));
-  await db.close();
+  const dump = await restoreDump<SealedV1Dump>('sealed-v1', who, dataDir);
   await writeFile(join(dataDir, 'store', 'keys.json'), `${JSON.stringify(dump.keyFile)}\n`, { mode: 0o600 });
   return { address: dump.address, entries: dump.entries.length };
 }

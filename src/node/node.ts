@@ -980,7 +980,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       const ct = live.session.encrypt(plaintext);
       // The advanced chain, the ciphertext and the message are stored before the frame leaves.
       const batch = store.batch();
-      batch.sessions.put(remote, sessionRecord(live));
+      putSession(batch, remote, live);
       batch.outbox.put({
         id,
         recipient: remote,
@@ -1024,7 +1024,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     }
     if (marked.length === 0) return [];
     const batch = store.batch();
-    for (const m of marked) batch.messages.put({ ...m, state: 'read' });
+    for (const m of marked) batch.messages.update({ ...m, state: 'read' });
     await batch.commit();
     if (this.options.readReceipts !== false && !this.blockedIds.has(remote)) {
       this.sendReceipts(
@@ -1092,7 +1092,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     if (changed.length === 0) return;
     const batch = store.batch();
     for (const m of changed) {
-      batch.messages.put(m);
+      batch.messages.update(m);
       batch.outbox.remove(m.id); // e.g. marked failed while a mailbox had taken it after all
     }
     await batch.commit();
@@ -1221,7 +1221,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const message = known ?? (await store.messages.get(entry.recipient, entry.id));
     const batch = store.batch();
     batch.outbox.remove(entry.id);
-    if (message && STATE_RANK[message.state] < STATE_RANK[state]) batch.messages.put({ ...message, state });
+    if (message && STATE_RANK[message.state] < STATE_RANK[state]) batch.messages.update({ ...message, state });
     // no fsync: lost in an OS crash, the entry is resent and answered DUPLICATE (same end state)
     await batch.commit({ durable: false });
     this.emit('delivery', { id: entry.id, to: encodeAddress(recipient), state });
@@ -1729,7 +1729,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
               ? await this.holdForRequest(sender, envelope, id, content.text, now, viaMailbox)
               : undefined;
           const batch = store.batch();
-          batch.sessions.put(sender, sessionRecord(next));
+          putSession(batch, sender, next);
           if (held !== undefined) held.write(batch);
           else if (!(content instanceof ContentError) && content.type === 'text') {
             batch.messages.put({
@@ -2169,6 +2169,19 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
 interface LiveSession {
   session: Session;
   previous: PreviousSession[];
+  /** A batch built in this process wrote the index entry of `session`'s base key (putSession). */
+  indexed?: boolean;
+}
+
+/**
+ * Puts `live` in `batch`, with its base-key index entry the first time only. Safe because batches
+ * commit in the order they were built and the store is fail-stop: once one batch with the entry is
+ * built, every later batch for this session either follows it to disk or fails with it (and then
+ * commitSession drops the live copy, so a reload writes the entry again).
+ */
+function putSession(batch: ReturnType<SottoStore['batch']>, remote: string, live: LiveSession): void {
+  batch.sessions.put(remote, sessionRecord(live), { index: live.indexed !== true });
+  live.indexed = true;
 }
 
 /** What the store keeps of a live session. */

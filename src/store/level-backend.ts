@@ -17,9 +17,12 @@ const toBytes = (v: Uint8Array): Uint8Array =>
 
 export class LevelBackend implements KvBackend {
   private readonly subs: Map<Concern, Sub>;
+  /** Each concern's key prefix in the root keyspace (`!concern!`, abstract-level's sublevel form). */
+  private readonly prefixes: Map<Concern, string>;
 
   private constructor(private readonly db: Db) {
     this.subs = new Map(CONCERNS.map((c) => [c, makeSub(db, c)]));
+    this.prefixes = new Map(CONCERNS.map((c) => [c, rootPrefix(this.sub(c))]));
   }
 
   /** Opens (creating if missing) the database in `path`. Throws StoreOpenError, e.g. when it is locked. */
@@ -62,14 +65,17 @@ export class LevelBackend implements KvBackend {
   async batch(ops: readonly RawOp[], options: WriteOptions = {}): Promise<void> {
     if (ops.length === 0) return;
     try {
-      await this.db.batch(
-        ops.map((op) =>
-          op.type === 'put'
-            ? { type: 'put' as const, sublevel: this.sub(op.concern), key: op.key, value: op.value }
-            : { type: 'del' as const, sublevel: this.sub(op.concern), key: op.key },
-        ),
-        { sync: options.sync === true },
-      );
+      // A chained batch on the root database with each key already in its sublevel's `!concern!`
+      // form: the same bytes as sublevel operations, without abstract-level's per-operation
+      // sublevel and encoding normalisation of an array batch (the largest single cost on the
+      // send path in the node benchmark's CPU profile).
+      const batch = this.db.batch();
+      for (const op of ops) {
+        const key = (this.prefixes.get(op.concern) as string) + op.key;
+        if (op.type === 'put') batch.put(key, op.value);
+        else batch.del(key);
+      }
+      await batch.write({ sync: options.sync === true });
     } catch (err) {
       throw new StoreWriteError({ cause: err });
     }
@@ -90,6 +96,13 @@ export class LevelBackend implements KvBackend {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** A sublevel's key prefix as abstract-level writes it (`!name!`), read from the sublevel itself. */
+function rootPrefix(sub: Sub): string {
+  const prefix = (sub as unknown as { prefix?: unknown }).prefix;
+  if (typeof prefix !== 'string') throw new TypeError('this abstract-level has no string sublevel prefix');
+  return prefix;
 }
 
 function levelRange(r: RangeOptions): { gte?: string; lt?: string; reverse?: boolean; limit?: number } {

@@ -158,6 +158,22 @@ describe('provider details', () => {
     assert.deepEqual(secretKey, copy);
   });
 
+  it('node provider randomBytes: every length, fresh bytes per call, a fresh array each time', () => {
+    for (const length of [0, 1, 16, 24, 32, 64, 1000]) {
+      const a = nodeProvider.randomBytes(length);
+      const b = nodeProvider.randomBytes(length);
+      assert.ok(a instanceof Uint8Array);
+      assert.equal(a.length, length);
+      assert.notEqual(a, b);
+      if (length >= 16) assert.notDeepEqual(a, b, `two ${length}-byte draws differ`);
+    }
+    // not all zero, and roughly balanced bits (random 64 KiB: 262144 ± 5 000 set bits is > 19 sigma)
+    const big = nodeProvider.randomBytes(65536);
+    let bits = 0;
+    for (const byte of big) for (let v = byte; v !== 0; v &= v - 1) bits++;
+    assert.ok(Math.abs(bits - 262144) < 5000, `${bits} bits set of 524288`);
+  });
+
   it('deterministicRng repeats for a seed and differs across seeds', () => {
     const a = deterministicRng(new Uint8Array(32).fill(1));
     const b = deterministicRng(new Uint8Array(32).fill(1));

@@ -7,7 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { toHex } from '../../src/crypto/index.js';
+import { decodeAddress } from '../../src/identity/address.js';
 import { createNode, type IncomingMessage, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
+import type { SottoStore } from '../../src/store/index.js';
 import { waitFor } from '../net/helpers.js';
 import { tcpAddr } from './helpers.js';
 
@@ -99,6 +102,28 @@ describe('sotto nodes', () => {
     const historyB = await b.conversation(addrA);
     assert.equal(historyB.length, 3);
     assert.equal(historyB[0]?.body, 'after restart');
+    // Each side's session is found by its base key (the index entry is written with a session's
+    // first batch in a run only, not at every message) and every message kept its id index.
+    for (const [node, peer] of [
+      [a, addrB],
+      [b, addrA],
+    ] as const) {
+      const store = (node as unknown as { store: SottoStore }).store;
+      const hex = toHex(decodeAddress(peer));
+      const record = await store.sessions.get(hex);
+      assert.ok(record);
+      assert.equal(await store.sessions.findByBaseKey(record.baseKey), hex);
+      for (const m of await node.conversation(peer))
+        assert.equal((await store.messages.get(hex, m.id))?.state, m.state);
+    }
+    assert.deepEqual(
+      (await a.conversation(addrB)).map((m) => [m.direction, m.state]),
+      [
+        ['out', 'delivered'],
+        ['in', 'received'],
+        ['out', 'delivered'],
+      ],
+    );
   });
 
   it('a node reaches another it never connected to, through the DHT (10 nodes, bootstrap only)', async () => {

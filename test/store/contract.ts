@@ -477,6 +477,38 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       });
     });
 
+    it('batch: sessions.put with index: false and messages.update write no index entry', async () => {
+      const h = await factory();
+      await withStore(h, async (s) => {
+        const b = s.batch();
+        b.sessions.put(ALICE, { snapshot: Uint8Array.of(1), baseKey: hexOf('bk-1') }, { index: false });
+        assert.equal(b.size, 1, 'the session only');
+        await b.commit();
+        assert.deepEqual((await s.sessions.get(ALICE))?.snapshot, Uint8Array.of(1));
+        assert.equal(await s.sessions.findByBaseKey(hexOf('bk-1')), undefined, 'no index entry written');
+        // the default still writes it; a later index-less put keeps it
+        await s.sessions.put(ALICE, { snapshot: Uint8Array.of(2), baseKey: hexOf('bk-1') });
+        const c = s.batch();
+        c.sessions.put(ALICE, { snapshot: Uint8Array.of(3), baseKey: hexOf('bk-1') }, { index: false });
+        await c.commit();
+        assert.deepEqual((await s.sessions.get(ALICE))?.snapshot, Uint8Array.of(3));
+        assert.equal(await s.sessions.findByBaseKey(hexOf('bk-1')), ALICE);
+
+        const m = message(ALICE, 7, 700);
+        await s.messages.put(m);
+        const d = s.batch();
+        d.messages.update({ ...m, state: 'delivered' });
+        assert.equal(d.size, 1, 'the message only, not its id index');
+        await d.commit();
+        assert.equal((await s.messages.get(ALICE, m.id))?.state, 'delivered', 'found through the unchanged index');
+        assert.deepEqual(
+          (await s.messages.list(ALICE)).map((x) => [x.id, x.state]),
+          [[m.id, 'delivered']],
+          'rewritten in place, not added',
+        );
+      });
+    });
+
     it('batch: an op that fails to encode fails the whole batch; nothing is written', async () => {
       const h = await factory();
       await withStore(h, async (s) => {

@@ -64,4 +64,33 @@ describe('LevelDB specifics', () => {
     await db.close();
     assert.deepEqual(keys.sort(), [`!contacts!${ALICE}`, '!meta!schema']);
   });
+
+  it('a batch writes the same root keys as sublevel operations, and each side reads the other', async () => {
+    const path = nextDir();
+    const value = (n: number) => Uint8Array.of(n, n + 1, n + 2);
+    // written through the backend's batch (root keys in `!concern!` form)
+    const backend = await LevelBackend.open(path);
+    await backend.batch([
+      { type: 'put', concern: 'sessions', key: 'a', value: value(1) },
+      { type: 'put', concern: 'messages', key: 'b', value: value(2) },
+      { type: 'put', concern: 'outbox', key: 'c', value: value(3) },
+    ]);
+    await backend.batch([{ type: 'del', concern: 'outbox', key: 'c' }], { sync: true });
+    await backend.close();
+    // written through abstract-level's sublevels, as before this batch path existed
+    const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const sub = db.sublevel<string, Uint8Array>('contacts', { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await sub.put('d', value(4));
+    const viaSub = await db.sublevel<string, Uint8Array>('sessions', { valueEncoding: 'view' }).get('a');
+    assert.deepEqual(viaSub === undefined ? undefined : Uint8Array.from(viaSub), value(1));
+    const keys = await db.keys().all();
+    await db.close();
+    assert.deepEqual(keys.sort(), ['!contacts!d', '!messages!b', '!sessions!a']);
+    const reopened = await LevelBackend.open(path);
+    assert.deepEqual(await reopened.get('contacts', 'd'), value(4));
+    assert.deepEqual(await reopened.get('messages', 'b'), value(2));
+    assert.equal(await reopened.get('outbox', 'c'), undefined);
+    assert.deepEqual(await reopened.entries('sessions'), [['a', value(1)]]);
+    await reopened.close();
+  });
 });

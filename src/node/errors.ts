@@ -61,12 +61,13 @@ export class UnknownContactError extends NodeError {
 }
 
 /**
- * A signed or KEM prekey rotation needs a new id, but the highest id ever used is already the
- * largest u32: ids are never reused (a handshake naming an old id must not find a different key).
+ * A prekey needs a new id, but every id of its kind was allocated already: a signed or KEM
+ * rotation whose highest id ever used is the largest u32, or one-time prekeys whose id counter is
+ * past MAX_PREKEY_ID. Ids are never reused (a handshake naming an old id must not find a different key).
  */
 export class PrekeyIdsExhaustedError extends NodeError {
-  readonly kind: 'signed' | 'kem';
-  constructor(kind: 'signed' | 'kem') {
+  readonly kind: 'signed' | 'kem' | 'one-time';
+  constructor(kind: 'signed' | 'kem' | 'one-time') {
     super('PREKEY_IDS_EXHAUSTED', `no unused ${kind} prekey id is left`);
     this.name = 'PrekeyIdsExhaustedError';
     this.kind = kind;

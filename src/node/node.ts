@@ -22,7 +22,7 @@ import { decode as decodeMultihash } from 'multiformats/hashes/digest';
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js';
 import { type CryptoEnv, createEnv } from '../crypto/env.js';
 import { SottoCryptoError } from '../crypto/errors.js';
-import { generateIdentity, generateOneTimePrekey, type IdentityKeyPair } from '../crypto/keys.js';
+import { generateIdentity, generateOneTimePrekey, type IdentityKeyPair, MAX_PREKEY_ID } from '../crypto/keys.js';
 import { initiateSession, peekMessage, respondToSession } from '../crypto/pqxdh.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeProviderReady } from '../crypto/provider-node.js';
@@ -110,6 +110,7 @@ import {
   InvalidRequestOptionsError,
   NodeAlreadyStartedError,
   NodeNotStartedError,
+  PrekeyIdsExhaustedError,
   RecipientNotFoundError,
   UnknownContactError,
   UnknownRequestError,
@@ -757,15 +758,41 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   /** Tops the pool of unclaimed one-time prekeys up to ONE_TIME_PREKEY_POOL (in `batch`). */
   private async replenishOneTimePrekeys(store: SottoStore, batch: ReturnType<SottoStore['batch']>): Promise<void> {
     const { ids, unclaimed } = await this.oneTimePool(store);
-    this.topUpOneTimePrekeys(batch, ids, unclaimed.length);
+    await this.topUpOneTimePrekeys(store, batch, ids, unclaimed.length);
   }
 
-  /** Adds keys to `batch` until `unclaimed` reaches ONE_TIME_PREKEY_POOL; new ids follow the highest of `ids`. */
-  private topUpOneTimePrekeys(batch: ReturnType<SottoStore['batch']>, ids: number[], unclaimed: number): void {
-    let next = ids.length > 0 ? Math.max(...ids) + 1 : 1;
-    for (let i = unclaimed; i < ONE_TIME_PREKEY_POOL; i++) {
-      batch.prekeys.put('one-time', generateOneTimePrekey(this.env, next++));
-    }
+  /** Adds keys to `batch` until `unclaimed` reaches ONE_TIME_PREKEY_POOL, with ids never used before. */
+  private async topUpOneTimePrekeys(
+    store: SottoStore,
+    batch: ReturnType<SottoStore['batch']>,
+    ids: readonly number[],
+    unclaimed: number,
+  ): Promise<void> {
+    const fresh = await this.allocateOneTimeIds(store, batch, ids, Math.max(0, ONE_TIME_PREKEY_POOL - unclaimed));
+    for (const id of fresh) batch.prekeys.put('one-time', generateOneTimePrekey(this.env, id));
+  }
+
+  /**
+   * `count` one-time prekey ids never allocated before, from max(stored counter, highest of `ids`
+   * (the stored ones) + 1, 1) up: ids never repeat, so a late or replayed handshake naming a used
+   * id finds no key rather than a different one. The advanced counter goes into `batch`, the batch
+   * that stores the keys; it is also written when `count` is 0 if it was missing or behind, so a
+   * store from before the counter is pinned above its highest id at its first write. Ids are u32
+   * on the wire and never wrap: PrekeyIdsExhaustedError when one would pass MAX_PREKEY_ID, before
+   * anything is added to `batch`. Callers hold ONE_TIME_PREKEY_LOCK (or run before claims are served).
+   */
+  private async allocateOneTimeIds(
+    store: SottoStore,
+    batch: ReturnType<SottoStore['batch']>,
+    ids: readonly number[],
+    count: number,
+  ): Promise<number[]> {
+    const stored = await store.prekeys.nextOneTimeId();
+    const highest = ids.reduce((max, id) => Math.max(max, id), 0);
+    const first = Math.max(stored ?? 1, highest + 1, 1);
+    if (first + count - 1 > MAX_PREKEY_ID) throw new PrekeyIdsExhaustedError('one-time');
+    if (stored !== first + count) batch.prekeys.setNextOneTimeId(first + count);
+    return Array.from({ length: count }, (_, i) => first + i);
   }
 
   /**
@@ -792,7 +819,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
       if (!prekey) continue;
       const batch = store.batch();
       batch.prekeys.markClaimed(id, this.env.now());
-      this.topUpOneTimePrekeys(batch, ids, unclaimed.length - 1); // the pool read once, minus this claim
+      await this.topUpOneTimePrekeys(store, batch, ids, unclaimed.length - 1); // the pool read once, minus this claim
       await batch.commit();
       return { id, publicKey: prekey.publicKey };
     }
@@ -1044,12 +1071,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     return this.withLock(ONE_TIME_PREKEY_LOCK, async () => {
       const { store } = this.running;
       const ids = await store.prekeys.ids('one-time');
-      let next = ids.length > 0 ? Math.max(...ids) + 1 : 1;
       const now = this.env.now();
       const batch = store.batch();
       const out: UploadedPrekey[] = [];
-      for (let i = 0; i < count; i++) {
-        const prekey = generateOneTimePrekey(this.env, next++);
+      for (const id of await this.allocateOneTimeIds(store, batch, ids, count)) {
+        const prekey = generateOneTimePrekey(this.env, id);
         batch.prekeys.put('one-time', prekey);
         batch.prekeys.markClaimed(prekey.id, now);
         out.push({ id: prekey.id, publicKey: prekey.publicKey });

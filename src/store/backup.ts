@@ -12,7 +12,9 @@
  *   sessions; its first message to each contact starts a new handshake, which replaces the
  *   contact's old session.
  * - one-time prekeys: each may serve one handshake. A backup can be restored more than once (or
- *   while the original node still runs), and every copy would hand out the same ones.
+ *   while the original node still runs), and every copy would hand out the same ones. Their id
+ *   counter is kept (entry 6): the original may have uploaded keys to mailboxes under ids up to it,
+ *   and a restored node that handed out those ids again would hold other private keys for them.
  * - history, outbox, dedupe marks, directory cache, mailbox contents: not the identity's, and
  *   large; the peer key: a restored node is a new device with a new peer id (its record says so).
  *
@@ -25,7 +27,9 @@
  *                       | u32 count | count × (u8 type | u32 len | name | u32 len | codec bytes)
  *
  * Entry types: 1 identity (name = identity name), 2 signed prekey, 3 KEM prekey, 4 rotation record
- * (name "signed" or "kem"), 5 contact; values are the store's codec bytes (codec.ts, versioned
+ * (name "signed" or "kem"), 5 contact, 6 the next one-time prekey id (at most once; codec kind
+ * `prekey-counter`: max(the store's counter, its highest one-time id + 1); absent in backups
+ * written before it, and in one of a store that never had a one-time prekey); values are the store's codec bytes (codec.ts, versioned
  * themselves) and are decoded and checked on import. The header is the associated data: KDF
  * parameters cannot be changed without the file failing to open. Wrong passphrase →
  * BadPassphraseError('backup'); anything else wrong → BackupInvalidError; both before anything is
@@ -63,7 +67,7 @@ export const BACKUP_HEADER_BYTES = 8 + 1 + 1 + 4 + 4 + 4 + KDF_SALT_BYTES + NONC
 /** Largest backup read (an identity with ten thousand contacts is about 2 MiB). */
 export const MAX_BACKUP_BYTES = 64 * 1024 * 1024;
 
-const ENTRY = { identity: 1, signed: 2, kem: 3, rotation: 4, contact: 5 } as const;
+const ENTRY = { identity: 1, signed: 2, kem: 3, rotation: 4, contact: 5, nextOneTimeId: 6 } as const;
 
 /** What a backup holds (decoded and checked). */
 export interface BackupContents {
@@ -73,6 +77,8 @@ export interface BackupContents {
   readonly kemPrekeys: readonly KemPrekey[];
   readonly rotation: { readonly signed?: PrekeyRotationRecord; readonly kem?: PrekeyRotationRecord };
   readonly contacts: readonly ContactRecord[];
+  /** The first one-time prekey id the restored node may allocate (none: from 1). */
+  readonly nextOneTimeId?: number | undefined;
 }
 
 export interface BackupOptions {
@@ -104,7 +110,21 @@ export async function backupContents(store: SottoStore, now: number): Promise<Ba
   const signed = await store.prekeys.rotation('signed');
   const kem = await store.prekeys.rotation('kem');
   const rotation = { ...(signed === undefined ? {} : { signed }), ...(kem === undefined ? {} : { kem }) };
-  return { createdAt: now, identities, signedPrekeys, kemPrekeys, rotation, contacts: await store.contacts.list() };
+  const oneTimeIds = await store.prekeys.ids('one-time');
+  const counter = await store.prekeys.nextOneTimeId();
+  const nextOneTimeId =
+    counter === undefined && oneTimeIds.length === 0
+      ? undefined
+      : Math.max(counter ?? 1, oneTimeIds.reduce((max, id) => Math.max(max, id), 0) + 1);
+  return {
+    createdAt: now,
+    identities,
+    signedPrekeys,
+    kemPrekeys,
+    rotation,
+    contacts: await store.contacts.list(),
+    ...(nextOneTimeId === undefined ? {} : { nextOneTimeId }),
+  };
 }
 
 function encodePayload(contents: BackupContents): Uint8Array {
@@ -117,6 +137,7 @@ function encodePayload(contents: BackupContents): Uint8Array {
   if (contents.rotation.signed) add(ENTRY.rotation, 'signed', 'prekey-rotation', contents.rotation.signed);
   if (contents.rotation.kem) add(ENTRY.rotation, 'kem', 'prekey-rotation', contents.rotation.kem);
   for (const contact of contents.contacts) add(ENTRY.contact, '', 'contact', contact);
+  if (contents.nextOneTimeId !== undefined) add(ENTRY.nextOneTimeId, '', 'prekey-counter', contents.nextOneTimeId);
   const w = new Writer(4096).u8(PAYLOAD_VERSION).u64(contents.createdAt).u32(entries.length);
   const utf8 = new TextEncoder();
   for (const [type, name, value] of entries) {
@@ -140,6 +161,7 @@ function decodePayload(payload: Uint8Array): BackupContents {
   const kemPrekeys: KemPrekey[] = [];
   const rotation: { signed?: PrekeyRotationRecord; kem?: PrekeyRotationRecord } = {};
   const contacts: ContactRecord[] = [];
+  let nextOneTimeId: number | undefined;
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const decode = <K extends ValueKind>(kind: K, bytes: Uint8Array): ValueTypes[K] => {
     try {
@@ -177,6 +199,10 @@ function decodePayload(payload: Uint8Array): BackupContents {
       case ENTRY.contact:
         contacts.push(decode('contact', value));
         break;
+      case ENTRY.nextOneTimeId:
+        if (nextOneTimeId !== undefined) throw fail('two one-time prekey id counters');
+        nextOneTimeId = decode('prekey-counter', value);
+        break;
       default:
         throw fail(`unknown entry type ${type}`);
     }
@@ -193,7 +219,15 @@ function decodePayload(payload: Uint8Array): BackupContents {
       throw fail(`the current ${kind} prekey is missing`);
     }
   }
-  return { createdAt, identities, signedPrekeys, kemPrekeys, rotation, contacts };
+  return {
+    createdAt,
+    identities,
+    signedPrekeys,
+    kemPrekeys,
+    rotation,
+    contacts,
+    ...(nextOneTimeId === undefined ? {} : { nextOneTimeId }),
+  };
 }
 
 function checkPassphrase(what: string, value: unknown): asserts value is string | Uint8Array {
@@ -366,6 +400,7 @@ export async function importBackupContents(options: ImportBackupContentsOptions)
       if (contents.rotation.signed) batch.prekeys.setRotation('signed', contents.rotation.signed);
       if (contents.rotation.kem) batch.prekeys.setRotation('kem', contents.rotation.kem);
       for (const contact of contents.contacts) batch.contacts.put(contact);
+      if (contents.nextOneTimeId !== undefined) batch.prekeys.setNextOneTimeId(contents.nextOneTimeId);
       await batch.commit();
     } finally {
       await opened.store.close();

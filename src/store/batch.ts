@@ -42,6 +42,7 @@ import {
   mailboxUsageKey,
   messageIndexKey,
   messageKey,
+  NEXT_ONE_TIME_PREKEY_ID_KEY,
   outboxKey,
   type PrekeyKind,
   prekeyKey,
@@ -108,6 +109,12 @@ export class StoreBatch {
       this.step(() => this.put('prekeys', prekeyRotationKey(kind), 'prekey-rotation', record)),
     /** Deletes the rotation record (the store then reads as written before rotation existed). */
     removeRotation: (kind: RotatingPrekeyKind): void => this.step(() => this.del('prekeys', prekeyRotationKey(kind))),
+    /**
+     * Sets the next one-time prekey id to allocate (0 ..= MAX_NEXT_PREKEY_ID; no comparison here:
+     * the allocator never lowers it). Put it in the batch that stores the keys it allocated.
+     */
+    setNextOneTimeId: (next: number): void =>
+      this.step(() => this.put('prekeys', NEXT_ONE_TIME_PREKEY_ID_KEY, 'prekey-counter', next)),
   };
 
   readonly sessions = {

@@ -24,6 +24,7 @@ import {
   type SignedPrekey,
   toHex,
 } from '../crypto/index.js';
+import { MAX_PREKEY_ID } from '../crypto/keys.js';
 import { InvalidStoreArgumentError, StoreCorruptError } from './errors.js';
 import { type Concern, checkIdentityHex, checkMessageId, checkUint } from './layout.js';
 import type {
@@ -52,6 +53,13 @@ import type {
  */
 export const MAX_PREVIOUS_SESSIONS = 5;
 
+/**
+ * Largest value of a prekey id counter (`prekey-counter`): one past MAX_PREKEY_ID, the largest id
+ * (prekey ids are u32 on the wire). A counter at this value means every id was allocated; ids are
+ * never reused, so no further one is handed out.
+ */
+export const MAX_NEXT_PREKEY_ID = MAX_PREKEY_ID + 1;
+
 /** Version byte of the plain value format. Bump it (and keep decoding the old one) when a layout changes. */
 export const FORMAT_VERSION = 1;
 
@@ -76,6 +84,8 @@ export interface ValueTypes {
   'directory-sequence': number;
   /** Current signed/KEM prekey id and the age of each stored one (`prekeys/p/s`, `prekeys/p/k`). */
   'prekey-rotation': PrekeyRotationRecord;
+  /** The next one-time prekey id to allocate, 0 ..= MAX_NEXT_PREKEY_ID (`prekeys/n/o`). */
+  'prekey-counter': number;
   'mailbox-entry': MailboxEntry;
   'mailbox-usage': MailboxUsage;
   /** A one-time prekey an identity uploaded to this mailbox (public half only). */
@@ -113,6 +123,7 @@ export const KIND_TAGS: { readonly [K in ValueKind]: number } = {
   'contact-request': 0x13,
   'held-message': 0x14,
   blocked: 0x15,
+  'prekey-counter': 0x16,
 };
 
 /** A value's bytes did not decode (the store turns this into StoreCorruptError). */
@@ -534,6 +545,20 @@ const FIELDS: { [K in ValueKind]: Fields<ValueTypes[K]> } = {
     write: (w, v) =>
       w.hex(checkIdentityHex('identity', v.identity)).text('address', v.address).u64('blockedAt', v.blockedAt),
     read: (r) => ({ identity: r.hex('identity', 32), address: r.text('address'), blockedAt: r.u64('blockedAt') }),
+  },
+  'prekey-counter': {
+    // u64, as the counter may be one past the largest u32 id
+    write: (w, v) => {
+      if (!Number.isInteger(v) || v < 0 || v > MAX_NEXT_PREKEY_ID) {
+        throw new InvalidStoreArgumentError(`prekey id counter must be an integer 0..${MAX_NEXT_PREKEY_ID}`);
+      }
+      w.u64('prekey id counter', v);
+    },
+    read: (r) => {
+      const v = r.u64('prekey id counter');
+      if (v > MAX_NEXT_PREKEY_ID) throw new CodecError(`prekey id counter ${v} > ${MAX_NEXT_PREKEY_ID}`);
+      return v;
+    },
   },
   'prekey-rotation': {
     write: (w, v) => {

@@ -17,6 +17,8 @@
  * | `prekeys`   | `c/<id:8 hex>`                               | `seen`               | one-time prekey handed out by a claim (time)   |
  * | `prekeys`   | `p/s` and `p/k`                              | `prekey-rotation`    | current signed / KEM prekey id, highest id     |
  * |             |                                              |                      | ever used, created-at and retired-at per id    |
+ * | `prekeys`   | `n/o`                                        | `prekey-counter`     | next one-time prekey id to allocate (ids never |
+ * |             |                                              |                      | repeat: above every id ever allocated)         |
  * | `sessions`  | `s/<remote:64 hex>`                          | `session`            | session snapshot + base key, per remote        |
  * | `sessions`  | `b/<baseKey:64 hex>`                         | `session-index`      | base key → remote identity (route a handshake) |
  * | `contacts`  | `<identity:64 hex>`                          | `contact`            | contact record                                 |
@@ -45,6 +47,14 @@
  * is read as "id 1 current, created at an unknown time" (due for rotation), so no migration is
  * needed and the schema version stays 1. The `p/` keys lie outside the `s/`, `k/`, `o/` and `c/`
  * ranges, so prekey counts and id listings never see them.
+ *
+ * One-time prekey ids (src/node/node.ts): `n/o` holds the next id to allocate, written in the batch
+ * that stores the keys it allocated, so an id is never handed out twice even after the key that had
+ * it was used and deleted (a late or replayed handshake naming it then finds no key, never a
+ * different one). It holds at most MAX_PREKEY_ID + 1 (every id allocated). A store written before
+ * the counter existed has no `n/o`; the node then allocates above its highest stored id and writes
+ * the counter at its first prekey write, so no migration is needed and the schema version stays 1.
+ * Like `p/`, `n/` lies outside the prekey ranges.
  *
  * Contact requests and the block list (src/node/node.ts, README "Message requests and blocking"):
  * `requests` and `blocked` were added after the first release without a schema change: a store
@@ -156,6 +166,8 @@ export const prekeyRotationKey = (kind: RotatingPrekeyKind): string => {
   }
   return ROTATION_KEY[kind];
 };
+/** `prekeys/n/o`: the next one-time prekey id to allocate (codec kind `prekey-counter`). */
+export const NEXT_ONE_TIME_PREKEY_ID_KEY = 'n/o';
 /** The prekey id of a `prekeyKey`. */
 export const prekeyIdOf = (key: string): number => Number.parseInt(key.slice(2), 16);
 

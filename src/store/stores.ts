@@ -31,6 +31,7 @@ import {
   messageIndexKey,
   messageKey,
   messagePrefix,
+  NEXT_ONE_TIME_PREKEY_ID_KEY,
   outboxKey,
   type PrekeyKind,
   prefixRange,
@@ -140,6 +141,9 @@ export class KvPrekeyStore extends ConcernStore implements PrekeyStore {
     const ids = await this.ids(kind);
     const newest = ids[ids.length - 1];
     return newest === undefined ? undefined : this.get(kind, newest);
+  }
+  async nextOneTimeId(): Promise<number | undefined> {
+    return this.engine.get('prekeys', NEXT_ONE_TIME_PREKEY_ID_KEY, 'prekey-counter');
   }
   async loadLookup(ids: Partial<PrekeyIds> = {}): Promise<PrekeyLookup> {
     const load = async <K extends PrekeyKind>(

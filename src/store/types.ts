@@ -286,6 +286,13 @@ export interface PrekeyStore {
    * highest stored id. Undefined if there is none.
    */
   current<K extends RotatingPrekeyKind>(kind: K): Promise<PrekeyTypes[K] | undefined>;
+  /**
+   * The next one-time prekey id to allocate (`prekeys/n/o`), or undefined when none was written (a
+   * new store, or one written before the counter existed). Ids below it may have been handed out
+   * already, even when no key with them is stored. Written with `StoreBatch.prekeys.setNextOneTimeId`
+   * in the batch that stores the keys it allocated.
+   */
+  nextOneTimeId(): Promise<number | undefined>;
 }
 
 /** Our session with each remote identity (one session per remote), and base key → remote routing. */

@@ -20,6 +20,7 @@ import {
   openBackup,
   openEncryptedStore,
   readKeyFile,
+  sealBackup,
 } from '../../src/store/index.js';
 import { ALICE, BOB, CAROL, contact, keyFixtures, message } from './fixtures.js';
 import { contains, FAST_KDF, snapshotFiles } from './helpers-at-rest.js';
@@ -107,6 +108,9 @@ describe('backup export / import', () => {
       assert.deepEqual(await store.sessions.list(), []);
       assert.deepEqual(await store.messages.list(BOB), []);
       assert.equal(await store.prekeys.count('one-time'), 0);
+      // the one-time keys are not carried, their id counter is: highest stored id (102) + 1
+      assert.equal(imported.contents.nextOneTimeId, 103);
+      assert.equal(await store.prekeys.nextOneTimeId(), 103);
     } finally {
       await store.close();
     }
@@ -191,6 +195,42 @@ describe('backup export / import', () => {
     await db.close();
     await importBackup({ path: bare, backup, backupPassphrase: 'pw' });
     assert.equal(existsSync(join(bare, 'keys.json')), true);
+  });
+
+  it('the one-time prekey id counter: kept when ahead of the keys, absent from older backups', async () => {
+    const from = join(await nextDataDir(), 'store');
+    await fullStore(from);
+    {
+      const { store } = await openEncryptedStore({ path: from });
+      const batch = store.batch();
+      batch.prekeys.setNextOneTimeId(5000); // keys up to 4999 were handed out (e.g. uploaded to mailboxes)
+      await batch.commit();
+      await store.close();
+    }
+    const backup = await exportFrom(from, undefined, 'pw');
+    const contents = await openBackup(backup, 'pw');
+    assert.equal(contents.nextOneTimeId, 5000);
+    const to = join(await nextDataDir(), 'store');
+    await importBackup({ path: to, backup, backupPassphrase: 'pw' });
+    const { store } = await openEncryptedStore({ path: to });
+    try {
+      assert.equal(await store.prekeys.nextOneTimeId(), 5000);
+    } finally {
+      await store.close();
+    }
+    // a backup written before the counter existed has no entry 6: it imports, with no counter
+    const { nextOneTimeId: _dropped, ...older } = contents;
+    const old = await sealBackup(older, 'pw', { kdf: FAST_KDF });
+    assert.equal((await openBackup(old, 'pw')).nextOneTimeId, undefined);
+    const to2 = join(await nextDataDir(), 'store');
+    await importBackup({ path: to2, backup: old, backupPassphrase: 'pw' });
+    const reopened = await openEncryptedStore({ path: to2 });
+    try {
+      assert.equal(await reopened.store.prekeys.nextOneTimeId(), undefined);
+      assert.ok(await reopened.store.identity.get(), 'the identity is there');
+    } finally {
+      await reopened.store.close();
+    }
   });
 
   it('exporting a store without an identity is refused', async () => {

@@ -37,6 +37,7 @@ function samples(): { [K in ValueKind]: ValueTypes[K] } {
     'directory-record': directoryEntry(ALICE),
     'directory-sequence': 12,
     'prekey-rotation': ROTATION,
+    'prekey-counter': 2 ** 32,
     'mailbox-entry': {
       identity: BOB,
       id: hexOf('id', 16),

@@ -13,6 +13,7 @@ import {
   Session,
   toHex,
 } from '../../src/crypto/index.js';
+import { MAX_NEXT_PREKEY_ID } from '../../src/store/codec.js';
 import {
   BatchAlreadyUsedError,
   CONCERNS,
@@ -25,6 +26,7 @@ import {
   MigrationFailedError,
   MigrationMissingError,
   messageIndexKey,
+  NEXT_ONE_TIME_PREKEY_ID_KEY,
   type PrekeyRotationRecord,
   prekeyRotationKey,
   SCHEMA_VERSION,
@@ -234,6 +236,73 @@ export function storeContract(name: string, factory: HarnessFactory): void {
           assert.equal(err.key, key);
         }
         assert.deepEqual(await s.prekeys.current('signed'), signed5, 'the other kind still reads');
+      });
+    });
+
+    it('prekeys: the next one-time prekey id counter is absent until set, written atomically with the keys, bounded', async () => {
+      const h = await factory();
+      const k = keyFixtures();
+      const key103 = { ...k.oneTime[0]!, id: 103 };
+      await withStore(h, async (s) => {
+        assert.equal(await s.prekeys.nextOneTimeId(), undefined, 'a new store has no counter');
+        const b = s.batch();
+        for (const o of k.oneTime) b.prekeys.put('one-time', o);
+        b.prekeys.setNextOneTimeId(103);
+        await b.commit();
+        assert.equal(await s.prekeys.nextOneTimeId(), 103);
+        assert.deepEqual(await s.prekeys.ids('one-time'), [100, 101, 102], 'the keys came with it');
+        // The counter is not a prekey: counts and id listings do not see it.
+        assert.equal(await s.prekeys.count('one-time'), 3);
+        assert.equal((await s.prekeys.loadLookup()).oneTimePrekey(103), undefined);
+        // A batch that fails to encode writes neither the keys nor the counter.
+        const bad = s.batch();
+        bad.prekeys.put('one-time', key103);
+        bad.prekeys.setNextOneTimeId(104);
+        assert.throws(() => bad.prekeys.put('one-time', { ...key103, id: -1 }), InvalidStoreArgumentError);
+        await expectRejects(bad.commit(), InvalidStoreArgumentError);
+        assert.equal(await s.prekeys.nextOneTimeId(), 103);
+        assert.deepEqual(await s.prekeys.ids('one-time'), [100, 101, 102]);
+        // At most one past the largest u32 id (every id allocated); anything else is refused.
+        for (const v of [-1, 1.5, Number.NaN, MAX_NEXT_PREKEY_ID + 1]) {
+          assert.throws(() => s.batch().prekeys.setNextOneTimeId(v), InvalidStoreArgumentError, String(v));
+        }
+        assert.equal(await s.prekeys.nextOneTimeId(), 103);
+      });
+      // One backend batch: when sealing the counter fails at commit, the key of its batch is not written either.
+      const snapshot = await rawSnapshot(h);
+      const refuseCounter: EncryptionHook = {
+        seal: (plain, at) => {
+          if (at.concern === 'prekeys' && at.key === NEXT_ONE_TIME_PREKEY_ID_KEY) throw new Error('hook refuses');
+          return plain;
+        },
+        open: (sealed) => sealed,
+      };
+      await withStore(
+        h,
+        async (s) => {
+          const b = s.batch();
+          b.prekeys.put('one-time', key103);
+          b.prekeys.setNextOneTimeId(104);
+          await assert.rejects(b.commit(), /hook refuses/);
+        },
+        { hook: refuseCounter },
+      );
+      assert.equal(await rawSnapshot(h), snapshot, 'the disk is byte-for-byte unchanged');
+      await withStore(h, async (s) => {
+        assert.equal(await s.prekeys.nextOneTimeId(), 103, 'survives a reopen');
+        const top = s.batch();
+        top.prekeys.setNextOneTimeId(MAX_NEXT_PREKEY_ID);
+        await top.commit();
+        assert.equal(await s.prekeys.nextOneTimeId(), MAX_NEXT_PREKEY_ID, 'every id allocated');
+      });
+      // A stored counter past the bound is a StoreCorruptError naming concern and key.
+      const over = Uint8Array.of(FORMAT_VERSION, KIND_TAGS['prekey-counter'], 0, 0, 0, 1, 0, 0, 0, 1);
+      await h.rawPut('prekeys', NEXT_ONE_TIME_PREKEY_ID_KEY, over);
+      await withStore(h, async (s) => {
+        const err = await expectRejects(s.prekeys.nextOneTimeId(), StoreCorruptError);
+        assert.equal(err.concern, 'prekeys');
+        assert.equal(err.key, NEXT_ONE_TIME_PREKEY_ID_KEY);
+        assert.deepEqual(await s.prekeys.ids('one-time'), [100, 101, 102], 'the keys still read');
       });
     });
 

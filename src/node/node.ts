@@ -73,6 +73,7 @@ import {
   MessageHandler,
   openEnvelopeStream,
   openSealedEnvelope,
+  RATE_LIMITED_REASON,
   type SealedEnvelope,
   sealEnvelope,
   sendEnvelope,
@@ -197,6 +198,19 @@ export const UNREACHABLE_HOLD_MS = 30_000;
  */
 export const INBOUND_LOOKUP_BURST = 10;
 export const INBOUND_LOOKUP_REFILL_MS = 1_000;
+/**
+ * New sessions one inbound peer may make this node compute (protocols/message/SPEC.md §11.2, a
+ * limit of the node's own): a burst of this many, then one more per HANDSHAKE_REFILL_MS. A prekey
+ * message that belongs to no current or previous session costs a whole PQXDH response (≈ 0.8–0.9 ms
+ * of CPU here, about as much when it then fails to authenticate); at the envelope rate limit
+ * (1 000 a second) one peer could otherwise keep a core busy with them. An honest peer starts one
+ * session per identity it writes to, plus one on a crossed handshake or after a restore. Beyond it
+ * the envelope is answered UNAVAILABLE `rate-limited`: kept by the sender and retried later.
+ * Envelopes fetched from this identity's own mailboxes are not counted (the mailbox limits deposits
+ * per peer, and a refused envelope would hold up the whole fetched batch).
+ */
+export const HANDSHAKE_BURST = 16;
+export const HANDSHAKE_REFILL_MS = 6_000;
 /** Most validated identity records kept in memory. */
 export const MAX_VERIFIED_RECORDS = 10_000;
 /**
@@ -454,6 +468,11 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   private readonly inboundLookups = new TokenBucketLimiter({
     capacity: INBOUND_LOOKUP_BURST,
     refillIntervalMs: INBOUND_LOOKUP_REFILL_MS,
+  });
+  /** Budget of new sessions (PQXDH responses) each inbound peer may make this node compute. */
+  private readonly inboundHandshakes = new TokenBucketLimiter({
+    capacity: HANDSHAKE_BURST,
+    refillIntervalMs: HANDSHAKE_REFILL_MS,
   });
   /**
    * Live sessions by remote identity, least recently used first. An entry always equals the stored
@@ -1710,6 +1729,9 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
                 ? current.previous.findIndex((p) => p.baseKey === toHex(kind.baseKey))
                 : -1;
             if (kind.type === 'prekey' && !ofCurrent && archived < 0) {
+              if (!viaMailbox && !this.inboundHandshakes.take(remotePeer.toString()).ok) {
+                return { status: AckStatus.UNAVAILABLE, reason: RATE_LIMITED_REASON };
+              }
               const prekeys = await store.prekeys.loadLookup({
                 signedPrekeyId: kind.signedPrekeyId,
                 kemPrekeyId: kind.kemPrekeyId,

@@ -31,7 +31,7 @@ import {
 } from '../../src/directory/record.js';
 import { encodeAddress as addressOf, decodeAddress } from '../../src/identity/address.js';
 import { createDeviceBinding } from '../../src/identity/device-binding.js';
-import { createNode, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
+import { createNode, HANDSHAKE_BURST, ONE_TIME_PREKEY_POOL, type SottoNode } from '../../src/index.js';
 import { createHost, getRecord, parseNetConfig, putRecord, type SottoHost } from '../../src/net/index.js';
 import { encodeText } from '../../src/node/content.js';
 import { Content, Receipt } from '../../src/protocols/content/pb/content.js';
@@ -59,6 +59,7 @@ async function rawHost(bootstrap: string): Promise<SottoHost> {
 }
 
 let bobPeer: ReturnType<typeof peerIdFromString>;
+let bobRecord: ReturnType<typeof validateRecordBytes>;
 let session: Session;
 let counter = 0;
 
@@ -110,7 +111,7 @@ before(async () => {
   const put = await putRecord(mallory, recordKey(malloryId.signingKey), encodeIdentityRecord(record));
   assert.ok(put.accepted >= 1, 'bob stored mallory’s record');
   await bob.publishRecord();
-  const bobRecord = validateRecordBytes(
+  bobRecord = validateRecordBytes(
     p,
     recordKey(decodeAddress(bob.address)),
     (await getRecord(mallory, recordKey(decodeAddress(bob.address)))).value,
@@ -311,6 +312,38 @@ describe('hostile input at the node', () => {
     }
     assert.ok((reasons.get('rate-limited') ?? 0) >= 15, JSON.stringify([...reasons]));
     assert.equal(received, 3);
+  });
+
+  // Last in this file: it replaces mallory's session at bob many times over.
+  it('a peer starting session after session is answered UNAVAILABLE rate-limited after a burst', async () => {
+    const before = received;
+    const statuses: string[] = [];
+    let last: Session | undefined;
+    const extra = 4;
+    for (let i = 0; i < HANDSHAKE_BURST + extra; i++) {
+      // a new session each time: a prekey message with a fresh base key costs bob a PQXDH response
+      const fresh = initiateSession(env, {
+        identity: malloryId,
+        bundle: bundleFromRecord(bobRecord),
+        context: { initiator: mallory.peerId.toString(), responder: bob.peerId },
+      });
+      const ack = await sendEnvelope(mallory, bobPeer, envelope(fresh.encrypt(encodeText(`new session ${i}`))));
+      statuses.push(ack.status === AckStatus.STORED ? 'stored' : `${ack.status}:${ack.reason}`);
+      if (ack.status === AckStatus.STORED) last = fresh;
+    }
+    const stored = statuses.filter((x) => x === 'stored').length;
+    const limited = statuses.filter((x) => x === `${AckStatus.UNAVAILABLE}:rate-limited`).length;
+    // The burst, less the one token mallory's first session (before()) took; this loop takes well
+    // under HANDSHAKE_REFILL_MS, so every envelope after the first refused one is refused too.
+    assert.equal(stored, HANDSHAKE_BURST - 1, statuses.join(' '));
+    assert.equal(limited, extra + 1, statuses.join(' '));
+    assert.deepEqual(statuses.slice(stored), Array(limited).fill(`${AckStatus.UNAVAILABLE}:rate-limited`));
+    assert.equal(received, before + stored, 'only the accepted handshakes reached the app');
+    // messages of a session bob already has take no handshake token: still stored
+    assert.ok(last);
+    const more = await sendEnvelope(mallory, bobPeer, envelope(last.encrypt(encodeText('same session'))));
+    assert.equal(more.status, AckStatus.STORED);
+    assert.equal(received, before + stored + 1);
   });
 });
 

@@ -117,6 +117,9 @@ function runBench(bench: Bench, quick: boolean): Promise<{ code: number | null; 
   });
 }
 
+/** The outcome named for a benchmark whose figures come from an earlier run's output. */
+const EARLIER_OUTPUT = 'not run this time, figures from its earlier run (dated above its tables)';
+
 function readOutput<T>(bench: Bench, quick: boolean, since: number): { report: T; markdown: string } | undefined {
   const base = join(outDir, quick ? `${bench}-quick` : bench);
   const json = `${base}.json`;
@@ -148,16 +151,28 @@ async function main(): Promise<void> {
   const since = config.reportOnly ? 0 : started;
   const inputs: BenchInputs = {};
   const benches = config.reportOnly ? [...BENCHES] : config.benches;
-  if (benches.includes('crypto')) inputs.crypto = readOutput<CryptoReport>('crypto', config.quick, since);
-  if (benches.includes('node')) inputs.node = readOutput<NodeReport>('node', config.quick, since);
-  if (benches.includes('offline')) inputs.offline = readOutput<OfflineReport>('offline', config.quick, since);
-  if (benches.includes('scale')) {
-    const s = readOutput<ScaleReport>('scale', config.quick, since);
-    if (s) inputs.scale = { report: s.report };
-  }
+  const read = (b: Bench, after: number): void => {
+    if (b === 'crypto') inputs.crypto = readOutput<CryptoReport>('crypto', config.quick, after);
+    if (b === 'node') inputs.node = readOutput<NodeReport>('node', config.quick, after);
+    if (b === 'offline') inputs.offline = readOutput<OfflineReport>('offline', config.quick, after);
+    if (b === 'scale') {
+      const s = readOutput<ScaleReport>('scale', config.quick, after);
+      if (s) inputs.scale = { report: s.report };
+    }
+  };
+  for (const b of benches) read(b, since);
   for (const b of benches) {
     if (inputs[b] === undefined) {
       outcomes[b] = `${outcomes[b] ?? 'not run'}; no output from this run, its section is left as it was`;
+    }
+  }
+  // --only / --skip: a benchmark not run keeps its figures from its last output, summary rows
+  // included (each table's caption names the run it comes from)
+  if (!config.reportOnly) {
+    for (const b of BENCHES) {
+      if (benches.includes(b)) continue;
+      read(b, 0);
+      if (inputs[b] !== undefined) outcomes[b] = EARLIER_OUTPUT;
     }
   }
 
@@ -176,13 +191,21 @@ async function main(): Promise<void> {
   };
   if (!config.reportOnly) writeFileSync(runPath, formatJson(run));
   else if (existsSync(runPath)) run = JSON.parse(readFileSync(runPath, 'utf8')) as RunInfo;
+  if (config.reportOnly) {
+    // outputs on disk that the recorded run did not make (it ran with --only / --skip)
+    run = { ...run, outcomes: { ...run.outcomes } };
+    for (const b of BENCHES)
+      if (inputs[b] !== undefined && run.outcomes[b] === undefined) run.outcomes[b] = EARLIER_OUTPUT;
+  }
   const { page, charts } = generatePage(template, inputs, relative(dirname(pagePath), chartsPath), run);
   mkdirSync(chartsPath, { recursive: true });
   for (const c of charts) writeFileSync(join(chartsPath, c.file), c.svg);
   mkdirSync(dirname(pagePath), { recursive: true });
   writeFileSync(pagePath, page);
   log(`wrote ${relative(repoRoot, pagePath)} and ${charts.length} charts in ${relative(repoRoot, chartsPath)}/`);
-  if (Object.values(outcomes).some((o) => o !== undefined && !o.startsWith('ok'))) process.exitCode = 1;
+  if (Object.values(outcomes).some((o) => o !== undefined && o !== EARLIER_OUTPUT && !o.startsWith('ok'))) {
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -457,7 +457,9 @@ function renderMarkdown(report: Report): string {
     `- ${meta.runs} runs of the two-process figures after a discarded warm-up pass; each figure is the median of the per-run figures (min–max in parentheses); ratios are computed run by run against the floor measured in the same run`,
   );
   out.push(`- Messages: ${meta.messageBytes} bytes of ASCII text; floor acks: 2 bytes`);
-  out.push(`- Bounds: ${Object.values(meta.bounds).join('; ')}`);
+  // a run without the N-node part names no bound for it (older JSON wrote "N = ; …" there)
+  const bounds = Object.entries(meta.bounds).filter(([k]) => k !== 'mesh' || report.mesh.length > 0);
+  out.push(`- Bounds: ${bounds.map(([, v]) => v).join('; ')}`);
   out.push(librariesLine(meta.libraries));
   out.push(`- Wall time of this run: ${meta.wallSeconds.toFixed(1)} s`, '');
 
@@ -706,7 +708,12 @@ async function main(): Promise<void> {
       bounds: {
         latency: `latency ${config.latencyCount} messages or ${config.latencyBudgetMs / 1000} s per run`,
         throughput: `sotto throughput ${intFmt.format(config.sottoMaxCount)} messages or ${config.sottoBudgetMs / 1000} s per run, floor ${intFmt.format(config.floorMaxCount)} frames or ${config.floorBudgetMs / 1000} s`,
-        mesh: `N = ${config.meshSizes.join(', ')}; ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s per N`,
+        // `--no-mesh` (the orchestrator's run): no N-node part, so no bound to name
+        ...(config.meshSizes.length > 0
+          ? {
+              mesh: `N = ${config.meshSizes.join(', ')}; ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s per N`,
+            }
+          : {}),
       },
       libraries: {
         sotto: packageVersion('sotto') === 'not installed' ? '0.1.0' : packageVersion('sotto'),

@@ -1,6 +1,7 @@
 /**
  * The LevelDB backend (level 10 / classic-level): one sublevel per concern, utf8 keys, byte values,
- * and `db.batch([...{ sublevel }])` for atomic writes across sublevels.
+ * and one chained batch on the root database, each key in its sublevel's `!concern!` form, for
+ * atomic writes across sublevels (the same bytes as sublevel operations).
  */
 import { Level } from 'level';
 import type { KvBackend, RangeOptions, RawOp, WriteOptions } from './backend.js';

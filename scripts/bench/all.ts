@@ -20,7 +20,9 @@ import { errorMessage, formatJson, repoRoot } from './lib.js';
 import {
   type BenchInputs,
   type CryptoReport,
+  failedOutcome,
   generatePage,
+  markEarlierOutputs,
   type NodeReport,
   type OfflineReport,
   type RunInfo,
@@ -117,9 +119,6 @@ function runBench(bench: Bench, quick: boolean): Promise<{ code: number | null; 
   });
 }
 
-/** The outcome named for a benchmark whose figures come from an earlier run's output. */
-const EARLIER_OUTPUT = 'not run this time, figures from its earlier run (dated above its tables)';
-
 function readOutput<T>(bench: Bench, quick: boolean, since: number): { report: T; markdown: string } | undefined {
   const base = join(outDir, quick ? `${bench}-quick` : bench);
   const json = `${base}.json`;
@@ -168,13 +167,8 @@ async function main(): Promise<void> {
   }
   // --only / --skip: a benchmark not run keeps its figures from its last output, summary rows
   // included (each table's caption names the run it comes from)
-  if (!config.reportOnly) {
-    for (const b of BENCHES) {
-      if (benches.includes(b)) continue;
-      read(b, 0);
-      if (inputs[b] !== undefined) outcomes[b] = EARLIER_OUTPUT;
-    }
-  }
+  if (!config.reportOnly) for (const b of BENCHES) if (!benches.includes(b)) read(b, 0);
+  const shown = BENCHES.filter((b) => inputs[b] !== undefined);
 
   const pagePath = config.quick ? join(outDir, 'quick', 'BENCHMARKS.md') : join(repoRoot, 'BENCHMARKS.md');
   const chartsPath = config.quick ? join(outDir, 'quick', 'charts') : join(repoRoot, 'docs', 'bench');
@@ -187,25 +181,19 @@ async function main(): Promise<void> {
     loadStart,
     loadEnd: os.loadavg(),
     wallSeconds: (Date.now() - started) / 1000,
-    outcomes,
+    outcomes: markEarlierOutputs(outcomes, shown),
   };
   if (!config.reportOnly) writeFileSync(runPath, formatJson(run));
   else if (existsSync(runPath)) run = JSON.parse(readFileSync(runPath, 'utf8')) as RunInfo;
-  if (config.reportOnly) {
-    // outputs on disk that the recorded run did not make (it ran with --only / --skip)
-    run = { ...run, outcomes: { ...run.outcomes } };
-    for (const b of BENCHES)
-      if (inputs[b] !== undefined && run.outcomes[b] === undefined) run.outcomes[b] = EARLIER_OUTPUT;
-  }
+  // --report-only: outputs on disk that the recorded run did not make (it ran with --only / --skip)
+  if (config.reportOnly) run = { ...run, outcomes: markEarlierOutputs(run.outcomes, shown) };
   const { page, charts } = generatePage(template, inputs, relative(dirname(pagePath), chartsPath), run);
   mkdirSync(chartsPath, { recursive: true });
   for (const c of charts) writeFileSync(join(chartsPath, c.file), c.svg);
   mkdirSync(dirname(pagePath), { recursive: true });
   writeFileSync(pagePath, page);
   log(`wrote ${relative(repoRoot, pagePath)} and ${charts.length} charts in ${relative(repoRoot, chartsPath)}/`);
-  if (Object.values(outcomes).some((o) => o !== undefined && o !== EARLIER_OUTPUT && !o.startsWith('ok'))) {
-    process.exitCode = 1;
-  }
+  if (Object.values(outcomes).some(failedOutcome)) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

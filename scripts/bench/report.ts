@@ -813,6 +813,27 @@ export interface RunInfo {
   outcomes: Record<string, string | undefined>;
 }
 
+/** The outcome named for a benchmark whose figures come from an earlier run's output. */
+export const EARLIER_OUTPUT = 'not run this time, figures from its earlier run (dated above its tables)';
+
+/**
+ * Outcomes for a page that shows `withOutput` (the benchmarks whose JSON it is generated from):
+ * one the run did not name (`--only` / `--skip`) is marked EARLIER_OUTPUT.
+ */
+export function markEarlierOutputs(
+  outcomes: Record<string, string | undefined>,
+  withOutput: readonly string[],
+): Record<string, string | undefined> {
+  const out = { ...outcomes };
+  for (const b of withOutput) if (out[b] === undefined) out[b] = EARLIER_OUTPUT;
+  return out;
+}
+
+/** Whether an outcome means the benchmark failed this run (a kept earlier output did not). */
+export function failedOutcome(outcome: string | undefined): boolean {
+  return outcome !== undefined && outcome !== EARLIER_OUTPUT && !outcome.startsWith('ok');
+}
+
 /** The run line at the top of the summary: when, how loaded the machine was, what ran. */
 export function renderRunInfo(run: RunInfo): string {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');

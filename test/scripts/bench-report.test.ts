@@ -14,9 +14,12 @@ import {
   type BenchInputs,
   beginMarker,
   captionTables,
+  EARLIER_OUTPUT,
   endMarker,
+  failedOutcome,
   generatePage,
   lineChart,
+  markEarlierOutputs,
   SECTIONS,
 } from '../../scripts/bench/report.js';
 
@@ -245,6 +248,31 @@ describe('bench report generator', () => {
     hasRow(scale, ['1000', '2', '16', '430 (420–440)', '400', '1000/1000', '0', '3.00']);
     assert.match(scale, /N=200 not measured: time budget: 3 s left for this part/);
     hasRow(section(page, 'offline'), ['a', '1']);
+  });
+
+  it('a run of some benchmarks (--only) names the others as from their earlier run; only real failures fail', () => {
+    const outcomes = markEarlierOutputs({ node: 'ok, 59 s' }, ['crypto', 'node', 'scale']);
+    assert.deepEqual(outcomes, { node: 'ok, 59 s', crypto: EARLIER_OUTPUT, scale: EARLIER_OUTPUT });
+    const run = {
+      date: '2026-11-27T14:02:00.000Z',
+      quick: false,
+      loadStart: [0.5, 1, 1.5],
+      loadEnd: [2, 1.5, 1.5],
+      wallSeconds: 60,
+      outcomes,
+    };
+    const summary = section(generatePage(template(), fixture(), 'docs/bench', run).page, 'summary');
+    assert.ok(
+      summary.includes(`- Benchmarks: node: ok, 59 s; crypto: ${EARLIER_OUTPUT}; scale: ${EARLIER_OUTPUT}.`),
+      summary,
+    );
+    // the summary rows of a benchmark not run this time are still there, from its output
+    hasRow(summary, ['Handshakes/s (PQXDH; olm: 3DH)', '300', '200 (100–400)', '1.50× (0.75–3.00)', '50.0', '6.00×']);
+    assert.equal(failedOutcome(EARLIER_OUTPUT), false);
+    assert.equal(failedOutcome('ok, 59 s'), false);
+    assert.equal(failedOutcome(undefined), false);
+    assert.equal(failedOutcome('exit code 1, 12 s'), true);
+    assert.equal(failedOutcome('ended after 900 s (time limit)'), true);
   });
 
   it('puts the machine, Node version, UTC date and runs above every generated table', () => {

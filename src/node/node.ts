@@ -82,6 +82,7 @@ import {
 import { type ClaimResult, claimPrekey, PrekeyHandler, TokenBucketLimiter } from '../protocols/prekeys/index.js';
 import { MAX_PREVIOUS_SESSIONS } from '../store/codec.js';
 import { openEncryptedStore, PRIVATE_DIR_MODE, restrictPermissions } from '../store/encrypted-store.js';
+import { firstFreeOneTimeId } from '../store/layout.js';
 import { MAX_MESSAGE_PAGE } from '../store/stores.js';
 import type {
   BlockedRecord,
@@ -807,8 +808,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     count: number,
   ): Promise<number[]> {
     const stored = await store.prekeys.nextOneTimeId();
-    const highest = ids.reduce((max, id) => Math.max(max, id), 0);
-    const first = Math.max(stored ?? 1, highest + 1, 1);
+    const first = firstFreeOneTimeId(stored, ids);
     if (first + count - 1 > MAX_PREKEY_ID) throw new PrekeyIdsExhaustedError('one-time');
     if (stored !== first + count) batch.prekeys.setNextOneTimeId(first + count);
     return Array.from({ length: count }, (_, i) => first + i);

@@ -52,6 +52,7 @@ import {
   InvalidStoreArgumentError,
 } from './errors.js';
 import { readKeyFile } from './key-file.js';
+import { firstFreeOneTimeId } from './layout.js';
 import { LevelBackend } from './level-backend.js';
 import { DEFAULT_KDF_PARAMS, deriveKek, KDF_SALT_BYTES, type KdfParams, kdfParamsProblem } from './passphrase-kdf.js';
 import { hasData } from './schema.js';
@@ -113,9 +114,7 @@ export async function backupContents(store: SottoStore, now: number): Promise<Ba
   const oneTimeIds = await store.prekeys.ids('one-time');
   const counter = await store.prekeys.nextOneTimeId();
   const nextOneTimeId =
-    counter === undefined && oneTimeIds.length === 0
-      ? undefined
-      : Math.max(counter ?? 1, oneTimeIds.reduce((max, id) => Math.max(max, id), 0) + 1);
+    counter === undefined && oneTimeIds.length === 0 ? undefined : firstFreeOneTimeId(counter, oneTimeIds);
   return {
     createdAt: now,
     identities,

@@ -168,6 +168,13 @@ export const prekeyRotationKey = (kind: RotatingPrekeyKind): string => {
 };
 /** `prekeys/n/o`: the next one-time prekey id to allocate (codec kind `prekey-counter`). */
 export const NEXT_ONE_TIME_PREKEY_ID_KEY = 'n/o';
+/**
+ * The first one-time prekey id never allocated: above the stored counter (`n/o`, undefined in a
+ * store written before it) and above every stored one-time prekey id; 1 in an empty store.
+ */
+export function firstFreeOneTimeId(counter: number | undefined, storedIds: readonly number[]): number {
+  return Math.max(counter ?? 1, storedIds.reduce((max, id) => Math.max(max, id), 0) + 1);
+}
 /** The prekey id of a `prekeyKey`. */
 export const prekeyIdOf = (key: string): number => Number.parseInt(key.slice(2), 16);
 

@@ -16,7 +16,8 @@ export type SottoNetErrorCode =
   | 'DHT_RECORD_MALFORMED'
   | 'DHT_RECORD_NOT_FOUND'
   | 'DHT_RECORD_STALE'
-  | 'DHT_TIMEOUT';
+  | 'DHT_TIMEOUT'
+  | 'DHT_MESSAGE_TOO_LARGE';
 
 export class SottoNetError extends Error {
   readonly code: SottoNetErrorCode;
@@ -105,6 +106,20 @@ export class DhtTimeoutError extends SottoNetError {
     super('DHT_TIMEOUT', `DHT ${operation} timed out after ${timeoutMs} ms`);
     this.name = 'DhtTimeoutError';
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A peer announced a DHT message above `MAX_DHT_MESSAGE_BYTES` (src/net/frame-guard.ts): the stream
+ * is aborted before the message is read. A protocol violation (it counts towards a ban).
+ */
+export class DhtMessageTooLargeError extends SottoNetError {
+  static readonly code = 'DHT_MESSAGE_TOO_LARGE';
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super('DHT_MESSAGE_TOO_LARGE', `DHT message larger than ${maxBytes} bytes`);
+    this.name = 'DhtMessageTooLargeError';
+    this.maxBytes = maxBytes;
   }
 }
 

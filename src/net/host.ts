@@ -42,6 +42,7 @@ import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { type BootstrapDialer, bootstrapDialer } from './bootstrap.js';
 import type { NetConfig } from './config.js';
 import { HostAssemblyError, InvalidDhtNamespaceError } from './errors.js';
+import { type DhtStreamComponents, guardDhtStreams } from './frame-guard.js';
 import type { NetLogger } from './logger.js';
 import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
@@ -118,6 +119,12 @@ export interface CreateHostOptions {
    * `disconnectPeer` when it becomes banned.
    */
   readonly isBanned?: (peer: PeerId) => boolean;
+  /**
+   * A peer broke a transport-level rule the host enforces itself (today: a DHT message above
+   * `MAX_DHT_MESSAGE_BYTES`, code `DHT_MESSAGE_TOO_LARGE`); its stream is already aborted. For the
+   * node's ban list. Must never throw.
+   */
+  readonly onViolation?: (peer: PeerId, code: string) => void;
 }
 
 const NAMESPACE_RE = /^[A-Za-z0-9_-]+$/;
@@ -518,6 +525,18 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     throw new HostAssemblyError('libp2p components.datastore is not reachable: cannot guard DHT records');
   }
   guardDhtRecords(datastore, node.services.dht.validators, node.services.dht.selectors);
+  // kad-dht reads up to 4 MiB per message; the frame guard holds it to MAX_DHT_MESSAGE_BYTES.
+  const streams = (node as unknown as { components?: Partial<DhtStreamComponents> }).components;
+  if (
+    typeof streams?.registrar?.handle !== 'function' ||
+    typeof streams?.connectionManager?.openStream !== 'function'
+  ) {
+    await node.stop();
+    throw new HostAssemblyError(
+      'libp2p components.registrar/connectionManager not reachable: cannot guard DHT streams',
+    );
+  }
+  guardDhtStreams(streams as DhtStreamComponents, DHT_PROTOCOL, (peer, err) => options.onViolation?.(peer, err.code));
   if (options.start ?? true) await node.start();
   return node;
 }

@@ -564,6 +564,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
         dht: identityRecordRules(provider, now),
         metrics: this.options.libp2pMetrics,
         isBanned: (peer) => this.bans.isBanned(peer.toString()),
+        onViolation: (peer, code) => this.reportViolation(host, peer, code),
       });
       // every stream a protocol handler resets is reported; violations get the peer banned
       const onReset = (evt: Event): void => this.onProtocolReset(host, evt);
@@ -875,12 +876,17 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
    * waits on it). Runs inside the handler's dispatch: never throws.
    */
   private onProtocolReset(host: SottoHost, evt: Event): void {
+    const detail = (evt as CustomEvent<{ code: string; remotePeer: PeerId }>).detail;
+    this.reportViolation(host, detail.remotePeer, detail.code);
+  }
+
+  /** A peer broke a protocol rule (`code`): counts towards a ban, as `onProtocolReset`. Never throws. */
+  private reportViolation(host: SottoHost, remotePeer: PeerId, code: string): void {
     try {
-      const detail = (evt as CustomEvent<{ code: string; remotePeer: PeerId }>).detail;
-      const peer = detail.remotePeer.toString();
-      if (!this.bans.report(peer, detail.code)) return;
-      disconnectPeer(host, detail.remotePeer, new Error('peer banned for protocol violations'));
-      this.options.logger?.info?.(`banned ${peer} for protocol violations (${detail.code})`);
+      const peer = remotePeer.toString();
+      if (!this.bans.report(peer, code)) return;
+      disconnectPeer(host, remotePeer, new Error('peer banned for protocol violations'));
+      this.options.logger?.info?.(`banned ${peer} for protocol violations (${code})`);
     } catch (err) {
       this.options.logger?.warn?.(`ban bookkeeping failed: ${(err as Error)?.name ?? 'error'}`);
     }

@@ -24,7 +24,7 @@ const PAGE = readFileSync(new URL('SECURITY.md', pathToFileURL(ROOT)), 'utf8');
 /**
  * Modules whose every `export const NAME = <number>` must have a row in the limits table: the wire
  * protocols' limits, the per-peer rate limits and the ban list, the mailbox role, the connection
- * limits and the directory record. (Re-exports are not declarations and need no row of their own.)
+ * limits, the DHT message limit and the directory record. (Re-exports are not declarations and need no row of their own.)
  */
 const COMPLETE_MODULES: readonly string[] = [
   ...readdirSync(new URL('src/protocols/', pathToFileURL(ROOT)), { withFileTypes: true })
@@ -34,6 +34,7 @@ const COMPLETE_MODULES: readonly string[] = [
   'src/node/ban-list.ts',
   'src/node/mailbox.ts',
   'src/net/config.ts',
+  'src/net/frame-guard.ts',
   'src/directory/record.ts',
 ].filter((m) => existsSync(ROOT + m));
 

@@ -14,7 +14,7 @@ import type { PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createNode, type SottoNode } from '../../src/index.js';
-import type { SottoHost } from '../../src/net/index.js';
+import { DHT_PROTOCOL, MAX_DHT_MESSAGE_BYTES, type SottoHost } from '../../src/net/index.js';
 import { BAN_DURATION_MS, MISBEHAVIOUR_THRESHOLD } from '../../src/node/ban-list.js';
 import { PROTOCOL_ID as MSG_PROTOCOL } from '../../src/protocols/message/index.js';
 import { rawHost as newRawHost } from './peers.js';
@@ -198,6 +198,28 @@ describe('ban list and connection gater', () => {
       `every attempt settled: ${JSON.stringify(outcomes)}`,
     );
     assert.equal((await alice.send(bob.address, 'after the oversized flood')).state, 'delivered');
+  });
+
+  it('DHT messages above MAX_DHT_MESSAGE_BYTES are violations too: reset from the prefix, then a ban', async () => {
+    const attacker = await rawHost();
+    await attacker.dial(multiaddr(bobAddr), { signal: AbortSignal.timeout(DEADLINE_MS) });
+    const id = attacker.peerId.toString();
+    // a DHT request announcing one byte more than the limit, and some of it
+    const prefix = Uint8Array.of(0x81, 0x80, 0x04); // varint 65 537
+    assert.equal(MAX_DHT_MESSAGE_BYTES + 1, 65_537);
+    for (let i = 0; i < MISBEHAVIOUR_THRESHOLD; i++) {
+      const s = await attacker.dialProtocol(bobPeer, DHT_PROTOCOL, { signal: AbortSignal.timeout(DEADLINE_MS) });
+      s.send(prefix);
+      s.send(new Uint8Array(1_000));
+      await closed(s, DEADLINE_MS);
+      if (i === MISBEHAVIOUR_THRESHOLD - 2) {
+        assert.ok(!bannedPeers(await bob.status()).includes(id), 'one violation short of the threshold: not banned');
+      }
+    }
+    await waitUntil(async () => bannedPeers(await bob.status()).includes(id), DEADLINE_MS, 'the ban');
+    assert.equal((await bob.status()).banned.find((b) => b.peer === id)?.reason, 'DHT_MESSAGE_TOO_LARGE');
+    await waitUntil(() => bobHost().getConnections(attacker.peerId).length === 0, DEADLINE_MS, 'Bob disconnected');
+    assert.equal((await alice.send(bob.address, 'after the DHT violations')).state, 'delivered');
   });
 
   it('the ban ends after BAN_DURATION_MS on the node’s clock: the peer may connect again', async () => {

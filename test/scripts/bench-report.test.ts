@@ -22,6 +22,7 @@ import {
   markEarlierOutputs,
   SECTIONS,
 } from '../../scripts/bench/report.js';
+import { hasRow } from './markdown.js';
 
 const machine = { cpu: 'Test CPU 9000', cores: 2, platform: 'linux', arch: 'x64', release: '6.0', totalMemGiB: 8 };
 const meta = (runs: number) => ({
@@ -193,13 +194,6 @@ function section(page: string, name: string): string {
   const stop = page.indexOf(`<!-- ${name}-results:end -->`);
   assert.ok(start >= 0 && stop > start, `section ${name} present`);
   return page.slice(start, stop);
-}
-
-/** Asserts that `text` has a markdown table row with exactly these cells (padding ignored). */
-function hasRow(text: string, cells: string[]): void {
-  const escaped = cells.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  const re = new RegExp(`^\\|\\s*${escaped.join('\\s*\\|\\s*')}\\s*\\|$`, 'm');
-  assert.match(text, re);
 }
 
 describe('bench report generator', () => {

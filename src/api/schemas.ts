@@ -3,6 +3,7 @@
  * responses, and are the source of the OpenAPI document (docs/openapi.json).
  */
 import { type Static, type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
+import { MAX_ADDRESS_LENGTH } from '../identity/address.js';
 import { CONTACT_NAME_MAX_CHARS, CONTACT_NAME_PATTERN } from './contacts.js';
 import { API_ERROR_STATUS, type ApiErrorCode } from './errors.js';
 
@@ -22,9 +23,10 @@ export const MAX_MAILBOXES = 8;
 /** A peer id string is 46 to 62 characters in its usual forms; longer ones are not peer ids. */
 export const PEER_ID_MAX_LENGTH = 128;
 
-export const ADDRESS_MAX_LENGTH = 90;
+/** An address in the API is at most as long as the address decoder accepts. */
+export const ADDRESS_MAX_LENGTH = MAX_ADDRESS_LENGTH;
 /** A path parameter is a contact name (at most 64 code points) or an address. */
-const CONTACT_REF_MAX_LENGTH = 256;
+export const CONTACT_REF_MAX_LENGTH = 256;
 export const CONVERSATION_DEFAULT_LIMIT = 50;
 export const CONVERSATION_MAX_LIMIT = 200;
 

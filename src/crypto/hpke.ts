@@ -60,8 +60,11 @@ function extractAndExpand(p: CryptoProvider, dh: Uint8Array, kemContext: Uint8Ar
   return labeledExpand(p, KEM_SUITE_ID, eaePrk, 'shared_secret', kemContext, HPKE_NSECRET);
 }
 
-/** Most key_schedule_context values kept (one per provider and info; sotto uses one info). */
-const MAX_CACHED_CONTEXTS = 16;
+/**
+ * Most key_schedule_context values kept (one per provider and info; sotto uses one info): the cache
+ * is cleared when full, so it cannot grow with the inputs it sees.
+ */
+export const MAX_CACHED_CONTEXTS = 16;
 const contexts = new Map<string, Uint8Array>();
 
 /**

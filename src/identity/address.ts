@@ -16,8 +16,8 @@ export const ADDRESS_PREFIX = 'sotto';
 export const ADDRESS_VERSION = 1;
 /** Ed25519 public key length. */
 const IDENTITY_KEY_BYTES = 32;
-/** bech32m's own limit is 90 characters; a version-1 address is 65. */
-const MAX_ADDRESS_LENGTH = 90;
+/** Longest address text decoded: bech32m's own limit is 90 characters; a version-1 address is 65. */
+export const MAX_ADDRESS_LENGTH = 90;
 
 export function encodeAddress(identityKey: Uint8Array): string {
   if (!(identityKey instanceof Uint8Array) || identityKey.length !== IDENTITY_KEY_BYTES) {

@@ -54,8 +54,8 @@ export const KEY_FILE_FORMAT = 'sotto-store-keys';
 export const KEY_FILE_VERSION = 1;
 /** Owner read/write only. */
 export const KEY_FILE_MODE = 0o600;
-/** Largest key file read (a real one is about 400 bytes). */
-const MAX_KEY_FILE_BYTES = 16 * 1024;
+/** Largest key file read (a real one is about 400 bytes); a larger file is refused unread. */
+export const MAX_KEY_FILE_BYTES = 16 * 1024;
 const GCM_NONCE_BYTES = 12;
 const GCM_TAG_BYTES = 16;
 

@@ -9,9 +9,10 @@
 #              and socket live in a temp dir; DOCKER_HOST points at that socket
 # 3. base      makes the Node.js base images locally from this machine's node (docker import), the
 #              build base with an offline npm cache (docker/make-local-base.sh): nothing is pulled
-# 4. image     builds docker/Dockerfile with --network none (its own `npm ci` runs offline); when
-#              this machine has Prometheus (/usr/bin/prometheus, Debian's package), also a local
-#              Prometheus image from it (docker/make-local-prometheus.sh)
+# 4. image     builds docker/Dockerfile with --network none (its own `npm ci` runs offline), and a
+#              local Prometheus image (docker/make-local-prometheus.sh) from /usr/bin/prometheus or,
+#              without it, from Debian's prometheus .deb unpacked into the temp dir (E2E_PROMETHEUS=0:
+#              none, and no metrics checks)
 # 5. devnet    `compose up` of docker/compose.yaml: bootstrap + mailbox + 3 nodes listening on TCP
 #              and WebSocket (+ Prometheus: profile `metrics`, published on 127.0.0.1 only), waits
 #              until every container is healthy; a throwaway daemon in one container connects to
@@ -32,7 +33,7 @@
 #
 # Environment: COMPOSE (e.g. "docker compose"; default: `docker compose` if it works, else
 # docker-compose), KEEP_LOGS=1 (print every container's log at the end, also on success),
-# E2E_PROMETHEUS=0 (leave Prometheus out even where the binary is there).
+# E2E_PROMETHEUS=0 (leave Prometheus and its checks out).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -285,18 +286,29 @@ out=$(timeout 60 docker run --rm --network none -e SOTTO_NO_SUCH_SETTING=1 "$IMA
 pass "docker run IMAGE <command> runs the CLI; an unknown SOTTO_* variable is refused (exit 7)"
 log "node in the image: $(docker run --rm --network none --entrypoint node "$IMAGE" --version)"
 
-# Prometheus for the `metrics` profile: made from this machine's binary (no registry here).
+# Prometheus for the `metrics` profile: made from this machine's binary (no registry here). A
+# machine without Debian's `prometheus` package gets the binary from that package's .deb,
+# downloaded and unpacked into this run's temp dir (`apt-get download` + `dpkg -x`: nothing is
+# installed, no service is started); only E2E_PROMETHEUS=0 leaves the metrics checks out.
+PROMETHEUS_BINARY=/usr/bin/prometheus
+if [[ ${E2E_PROMETHEUS:-1} != 0 && ! -x $PROMETHEUS_BINARY ]]; then
+  log "no /usr/bin/prometheus: unpacking Debian's prometheus package into the run's temp dir"
+  (cd "$WORK" && timeout 300 apt-get download prometheus >/dev/null 2>&1) ||
+    { apt-get update -qq >/dev/null && (cd "$WORK" && timeout 300 apt-get download prometheus >/dev/null 2>&1); } ||
+    die "apt-get download prometheus failed (set E2E_PROMETHEUS=0 to run without the metrics checks)"
+  dpkg -x "$WORK"/prometheus_*.deb "$WORK/prometheus-deb"
+  PROMETHEUS_BINARY=$WORK/prometheus-deb/usr/bin/prometheus
+  [[ -x $PROMETHEUS_BINARY ]] || die "the prometheus package holds no usr/bin/prometheus"
+fi
 if [[ ${E2E_PROMETHEUS:-1} == 0 ]]; then
   log "E2E_PROMETHEUS=0: no Prometheus"
-elif [[ ! -x /usr/bin/prometheus ]]; then
-  log "no /usr/bin/prometheus (Debian package prometheus): the metrics profile is left out"
 else
-  log "/usr/bin/prometheus: $(ldd /usr/bin/prometheus >/dev/null 2>&1 && echo "dynamically linked ($(ldd /usr/bin/prometheus | awk '/=>/ { print $1 }' | tr '\n' ' '))" || echo static)"
-  timeout 300 bash "$REPO/docker/make-local-prometheus.sh" "$PROMETHEUS_LOCAL_IMAGE" "$BASE_IMAGE" 2>&1 | sed 's/^/    /'
+  log "$PROMETHEUS_BINARY: $(ldd "$PROMETHEUS_BINARY" >/dev/null 2>&1 && echo "dynamically linked ($(ldd "$PROMETHEUS_BINARY" | awk '/=>/ { print $1 }' | tr '\n' ' '))" || echo static)"
+  timeout 300 bash "$REPO/docker/make-local-prometheus.sh" "$PROMETHEUS_LOCAL_IMAGE" "$BASE_IMAGE" "$PROMETHEUS_BINARY" 2>&1 | sed 's/^/    /'
   docker image inspect "$PROMETHEUS_LOCAL_IMAGE" >/dev/null 2>&1 || die "the local Prometheus image was not made"
   [[ $(docker run --rm --network none "$PROMETHEUS_LOCAL_IMAGE" --version 2>&1) == *"prometheus, version"* ]] ||
     die "the local Prometheus image does not run"
-  pass "local Prometheus image made from /usr/bin/prometheus ($(docker image inspect -f '{{.Size}}' "$PROMETHEUS_LOCAL_IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"
+  pass "local Prometheus image made from $PROMETHEUS_BINARY ($(docker image inspect -f '{{.Size}}' "$PROMETHEUS_LOCAL_IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"
   export PROMETHEUS_IMAGE=$PROMETHEUS_LOCAL_IMAGE
   # A port on 127.0.0.1 that is free now (asked of the OS; the devnet publishes Prometheus there).
   PROMETHEUS_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')

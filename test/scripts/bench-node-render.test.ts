@@ -147,6 +147,11 @@ describe('node bench markdown', () => {
       assert.equal(line, `- Bounds: ${LATENCY_BOUND}; ${THROUGHPUT_BOUND}`);
       assert.ok(!line.includes('N = '), line);
       assert.ok(!line.includes('; ;') && !line.endsWith('; ') && !line.endsWith(';'), line);
+      // nor does "What is measured" describe the N-node part, or a profile the run did not take
+      const measured = renderMarkdown(report(bounds), settings).split('## What is measured')[1] ?? '';
+      assert.ok(measured.includes('- Two processes:'), 'the two-process part is described');
+      assert.ok(!measured.includes('- N nodes:') && !measured.includes('- RSS per node:'), measured);
+      assert.ok(!measured.includes('- CPU profile:'), measured);
     }
   });
 
@@ -156,6 +161,7 @@ describe('node bench markdown', () => {
     const markdown = renderMarkdown(r, settings);
     assert.equal(boundsLine(markdown), `- Bounds: ${LATENCY_BOUND}; ${THROUGHPUT_BOUND}; ${MESH_BOUND}`);
     assert.ok(markdown.includes('## N nodes in one process (DHT directory)'));
+    assert.ok((markdown.split('## What is measured')[1] ?? '').includes('- N nodes: in this process'));
     hasRow(markdown, ['10', '1,234', '10.0', '5.00 / 9.00', '3.00', '39/40 (98%)', '12.5', '40.0', '5.50']);
     assert.ok(markdown.includes('- N=10 lookup failures: `Error: timeout` ×1'));
     // without it, no N-node section at all

@@ -428,7 +428,7 @@ const floorHandlers: Record<string, Handler> = {
     }
     return { times, queued: 0 };
   },
-  /** A new stream per request (dialProtocol on the open connection, request, ack, close): what sotto's send() does. */
+  /** A new stream per request (dialProtocol on the open connection, request, ack, close): what a stream per message would cost (sotto keeps one stream per peer). */
   async latencyNewStream(args) {
     if (!host) throw new Error('not dialled');
     const frame = new Uint8Array(num(args, 'size')).fill(0x6d);

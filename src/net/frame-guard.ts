@@ -32,7 +32,8 @@ function varintLength(n: number): number {
  * Follows the length-prefixed frames in the stream's incoming bytes from now on (attach it before
  * anything reads the stream) and aborts the stream with `DhtMessageTooLargeError` on the first
  * prefix above `maxBytes` (or longer than a prefix of `maxBytes` can be). The offending chunk is
- * withheld from the stream's other 'message' listeners. `onViolation` is told once.
+ * withheld from the stream's other 'message' listeners. `onViolation` is told once (an exception it
+ * throws is dropped).
  */
 export function guardFrameSizes(
   stream: Stream,
@@ -66,7 +67,12 @@ export function guardFrameSizes(
         evt.stopImmediatePropagation();
         stream.removeEventListener('message', onMessage);
         stream.abort(err);
-        onViolation?.(err);
+        try {
+          onViolation?.(err);
+        } catch {
+          // a listener's failure must not escape into the stream's event dispatch (it would be
+          // rethrown as an uncaught exception); the stream is aborted either way
+        }
         return;
       }
       if ((byte & 0x80) === 0) {

@@ -125,6 +125,20 @@ describe('guardFrameSizes: frames followed across chunks', () => {
     assert.equal(ok.stream.aborted, undefined, 'a 3-byte prefix of 5 is within the limit');
   });
 
+  it('a violation listener that throws changes nothing: the stream is aborted, nothing escapes', async () => {
+    const stream = new FakeStream();
+    let told = 0;
+    guardFrameSizes(stream as unknown as Stream, 100, () => {
+      told++;
+      throw new Error('listener failed');
+    });
+    stream.push(varint(101));
+    assert.ok(stream.aborted instanceof DhtMessageTooLargeError);
+    assert.equal(told, 1);
+    // an exception escaping an EventTarget listener surfaces as an uncaught exception a turn later
+    await new Promise((resolve) => setImmediate(resolve));
+  });
+
   it('reads Uint8ArrayList chunks as libp2p delivers them', () => {
     const { stream } = guarded(100);
     const list = new Uint8ArrayList(frame(50), varint(99), new Uint8Array(99));

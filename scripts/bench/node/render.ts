@@ -273,6 +273,8 @@ export function renderMarkdown(report: Report, settings: RenderSettings): string
       );
       out.push(
         `- Busy (non-idle) share of the profiled wall time: sender ${pct(p.sender.busy)}, recipient ${pct(p.recipient.busy)}.`,
+        // measured once by hand (issue 3 note, 2026-11-27); the sampler's bias is not re-measured per run
+        "- Read with care: V8's sampler gives too much weight to native calls that enter the kernel (socket writes, libsodium's `randombytes_buf`, LevelDB's batch write). In a check on 2026-11-27 (two nodes in one process, warm, Linux `perf` with call graphs on the same message path), socket writes took about 7 % of the main thread's CPU, libsodium about 1 % and LevelDB's native code about 1 % (its batch-write call about 4 %), while the V8 runtime and builtins running sotto's and libp2p's JavaScript took 55 %.",
       );
       out.push(
         `- Top functions on the sender: ${p.sender.functions

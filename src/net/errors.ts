@@ -17,7 +17,7 @@ export type SottoNetErrorCode =
   | 'DHT_RECORD_NOT_FOUND'
   | 'DHT_RECORD_STALE'
   | 'DHT_TIMEOUT'
-  | 'DHT_MESSAGE_TOO_LARGE';
+  | 'MESSAGE_TOO_LARGE';
 
 export class SottoNetError extends Error {
   readonly code: SottoNetErrorCode;
@@ -110,15 +110,18 @@ export class DhtTimeoutError extends SottoNetError {
 }
 
 /**
- * A peer announced a DHT message above `MAX_DHT_MESSAGE_BYTES` (src/net/frame-guard.ts): the stream
- * is aborted before the message is read. A protocol violation (it counts towards a ban).
+ * A peer announced a message above its protocol's limit on a guarded stream (src/net/frame-guard.ts:
+ * `MAX_DHT_MESSAGE_BYTES`, `MAX_RELAY_MESSAGE_BYTES`): the stream is aborted before the message is
+ * read. A protocol violation (it counts towards a ban).
  */
-export class DhtMessageTooLargeError extends SottoNetError {
-  static readonly code = 'DHT_MESSAGE_TOO_LARGE';
+export class MessageTooLargeError extends SottoNetError {
+  static readonly code = 'MESSAGE_TOO_LARGE';
+  readonly protocol: string;
   readonly maxBytes: number;
-  constructor(maxBytes: number) {
-    super('DHT_MESSAGE_TOO_LARGE', `DHT message larger than ${maxBytes} bytes`);
-    this.name = 'DhtMessageTooLargeError';
+  constructor(protocol: string, maxBytes: number) {
+    super('MESSAGE_TOO_LARGE', `${protocol} message larger than ${maxBytes} bytes`);
+    this.name = 'MessageTooLargeError';
+    this.protocol = protocol;
     this.maxBytes = maxBytes;
   }
 }

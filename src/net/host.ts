@@ -13,7 +13,13 @@ import './shim.js';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { autoNATv2 } from '@libp2p/autonat-v2';
-import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import {
+  type CircuitRelayService,
+  circuitRelayServer,
+  circuitRelayTransport,
+  RELAY_V2_HOP_CODEC,
+  RELAY_V2_STOP_CODEC,
+} from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
 import { type Identify, identify } from '@libp2p/identify';
 import {
@@ -42,7 +48,13 @@ import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
 import { type BootstrapDialer, bootstrapDialer } from './bootstrap.js';
 import type { NetConfig } from './config.js';
 import { HostAssemblyError, InvalidDhtNamespaceError } from './errors.js';
-import { type DhtStreamComponents, guardDhtStreams } from './frame-guard.js';
+import {
+  type FrameLimit,
+  guardStreamFrames,
+  MAX_DHT_MESSAGE_BYTES,
+  MAX_RELAY_MESSAGE_BYTES,
+  type StreamComponents,
+} from './frame-guard.js';
 import type { NetLogger } from './logger.js';
 import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
@@ -120,9 +132,9 @@ export interface CreateHostOptions {
    */
   readonly isBanned?: (peer: PeerId) => boolean;
   /**
-   * A peer broke a transport-level rule the host enforces itself (today: a DHT message above
-   * `MAX_DHT_MESSAGE_BYTES`, code `DHT_MESSAGE_TOO_LARGE`); its stream is already aborted. For the
-   * node's ban list. Must never throw.
+   * A peer broke a transport-level rule the host enforces itself (today: a DHT or relay message
+   * above its limit, `STREAM_FRAME_LIMITS`, code `MESSAGE_TOO_LARGE`); its stream is already
+   * aborted. For the node's ban list.
    */
   readonly onViolation?: (peer: PeerId, code: string) => void;
 }
@@ -274,6 +286,18 @@ export const AUTONAT_MAX_DIAL_DATA_BYTES = 200_000;
  * with a dead multiplexer. Bounded so that a peer cannot make us buffer streams without limit.
  */
 export const YAMUX_MAX_EARLY_STREAMS = 80;
+
+/**
+ * The protocols whose incoming messages the frame guard (src/net/frame-guard.ts) holds to our own
+ * limits because their libraries read up to 4 MiB: the DHT (every frame, both ways) and circuit
+ * relay v2's HOP and STOP requests (the first frame of an inbound stream; after it the stream
+ * carries the relayed connection).
+ */
+export const STREAM_FRAME_LIMITS: Readonly<Record<string, FrameLimit>> = Object.freeze({
+  [DHT_PROTOCOL]: Object.freeze({ maxBytes: MAX_DHT_MESSAGE_BYTES }),
+  [RELAY_V2_HOP_CODEC]: Object.freeze({ maxBytes: MAX_RELAY_MESSAGE_BYTES, frames: 1 }),
+  [RELAY_V2_STOP_CODEC]: Object.freeze({ maxBytes: MAX_RELAY_MESSAGE_BYTES, frames: 1 }),
+});
 
 /** How often `waitForDhtPeer` looks at the routing table. */
 const DHT_PEER_POLL_MS = 20;
@@ -525,8 +549,8 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     throw new HostAssemblyError('libp2p components.datastore is not reachable: cannot guard DHT records');
   }
   guardDhtRecords(datastore, node.services.dht.validators, node.services.dht.selectors);
-  // kad-dht reads up to 4 MiB per message; the frame guard holds it to MAX_DHT_MESSAGE_BYTES.
-  const streams = (node as unknown as { components?: Partial<DhtStreamComponents> }).components;
+  // kad-dht and circuit relay read up to 4 MiB per message; the frame guard holds them to ours.
+  const streams = (node as unknown as { components?: Partial<StreamComponents> }).components;
   if (
     typeof streams?.registrar?.handle !== 'function' ||
     typeof streams?.connectionManager?.openStream !== 'function'
@@ -536,7 +560,9 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
       'libp2p components.registrar/connectionManager not reachable: cannot guard DHT streams',
     );
   }
-  guardDhtStreams(streams as DhtStreamComponents, DHT_PROTOCOL, (peer, err) => options.onViolation?.(peer, err.code));
+  guardStreamFrames(streams as StreamComponents, STREAM_FRAME_LIMITS, (peer, err) =>
+    options.onViolation?.(peer, err.code),
+  );
   if (options.start ?? true) await node.start();
   return node;
 }

@@ -12,7 +12,7 @@
  * timeout, the remote resetting its own stream, our shutdown, a per-peer stream cap) can happen to
  * an honest peer on a slow or lossy network, or through our own fault.
  */
-import { DhtMessageTooLargeError } from '../net/errors.js';
+import { MessageTooLargeError } from '../net/errors.js';
 import {
   FrameTooLargeError,
   InvalidFieldLengthError,
@@ -40,7 +40,7 @@ export const MAX_TRACKED_OFFENDERS = 10_000;
  * The reset codes that are protocol violations (rule: "a correct peer never causes a violation"):
  * frames too large, truncated, malformed or of the wrong kind, invalid fields, too many envelopes,
  * ids or prekeys in one frame or stream (protocols/message/SPEC.md §6, protocols/prekeys/SPEC.md,
- * protocols/mailbox/SPEC.md §9), a DHT message above MAX_DHT_MESSAGE_BYTES (src/net/frame-guard.ts).
+ * protocols/mailbox/SPEC.md §9), a DHT or relay message above its limit (src/net/frame-guard.ts).
  * Not in it: read and ack timeouts (a slow or partitioned network looks the same as a slow-loris
  * from here; the timeout itself is the defence), our own shutdown, a stream the remote reset, and
  * the per-peer stream cap.
@@ -57,7 +57,7 @@ export const VIOLATION_CODES: ReadonlySet<string> = new Set([
   UnexpectedFrameError.code,
   TooManyIdsError.code,
   TooManyPrekeysError.code,
-  DhtMessageTooLargeError.code,
+  MessageTooLargeError.code,
 ]);
 
 interface Offender {

@@ -217,7 +217,7 @@ describe('ban list and connection gater', () => {
       }
     }
     await waitUntil(async () => bannedPeers(await bob.status()).includes(id), DEADLINE_MS, 'the ban');
-    assert.equal((await bob.status()).banned.find((b) => b.peer === id)?.reason, 'DHT_MESSAGE_TOO_LARGE');
+    assert.equal((await bob.status()).banned.find((b) => b.peer === id)?.reason, 'MESSAGE_TOO_LARGE');
     await waitUntil(() => bobHost().getConnections(attacker.peerId).length === 0, DEADLINE_MS, 'Bob disconnected');
     assert.equal((await alice.send(bob.address, 'after the DHT violations')).state, 'delivered');
   });

@@ -1,26 +1,29 @@
 /**
- * The DHT frame guard (src/net/frame-guard.ts): kad-dht would read messages up to 4 MiB; the guard
- * aborts a DHT stream as soon as a length prefix announces more than MAX_DHT_MESSAGE_BYTES, in both
- * directions, and names the peer. First the frame tracking on a stand-in stream, then two real hosts
- * on 127.0.0.1.
+ * The frame guard (src/net/frame-guard.ts): kad-dht and circuit relay would read messages up to
+ * 4 MiB; the guard aborts a DHT stream (both directions) or a relay request as soon as a length
+ * prefix announces more than MAX_DHT_MESSAGE_BYTES / MAX_RELAY_MESSAGE_BYTES, and names the peer.
+ * First the frame tracking on a stand-in stream and a real stream pair, then real hosts on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, Stream } from '@libp2p/interface';
-import { lpStream } from '@libp2p/utils';
+import { lpStream, streamPair } from '@libp2p/utils';
 import { Uint8ArrayList } from 'uint8arraylist';
 import {
   createHost,
   DHT_PROTOCOL,
-  DhtMessageTooLargeError,
-  type DhtStreamComponents,
   getRecord,
   guardFrameSizes,
   MAX_DHT_MESSAGE_BYTES,
+  MAX_RELAY_MESSAGE_BYTES,
+  MessageTooLargeError,
   parseNetConfig,
   putRecord,
   type SottoHost,
+  STREAM_FRAME_LIMITS,
+  type StreamComponents,
 } from '../../src/net/index.js';
 import { varint } from '../protocols/message/helpers.js';
 import { key, parseTestRecord, routingTableSize, stopAll, testRecord, testRules, waitFor } from './helpers.js';
@@ -64,7 +67,7 @@ class FakeStream extends EventTarget {
 function guarded(max = MAX_DHT_MESSAGE_BYTES): { stream: FakeStream; violations: Error[] } {
   const stream = new FakeStream();
   const violations: Error[] = [];
-  guardFrameSizes(stream as unknown as Stream, max, (err) => violations.push(err));
+  guardFrameSizes(stream as unknown as Stream, '/test/1', { maxBytes: max }, (err) => violations.push(err));
   stream.addEventListener('message', (evt) => {
     const data = (evt as Event & { data: Uint8Array | Uint8ArrayList }).data;
     stream.seen.push(data.byteLength);
@@ -94,8 +97,8 @@ describe('guardFrameSizes: frames followed across chunks', () => {
       const { stream, violations } = guarded();
       for (let i = 0; i < bytes.length && stream.aborted === undefined; i += size)
         stream.push(bytes.subarray(i, i + size));
-      assert.ok(stream.aborted instanceof DhtMessageTooLargeError, `chunks of ${size}: aborted with the typed error`);
-      assert.equal((stream.aborted as DhtMessageTooLargeError).code, 'DHT_MESSAGE_TOO_LARGE');
+      assert.ok(stream.aborted instanceof MessageTooLargeError, `chunks of ${size}: aborted with the typed error`);
+      assert.equal((stream.aborted as MessageTooLargeError).code, 'MESSAGE_TOO_LARGE');
       assert.equal(violations.length, 1, 'told once');
       const prefixEnd = frame(10).length + varint(MAX_DHT_MESSAGE_BYTES + 1).length;
       const passed = stream.seen.reduce((a, b) => a + b, 0);
@@ -110,7 +113,7 @@ describe('guardFrameSizes: frames followed across chunks', () => {
     for (const announced of [2 ** 30, 10_000_000]) {
       const { stream } = guarded();
       stream.push(varint(announced));
-      assert.ok(stream.aborted instanceof DhtMessageTooLargeError, `${announced} refused`);
+      assert.ok(stream.aborted instanceof MessageTooLargeError, `${announced} refused`);
       assert.deepEqual(stream.seen, []);
     }
   });
@@ -119,7 +122,7 @@ describe('guardFrameSizes: frames followed across chunks', () => {
     // 3 bytes encode up to 2^21 - 1 ≥ MAX_DHT_MESSAGE_BYTES; a 4th byte is never needed
     const { stream } = guarded();
     stream.push(Uint8Array.of(0x85, 0x80, 0x80, 0x00));
-    assert.ok(stream.aborted instanceof DhtMessageTooLargeError);
+    assert.ok(stream.aborted instanceof MessageTooLargeError);
     const ok = guarded();
     ok.stream.push(concat(Uint8Array.of(0x85, 0x80, 0x00), new Uint8Array(5)));
     assert.equal(ok.stream.aborted, undefined, 'a 3-byte prefix of 5 is within the limit');
@@ -128,15 +131,52 @@ describe('guardFrameSizes: frames followed across chunks', () => {
   it('a violation listener that throws changes nothing: the stream is aborted, nothing escapes', async () => {
     const stream = new FakeStream();
     let told = 0;
-    guardFrameSizes(stream as unknown as Stream, 100, () => {
+    guardFrameSizes(stream as unknown as Stream, '/test/1', { maxBytes: 100 }, () => {
       told++;
       throw new Error('listener failed');
     });
     stream.push(varint(101));
-    assert.ok(stream.aborted instanceof DhtMessageTooLargeError);
+    assert.ok(stream.aborted instanceof MessageTooLargeError);
     assert.equal(told, 1);
     // an exception escaping an EventTarget listener surfaces as an uncaught exception a turn later
     await new Promise((resolve) => setImmediate(resolve));
+  });
+
+  it('with frames: 1 it follows the first frame only, then lets the stream go', () => {
+    const stream = new FakeStream();
+    const violations: Error[] = [];
+    guardFrameSizes(stream as unknown as Stream, '/test/1', { maxBytes: 100, frames: 1 }, (err) =>
+      violations.push(err),
+    );
+    assert.ok(Object.hasOwn(stream, 'dispatchEvent'), 'guarding');
+    stream.push(frame(100));
+    assert.ok(!Object.hasOwn(stream, 'dispatchEvent'), 'let go after the first frame');
+    // what follows (a relayed connection's own bytes) is not read as frames of this protocol
+    stream.push(varint(10_000_000));
+    assert.equal(stream.aborted, undefined);
+    assert.deepEqual(violations, []);
+    // the first frame too large is refused as before
+    const first = new FakeStream();
+    guardFrameSizes(first as unknown as Stream, '/test/1', { maxBytes: 100, frames: 1 });
+    first.push(varint(101));
+    assert.ok(first.aborted instanceof MessageTooLargeError);
+  });
+
+  it('bytes that arrive before the reader attaches are kept for it (a real libp2p stream pair)', async () => {
+    // a handler that awaits before it reads (circuit relay's STOP handler) must still get them all
+    const [outbound, inbound] = await streamPair();
+    guardFrameSizes(inbound, '/test/1', { maxBytes: 100 });
+    outbound.send(concat(frame(10), frame(20)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lp = lpStream(inbound);
+    assert.equal((await lp.read({ signal: AbortSignal.timeout(2_000) })).byteLength, 10);
+    assert.equal((await lp.read({ signal: AbortSignal.timeout(2_000) })).byteLength, 20);
+    // and the guard still acts on what comes next
+    const ended = new Promise((resolve) => inbound.addEventListener('close', resolve, { once: true }));
+    outbound.send(varint(101));
+    await ended;
+    assert.equal(inbound.status === 'open', false);
+    await outbound.close().catch(() => outbound.abort(new Error('test cleanup')));
   });
 
   it('reads Uint8ArrayList chunks as libp2p delivers them', () => {
@@ -145,7 +185,7 @@ describe('guardFrameSizes: frames followed across chunks', () => {
     stream.push(list);
     assert.equal(stream.aborted, undefined);
     stream.push(new Uint8ArrayList(frame(3), varint(101)));
-    assert.ok((stream as FakeStream).aborted instanceof DhtMessageTooLargeError);
+    assert.ok((stream as FakeStream).aborted instanceof MessageTooLargeError);
   });
 });
 
@@ -194,7 +234,7 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
     assert.notEqual(result, 'open', 'the server ended the stream');
     assert.equal(stream.status === 'open', false);
     await waitFor('the violation report', () => reports.length > 0);
-    assert.deepEqual(reports, [{ peer: client.peerId.toString(), code: 'DHT_MESSAGE_TOO_LARGE' }]);
+    assert.deepEqual(reports, [{ peer: client.peerId.toString(), code: 'MESSAGE_TOO_LARGE' }]);
 
     // the same peer's ordinary DHT traffic (well under the limit) goes through the guard unharmed
     await waitFor('the client to have the server in its routing table', () => routingTableSize(client) >= 1);
@@ -204,6 +244,21 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
     // the server never put it: it is there only through the guarded inbound request
     assert.equal(parseTestRecord((await getRecord(server, k)).value).seq, 1);
     assert.equal(reports.length, 1, 'no further report');
+  });
+
+  it('relay STOP: a peer announcing a 5 MB stop request is reset and reported', async () => {
+    const reports: { peer: string; code: string }[] = [];
+    const server = await host((peer, code) => reports.push({ peer: peer.toString(), code }));
+    const client = await host();
+    const stream = await client.dialProtocol(tcp(server)!, RELAY_V2_STOP_CODEC, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const ended = closed(stream);
+    stream.send(concat(varint(5 * 2 ** 20), new Uint8Array(MAX_RELAY_MESSAGE_BYTES * 2).fill(3)));
+    assert.notEqual(await ended, 'open', 'the server ended the stream');
+    await waitFor('the violation report', () => reports.length > 0);
+    assert.deepEqual(reports, [{ peer: client.peerId.toString(), code: 'MESSAGE_TOO_LARGE' }]);
+    assert.deepEqual(STREAM_FRAME_LIMITS[RELAY_V2_STOP_CODEC], { maxBytes: MAX_RELAY_MESSAGE_BYTES, frames: 1 });
   });
 
   it('outbound: a DHT server answering with a 5 MB message is cut off after its prefix and reported', async () => {
@@ -224,7 +279,7 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
       }
     });
     await honest.dial(tcp(liar)!, { signal: AbortSignal.timeout(10_000) });
-    const components = (honest as unknown as { components: DhtStreamComponents }).components;
+    const components = (honest as unknown as { components: StreamComponents }).components;
     const stream = await (
       components.connectionManager.openStream as (peer: PeerId, p: string, o: unknown) => Promise<Stream>
     )(liar.peerId, DHT_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
@@ -235,7 +290,7 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
       'the read fails: the guard aborted the stream',
     );
     assert.notEqual(stream.status, 'open');
-    assert.deepEqual(reports, [{ peer: liar.peerId.toString(), code: 'DHT_MESSAGE_TOO_LARGE' }]);
+    assert.deepEqual(reports, [{ peer: liar.peerId.toString(), code: 'MESSAGE_TOO_LARGE' }]);
     assert.ok(sent < 5 * 2 ** 20, `the liar could not send its whole answer (${sent} bytes written)`);
   });
 });

@@ -11,6 +11,7 @@
  */
 import { isPeerId, type PeerId, type Stream, type StreamHandler, type StreamHandlerOptions } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
+import { varintLength } from '../protocols/common/stream.js';
 import { MessageTooLargeError } from './errors.js';
 
 /**
@@ -37,13 +38,6 @@ export interface FrameLimit {
    * then the relayed connection's own bytes, which are not frames of this protocol.
    */
   readonly frames?: number;
-}
-
-/** Bytes of the unsigned varint that encodes `n` (minimal encoding). */
-function varintLength(n: number): number {
-  let length = 1;
-  for (let v = Math.floor(n / 128); v > 0; v = Math.floor(v / 128)) length++;
-  return length;
 }
 
 /**

@@ -11,6 +11,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, Stream } from '@libp2p/interface';
 import { lpStream, streamPair } from '@libp2p/utils';
 import { Uint8ArrayList } from 'uint8arraylist';
+import { concat } from '../../src/crypto/bytes.js';
 import {
   createHost,
   DHT_PROTOCOL,
@@ -33,16 +34,6 @@ function frame(length: number): Uint8Array {
   const out = new Uint8Array(prefix.length + length);
   out.set(prefix);
   out.fill(0x2a, prefix.length);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

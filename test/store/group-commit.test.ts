@@ -197,6 +197,69 @@ describe('store group commit', () => {
     await store.close();
   });
 
+  it('a synchronous hook seals within commit(): the backend batch starts before commit() returns', async () => {
+    const backend = new RecordingBackend();
+    const store = await createMemoryStore({ backend });
+    const batch = store.batch();
+    batch.outbox.put(outboxEntry(1));
+    batch.outbox.put(outboxEntry(2));
+    let startedInCommit = false;
+    const origBatch = backend.batch.bind(backend);
+    backend.batch = (ops, options) => {
+      startedInCommit = true;
+      return origBatch(ops, options);
+    };
+    const committed = batch.commit();
+    assert.equal(startedInCommit, true, 'the ops reached the backend synchronously, in commit()');
+    await committed;
+    assert.deepEqual(
+      (await store.outbox.list()).map((e) => e.id).sort(),
+      [outboxEntry(1).id, outboxEntry(2).id].sort(),
+    );
+    await store.close();
+  });
+
+  it('a hook that turns asynchronous midway: every value sealed, in order; a rejected seal writes nothing of its batch', async () => {
+    const backend = new RecordingBackend();
+    let calls = 0;
+    let rejectAt = -1;
+    const hook: EncryptionHook = {
+      // plain, sync, async, sync, …: the batch's values go through both of commit()'s paths
+      seal: (plain) => {
+        const n = calls++;
+        if (n === rejectAt) return Promise.reject(new Error('hook failed later'));
+        return n % 2 === 1 ? Promise.resolve(plain) : plain;
+      },
+      open: (sealed) => sealed,
+    };
+    const store = await createMemoryStore({ backend, hook });
+    backend.batches.length = 0;
+    calls = 0;
+    const ok = store.batch();
+    for (let i = 1; i <= 4; i++) ok.outbox.put(outboxEntry(i));
+    await ok.commit();
+    assert.equal(calls, 4);
+    assert.deepEqual(
+      backend.batches.flatMap(outboxIds),
+      [1, 2, 3, 4].map((i) => outboxEntry(i).id),
+    );
+    calls = 0;
+    rejectAt = 2; // the third value: after the batch went asynchronous
+    const bad = store.batch();
+    for (let i = 5; i <= 8; i++) bad.outbox.put(outboxEntry(i));
+    await assert.rejects(bad.commit(), /hook failed later/);
+    rejectAt = -1;
+    const after = store.batch();
+    after.outbox.put(outboxEntry(9));
+    await after.commit();
+    assert.deepEqual(
+      (await store.outbox.list()).map((e) => e.id).sort(),
+      [1, 2, 3, 4, 9].map((i) => outboxEntry(i).id).sort(),
+      'nothing of the failed batch, and the store goes on',
+    );
+    await store.close();
+  });
+
   it("a commit is fsync'd unless it says durable: false; a group is fsync'd when any member needs it", async () => {
     const backend = new RecordingBackend();
     const store = await createMemoryStore({ backend });

@@ -17,7 +17,8 @@ export type SottoNetErrorCode =
   | 'DHT_RECORD_NOT_FOUND'
   | 'DHT_RECORD_STALE'
   | 'DHT_TIMEOUT'
-  | 'MESSAGE_TOO_LARGE';
+  | 'MESSAGE_TOO_LARGE'
+  | 'RELAY_STOP_UNEXPECTED';
 
 export class SottoNetError extends Error {
   readonly code: SottoNetErrorCode;
@@ -123,6 +124,21 @@ export class MessageTooLargeError extends SottoNetError {
     this.name = 'MessageTooLargeError';
     this.protocol = protocol;
     this.maxBytes = maxBytes;
+  }
+}
+
+/**
+ * A peer we hold no relay reservation on opened a circuit relay STOP stream to us (it claimed to
+ * relay a dial to us): the stream is aborted unread (src/net/relay-stop-guard.ts). Not counted as
+ * a violation: a relay holding an old reservation of ours after our restart does it in good faith.
+ */
+export class UnexpectedRelayStopError extends SottoNetError {
+  static readonly code = 'RELAY_STOP_UNEXPECTED';
+  readonly relay: string;
+  constructor(relay: string) {
+    super('RELAY_STOP_UNEXPECTED', `relay STOP stream from ${relay}, on which we hold no reservation`);
+    this.name = 'UnexpectedRelayStopError';
+    this.relay = relay;
   }
 }
 

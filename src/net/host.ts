@@ -58,6 +58,7 @@ import {
 import type { NetLogger } from './logger.js';
 import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
+import { findReservationCheck, guardRelayStop } from './relay-stop-guard.js';
 import { walkPacer } from './walk-pacer.js';
 
 /** sotto's private Kademlia protocol id: a sotto node never joins (or pollutes) the public IPFS DHT. */
@@ -562,6 +563,15 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
   }
   guardStreamFrames(streams as StreamComponents, STREAM_FRAME_LIMITS, (peer, err) =>
     options.onViolation?.(peer, err.code),
+  );
+  // A STOP stream from a peer we hold no reservation on would make libp2p listen through it.
+  const holdsReservation = findReservationCheck((streams as { transportManager?: unknown }).transportManager);
+  if (holdsReservation === undefined) {
+    await node.stop();
+    throw new HostAssemblyError('circuit relay reservation store not reachable: cannot guard relay STOP streams');
+  }
+  guardRelayStop(streams as StreamComponents, holdsReservation, (relay) =>
+    logger?.debug?.(`refused a relay STOP stream from ${relay}: no reservation held there`),
   );
   if (options.start ?? true) await node.start();
   return node;

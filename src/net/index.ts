@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './dht.js';
 export * from './errors.js';
 export * from './frame-guard.js';
+export * from './relay-stop-guard.js';
 export * from './host.js';
 export * from './logger.js';
 export * from './peer-key.js';

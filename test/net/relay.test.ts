@@ -143,6 +143,46 @@ describe('the relay transport stack', () => {
       await stopAll([p, n, r]);
     }
   });
+
+  it('a STOP stream from a relay we hold no reservation on is refused: it does not become our relay', async () => {
+    // S runs a relay server; N is configured with no relay at all. Unguarded, circuit relay v2
+    // answers S's STOP by listening through S (a reservation on S: S would see who dials N).
+    const s = await startNode({ listen: ONLY_TCP, relay: { enabled: true } });
+    const n = await startNode({ listen: ONLY_TCP, dhtMode: 'client' });
+    try {
+      const stream = await s.dialProtocol(n.getMultiaddrs()[0] as import('@multiformats/multiaddr').Multiaddr, STOP);
+      const closed = new Promise<void>((resolve) => {
+        if (stream.status !== 'open') resolve();
+        stream.addEventListener('close', () => resolve(), { once: true });
+      });
+      stream.send(Uint8Array.of(0)); // anything: the library would have acted before reading
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+      assert.notEqual(stream.status, 'open', 'N aborted the STOP stream');
+      // give an unguarded node the time it takes to reserve on loopback (well under a second)
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.deepEqual(transportReport(n).relayAddresses, [], 'N listens through no relay');
+      assert.equal(transportReport(s).relayReservations, 0, 'S holds no reservation for N');
+      assert.equal(s.services.relay?.reservations.get(n.peerId), undefined);
+    } finally {
+      await stopAll([n, s]);
+    }
+  });
+
+  it('a STOP stream from the relay we hold a reservation on goes through (a dial through it connects)', async () => {
+    const { r, n, p } = await relayTrio();
+    try {
+      await p.dial(multiaddr(circuitAddress(n)));
+      const connection = p.getConnections(n.peerId)[0];
+      assert.ok(connection?.remoteAddr.toString().includes('/p2p-circuit'), 'P reached N through R');
+      assert.deepEqual(
+        transportReport(n).relayAddresses.every((a) => a.includes(r.peerId.toString())),
+        true,
+        'N still listens through R only',
+      );
+    } finally {
+      await stopAll([p, n, r]);
+    }
+  });
 });
 
 describe('the walk pacer', () => {

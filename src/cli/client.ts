@@ -1,6 +1,6 @@
 /**
  * The CLI's client of the daemon's local API: where the API is, the bearer token, JSON requests
- * over the global `fetch`, and the events WebSocket (`ws`).
+ * over node:http (`httpRequest`), and the events WebSocket (`ws`).
  *
  * Where the API is, first match wins:
  *   1. `--api-url <url>`
@@ -12,6 +12,8 @@
  * refused when the group or others can read it).
  */
 import { readFile } from 'node:fs/promises';
+import { request as httpRequestRaw } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { API_TOKEN_FILE, readToken } from '../api/token.js';
@@ -131,6 +133,42 @@ function isErrorBody(body: unknown): body is { error: { code: string; message: s
   );
 }
 
+class RequestTimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/**
+ * One HTTP(S) request with node:http: the status and the body as text. Not the global `fetch`: its
+ * HTTP parser is WebAssembly that V8 recompiles in the background, and the process cannot exit
+ * before that is done — every command took ≈ 200 ms longer than its answer (measured here:
+ * `sotto contacts list` 0.41 s with fetch, 0.2 s without). Redirects are not followed.
+ */
+function httpRequest(
+  url: string,
+  options: { method: string; headers: Record<string, string>; body: string | undefined; timeoutMs: number },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequestRaw;
+    const headers = { ...options.headers };
+    if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+    const req = send(target, { method: options.method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    // the whole exchange, as AbortSignal.timeout bounded fetch (not an idle timeout)
+    const timer = setTimeout(
+      () => req.destroy(new RequestTimeoutError(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 /** A small client of the local API: JSON in, JSON out, typed errors. */
 export class ApiClient {
   /**
@@ -151,18 +189,16 @@ export class ApiClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      response = await httpRequest(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
+        timeoutMs,
       });
     } catch (err) {
-      const name = (err as { name?: unknown } | null)?.name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
+      if (err instanceof RequestTimeoutError) {
         throw new ApiUnreachableError(
           this.baseUrl,
           `the daemon at ${this.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s`,
@@ -171,7 +207,7 @@ export class ApiClient {
       }
       throw new ApiUnreachableError(this.baseUrl, this.unreachable, { cause: err });
     }
-    const text = await response.text().catch(() => '');
+    const { text } = response;
     let body: unknown;
     if (text !== '') {
       try {
@@ -180,7 +216,7 @@ export class ApiClient {
         body = undefined;
       }
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       if (isErrorBody(body)) {
         throw new ApiCallError(response.status, body.error.code, body.error.message, body.error.field);
       }

@@ -659,6 +659,21 @@ describe('API discovery and client', () => {
       } else if (req.url === '/ok') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"ok":true}');
+      } else if (req.url === '/echo') {
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ method: req.method, type: req.headers['content-type'], got: JSON.parse(text) }));
+        });
+      } else if (req.url === '/moved') {
+        res.writeHead(302, { location: '/ok' });
+        res.end();
+      } else if (req.url === '/silent') {
+        // never answers: the client's timeout ends it
       } else {
         res.writeHead(404, { 'content-type': 'text/html' });
         res.end('<html>not here</html>');
@@ -668,7 +683,28 @@ describe('API discovery and client', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const client = new ApiClient(url, 't', 'no daemon');
-    assert.deepEqual(await client.get('/ok'), { ok: true });
+    // node:http, not the global fetch (whose WebAssembly parser held every command's exit ≈ 200 ms)
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = () => Promise.reject(new Error('the CLI client must not use fetch'));
+    try {
+      assert.deepEqual(await client.get('/ok'), { ok: true });
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    assert.deepEqual(await client.request('POST', '/echo', { body: { text: 'hé ✓' } }), {
+      status: 200,
+      body: { method: 'POST', type: 'application/json', got: { text: 'hé ✓' } },
+    });
+    await assert.rejects(
+      client.get('/moved'),
+      (err: unknown) => err instanceof ApiCallError && err.code === 'BAD_RESPONSE' && err.status === 302,
+      'a redirect is not followed',
+    );
+    await assert.rejects(client.get('/silent', { timeoutMs: 300 }), (err: unknown) => {
+      assert.ok(err instanceof ApiUnreachableError, String(err));
+      assert.match(err.message, /did not answer within/);
+      return true;
+    });
     assert.deepEqual(await client.request('DELETE', '/gone'), { status: 204, body: undefined });
     await assert.rejects(client.get('/v1/contacts/bob'), (err: unknown) => {
       assert.ok(err instanceof ApiCallError);

@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/errors.js';
-import { cli, collect, exited, killAll, oneErrorLine, spawnCli, waitFor } from './helpers.js';
+import { cleanEnv, cli, collect, exited, killAll, oneErrorLine, spawnCli, waitFor } from './helpers.js';
 
 interface StartInfo {
   address: string;
@@ -64,11 +65,26 @@ function json<T>(result: { stdout: string; stderr: string; code: number | null }
   return JSON.parse(result.stdout) as T;
 }
 
-const A = (...args: string[]) => cli([...args, '--data-dir', dirs.a]);
-const B = (...args: string[]) => cli([...args, '--data-dir', dirs.b]);
-const C = (...args: string[]) => cli([...args, '--data-dir', dirs.c]);
+/**
+ * The API port a command falls back to when its data dir has no daemon.json: one nothing listens
+ * on (not the default 7373, where the tester may well run a daemon of their own).
+ */
+let fallbackEnv: Record<string, string> = cleanEnv();
+const A = (...args: string[]) => cli([...args, '--data-dir', dirs.a], { env: fallbackEnv });
+const B = (...args: string[]) => cli([...args, '--data-dir', dirs.b], { env: fallbackEnv });
+const C = (...args: string[]) => cli([...args, '--data-dir', dirs.c], { env: fallbackEnv });
+
+/** A loopback TCP port that was free a moment ago (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 before(async () => {
+  fallbackEnv = cleanEnv({ SOTTO_API_PORT: String(await closedPort()) });
   for (const key of Object.keys(dirs) as (keyof typeof dirs)[]) {
     dirs[key] = await mkdtemp(join(tmpdir(), `sotto-e2e-${key}-`));
   }
@@ -312,7 +328,7 @@ describe('sotto CLI end to end', { timeout: 300_000 }, () => {
     assert.equal(existsSync(join(dirs.b, 'daemon.json')), false);
     assert.match(b.stderr(), /stopped/);
     const [down, queued] = await Promise.all([B('status'), A('send', 'bob', 'while you were away')]);
-    assert.equal(down.code, EXIT.NO_DAEMON);
+    assert.equal(down.code, EXIT.NO_DAEMON, down.stderr);
     assert.equal(oneErrorLine(down), `sotto: no daemon is running for ${dirs.b} (start one with: sotto start)`);
     assert.equal(queued.code, EXIT.QUEUED, queued.stderr);
     assert.match(queued.stdout, /^[0-9a-f]{32} queued \(will retry\)\n$/);

@@ -46,12 +46,3 @@ const code = await runCli(process.argv.slice(2), {
     : undefined,
 });
 process.exitCode = code;
-// Done: exit once what we wrote is flushed, instead of waiting for the event loop to empty. The
-// global fetch (undici) keeps its connection to the daemon alive and held every command ≈ 200 ms
-// after its answer was printed (measured here with `sotto contacts list`: 0.41 s → 0.2 s).
-let unflushed = 2;
-const flushed = (): void => {
-  if (--unflushed === 0) process.exit(code);
-};
-process.stdout.write('', flushed);
-process.stderr.write('', flushed);

@@ -308,10 +308,15 @@ function applyKadExperiment(host: SottoHost): void {
 }
 
 /** A libp2p host with sotto's configuration on 127.0.0.1. */
-export async function newMeshHost(env: CryptoEnv, bootstrap: string[], trace?: DhtTrace): Promise<SottoHost> {
+export async function newMeshHost(
+  env: CryptoEnv,
+  bootstrap: string[],
+  trace?: DhtTrace,
+  dhtMode: 'server' | 'client' = 'server',
+): Promise<SottoHost> {
   const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'),
-    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap }),
+    config: parseNetConfig({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, dhtMode }),
     dht: identityRecordRules(env.provider, Date.now),
   });
   if (trace) traceDht(host, trace);
@@ -332,6 +337,7 @@ export async function joinHosts(
   concurrency: number,
   deadline: number,
   trace?: DhtTrace,
+  dhtMode: 'server' | 'client' = 'server',
 ): Promise<void> {
   let joined = 0;
   await mapLimit(
@@ -339,7 +345,7 @@ export async function joinHosts(
     concurrency,
     async () => {
       if (now() > deadline) throw new Error(`time budget ran out after ${joined} of ${count} joins`);
-      const host = await newMeshHost(env, [seed], trace);
+      const host = await newMeshHost(env, [seed], trace, dhtMode);
       into.push(host);
       await waitForDhtPeer(host, MESH_JOIN_WAIT_MS);
       joined++;

@@ -46,6 +46,11 @@ export interface SessionsResult {
   /** When this S was measured (rows of a merged report can come from different runs). */
   measured?: Measured;
   senderProcesses: number;
+  /**
+   * Sender hosts (libp2p peers) over all sender processes: one per HANDSHAKE_BURST identities (the
+   * receiver's per-peer admission of new sessions). Absent in reports from before it was recorded.
+   */
+  senderHosts?: number;
   /** Envelopes in flight in all (sender processes × window). */
   inFlight: number;
   setup: {
@@ -287,7 +292,7 @@ export function renderScaleMarkdown(report: ScaleReport): string {
         [
           ...(mixed ? ['Measured (UTC · load)'] : []),
           'Sessions (sending identities)',
-          'Sender processes',
+          'Sender processes / hosts',
           'In flight',
           'Delivered msgs/s (receiver)',
           'Acked msgs/s (senders)',
@@ -298,7 +303,7 @@ export function renderScaleMarkdown(report: ScaleReport): string {
         report.sessions.results.map((r) => [
           ...(mixed ? [measuredCell(meta, r.measured)] : []),
           String(r.sessions),
-          String(r.senderProcesses),
+          r.senderHosts === undefined ? String(r.senderProcesses) : `${r.senderProcesses} / ${r.senderHosts}`,
           String(r.inFlight),
           fmtSummary(r.deliveredPerSec),
           fmtSummary(r.ackedPerSec),
@@ -361,7 +366,7 @@ export function renderScaleMarkdown(report: ScaleReport): string {
 
   out.push('## What is measured', '');
   out.push(
-    "- Sessions: a receiving full sotto node (createNode, LevelDB store with fsync'd batches) in its own process; S sending identities spread over up to two sender processes. Each sender process runs one libp2p host built with sotto's `createHost`; every identity publishes its own identity record in the directory bound to that host (so the receiver's device-binding check passes), runs PQXDH against the receiver's record with the project's `initiateSession`, encrypts with `Session.encrypt` and sends envelopes as the node does (one pipelined `/sotto/msg/1.0.0` stream per sender host, at most 8 unacknowledged). Before the timed windows the receiver looks up every sender identity once (`refresh()`: its own lookups, where inbound ones are rate-limited per peer) and every identity sends one first message (the handshake). Timed: the senders send round-robin over their identities for the window; \"delivered msgs/s\" is the receiver's `'message'` events in that window ÷ the window on the receiver's clock. With S = 1 only one sender process sends (8 in flight); from S = 2 on, two (16 in flight).",
+    "- Sessions: a receiving full sotto node (createNode, LevelDB store with fsync'd batches) in its own process; S sending identities spread over up to two sender processes. Each sender process runs one libp2p host built with sotto's `createHost` per 16 of its identities (the receiver admits 16 new sessions per peer at once, then one per 6 s: `HANDSHAKE_BURST`, `HANDSHAKE_REFILL_MS`; more identities behind one peer would measure that limit); every identity publishes its own identity record in the directory bound to its host (so the receiver's device-binding check passes), runs PQXDH against the receiver's record with the project's `initiateSession`, encrypts with `Session.encrypt` and sends envelopes as the node does (one pipelined `/sotto/msg/1.0.0` stream per sender host; at most 8 envelopes unacknowledged per sender process). Before the timed windows the receiver looks up every sender identity once (`refresh()`: its own lookups, where inbound ones are rate-limited per peer) and every identity sends one first message (the handshake). Timed: the senders send round-robin over their identities for the window; \"delivered msgs/s\" is the receiver's `'message'` events in that window ÷ the window on the receiver's clock. With S = 1 only one sender process sends (8 in flight); from S = 2 on, two (16 in flight).",
     '- N nodes in one process: libp2p hosts built with sotto\'s `createHost` bootstrap from node 0, at most 5 joining at once, each counted as started once it has a DHT peer (unpaced joins starve each other\'s Noise handshakes on one thread, see "The 100-node mesh"); then a bounded routing wait. A sample of hosts (spread over the N) each store one identity record signed as `publishRecord()` signs it; lookups are `getRecord` calls from a random host for a random record of another host, one at a time, validated. RSS per node: (RSS after the lookups − RSS before the first host) ÷ N, after forced garbage collections. Then two full sotto nodes join that network: start() → first delivered message is the sender\'s time from `start()` through its first DHT peer and its publish to its first `send()` resolving `delivered` (directory lookup + PQXDH); "Message p50/p99" are the warm messages that follow, one at a time, `send()` → `delivered`.',
     "- Across processes: the same with the N hosts split evenly over P child processes (the seed in the first), joins paced per process, lookups run in all processes at once (each for records of hosts in other processes), RSS per node = the sum of the processes' RSS growth ÷ N; the two full nodes run in the first and the last process.",
     "- Every N runs once (lookup and message percentiles are over that run's samples); a size is skipped with its reason when the time budget would not hold it (estimated from the previous size's wall time × (N ÷ previous N)^1.5).",

@@ -228,10 +228,10 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
     const shares = senders.map((_, i) => Math.floor((s * (i + 1)) / active) - Math.floor((s * i) / active));
     const ids = await Promise.all(
       senders.map((c, i) =>
-        c.call<{ addresses: string[]; failures: number }>(
+        c.call<{ addresses: string[]; failures: number; hosts: number }>(
           'identities',
-          { seed: seed.multiaddr, count: shares[i], setupConcurrency: config.setupConcurrency },
-          left(),
+          { seed: seed.multiaddr, count: shares[i], setupConcurrency: config.setupConcurrency, budgetMs: left() },
+          left() + 5_000,
         ),
       ),
     );
@@ -293,6 +293,7 @@ async function runSessions(s: number, root: string, until: number): Promise<Sess
     const result: SessionsResult = {
       sessions: s,
       senderProcesses: active,
+      senderHosts: ids.reduce((x, r) => x + r.hosts, 0),
       inFlight: active * config.window,
       setup: {
         recipientReadyMs: bob.readyMs,
@@ -604,8 +605,11 @@ async function main(): Promise<void> {
       messageBytes: config.messageSize,
       budgetSeconds: config.budgetMs / 1000,
       bounds: {
-        sessions: `sessions ${config.sessions.join(', ')}; ${config.blastRuns} runs of ${config.blastMs / 1000} s per S; ${config.senderProcs} sender processes × ${config.window} envelopes in flight`,
-        mesh: `in one process N = ${config.sizes.join(', ')}; across ${config.procs} processes N = ${config.mpSizes.join(', ')}; ${config.records} records (${RECORDS_ABOVE_100} above N = 100), puts bounded by ${MESH_PUT_TIMEOUT_MS / 1000} s each (as publishRecord); ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s × max(1, N/100) per N, each bounded by ${config.lookupTimeoutMs / 1000} s (the node's lookup bound); ${config.followUps} warm messages or 20 s`,
+        sessions:
+          config.sessions.length === 0
+            ? 'sessions: none in this run'
+            : `sessions ${config.sessions.join(', ')}; ${config.blastRuns} runs of ${config.blastMs / 1000} s per S; ${config.senderProcs} sender processes × ${config.window} envelopes in flight, one sender host per 16 identities`,
+        mesh: `in one process N = ${config.sizes.join(', ') || 'none in this run'}; across ${config.procs} processes N = ${config.mpSizes.join(', ') || 'none in this run'}; ${config.records} records (${RECORDS_ABOVE_100} above N = 100), puts bounded by ${MESH_PUT_TIMEOUT_MS / 1000} s each (as publishRecord); ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s × max(1, N/100) per N, each bounded by ${config.lookupTimeoutMs / 1000} s (the node's lookup bound); ${config.followUps} warm messages or 20 s`,
         budget: `whole benchmark ≤ ${config.budgetMs / 60_000} min`,
         ...(config.kadExperiment
           ? {

@@ -154,6 +154,8 @@ function fixture(): BenchInputs {
           results: [1, 10, 100, 1000].map((s, i) => ({
             sessions: s,
             senderProcesses: Math.min(2, s),
+            // one host per 16 identities; reports from before it was recorded have no count
+            ...(s === 1000 ? { senderHosts: 63 } : {}),
             inFlight: Math.min(2, s) * 8,
             setup: {
               recipientReadyMs: 1,
@@ -239,7 +241,8 @@ describe('bench report generator', () => {
     hasRow(summary, ['100', '320 (300–335)', '518 (497–531)', '1,383']);
     const scale = section(page, 'scale');
     hasRow(scale, ['10', '1,000', '39/40 (98%)', '12.5', '40.0', '3.25', '7.50', '5.50', '1,234']);
-    hasRow(scale, ['1000', '2', '16', '430 (420–440)', '400', '1000/1000', '0', '3.00']);
+    hasRow(scale, ['1000', '2 / 63', '16', '430 (420–440)', '400', '1000/1000', '0', '3.00']);
+    hasRow(scale, ['100', '2', '16', '420 (410–430)', '400', '100/100', '0', '3.00']);
     assert.match(scale, /N=200 not measured: time budget: 3 s left for this part/);
     hasRow(section(page, 'offline'), ['a', '1']);
   });

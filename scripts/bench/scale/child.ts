@@ -28,9 +28,10 @@ import {
   validateRecordBytes,
 } from '../../../src/directory/record.js';
 import { decodeAddress, encodeAddress } from '../../../src/identity/address.js';
-import { getRecord, putRecord, type SottoHost, waitForDhtPeer } from '../../../src/net/index.js';
+import { getRecord, putRecord, type SottoHost } from '../../../src/net/index.js';
 import { encodeText } from '../../../src/node/content.js';
 import type { SottoNode } from '../../../src/node/node.js';
+import { HANDSHAKE_BURST } from '../../../src/node/node.js';
 import {
   AckStatus,
   type EnvelopeStream,
@@ -45,7 +46,6 @@ import {
   identityRecordBytes,
   joinHosts,
   lookupRecords,
-  MESH_JOIN_WAIT_MS,
   mapLimit,
   newDhtTrace,
   newMeshHost,
@@ -162,7 +162,7 @@ function watchConnections(host: SottoHost): void {
       'close',
       (e) => {
         const ev = e as Event & { local?: boolean; error?: Error };
-        const k = `${c.direction} connection closed by ${ev.local ? 'us' : 'the remote'}${ev.error ? `: ${ev.error.name}: ${ev.error.message.slice(0, 80)}` : ''}`;
+        const k = `${c.direction} connection closed by ${ev.local ? 'us' : 'the remote'}${ev.error ? `: ${ev.error.name}: ${String(ev.error.message).slice(0, 80)}` : ''}`;
         connectionCloses[k] = (connectionCloses[k] ?? 0) + 1;
       },
       { once: true },
@@ -190,32 +190,46 @@ let ownKeys = new Set<string>();
 const trace = newDhtTrace();
 let received = 0;
 
-// Sessions part: identities of this sender host and their sessions with the recipient.
+// Sessions part: identities of this sender process, their hosts, and their sessions with the recipient.
+
+/**
+ * Identities per sender host: the recipient admits HANDSHAKE_BURST new sessions per peer at once,
+ * then one per HANDSHAKE_REFILL_MS (src/node/node.ts), so a host with more identities would have
+ * all but the first 16 of their first messages refused (`rate-limited`) and the benchmark would
+ * measure that limit. A sotto node hosts one identity; 16 per host keeps the host count (and the
+ * set-up) of S = 1000 at 63.
+ */
+const IDENTITIES_PER_HOST = HANDSHAKE_BURST;
+
+/** One sender host: its identities and its pipelined envelope stream to the recipient. */
+interface SenderHost {
+  host: SottoHost;
+  stream?: EnvelopeStream;
+  opening?: Promise<EnvelopeStream>;
+}
 interface Sender {
   identity: IdentityKeyPair;
+  via: SenderHost;
   session?: Session;
 }
+const senderHosts: SenderHost[] = [];
 const senders: Sender[] = [];
 let recipient: { key: Uint8Array; peer: PeerId; record: IdentityRecord } | undefined;
-let stream: EnvelopeStream | undefined;
 
-let opening: Promise<EnvelopeStream> | undefined;
-
-/** The pipelined stream to the recipient; one is opened at a time, a new one when it is used up or failed. */
-async function envelopeStream(): Promise<EnvelopeStream> {
+/** `via`'s stream to the recipient; one is opened at a time, a new one when it is used up or failed. */
+async function envelopeStream(via: SenderHost): Promise<EnvelopeStream> {
   if (!recipient) throw new Error('prepare first');
-  if (stream?.usable && stream.used < MAX_ENVELOPES_PER_STREAM) return stream;
-  if (opening === undefined) {
-    const old = stream;
-    const peer = recipient.peer;
-    opening = openEnvelopeStream(hosts[0]!, peer, { timeout: 15_000 }).finally(() => {
-      opening = undefined;
+  if (via.stream?.usable && via.stream.used < MAX_ENVELOPES_PER_STREAM) return via.stream;
+  if (via.opening === undefined) {
+    const old = via.stream;
+    via.opening = openEnvelopeStream(via.host, recipient.peer, { timeout: 15_000 }).finally(() => {
+      via.opening = undefined;
     });
-    stream = await opening;
+    via.stream = await via.opening;
     void old?.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
-    return stream;
+    return via.stream;
   }
-  return opening;
+  return via.opening;
 }
 
 /** Attempts per envelope: a connection closed under us (e.g. a ping timeout on a loaded machine) is redialled once. */
@@ -233,7 +247,7 @@ async function sendOne(s: Sender, text: Uint8Array): Promise<boolean> {
   };
   for (let attempt = 1; ; attempt++) {
     try {
-      const ack = await (await envelopeStream()).send(envelope, { timeout: 15_000 });
+      const ack = await (await envelopeStream(s.via)).send(envelope, { timeout: 15_000 });
       return ack.status === AckStatus.STORED || ack.status === AckStatus.DUPLICATE;
     } catch (err) {
       if (attempt >= SEND_ATTEMPTS) throw err;
@@ -242,9 +256,9 @@ async function sendOne(s: Sender, text: Uint8Array): Promise<boolean> {
       // "open" to libp2p (the TCP socket is up) and every new stream on it fails with
       // `ConnectionClosedError: The connection muxer is "closed"`: seen at S = 100 with 32 directory
       // operations in flight (BENCHMARKS.md, Scale), where the retries kept reusing it.
-      if (opening === undefined) {
-        stream = undefined;
-        await hosts[0]!.hangUp(recipient.peer).catch(() => {});
+      if (s.via.opening === undefined) {
+        s.via.stream = undefined;
+        await s.via.host.hangUp(recipient.peer).catch(() => {});
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -375,37 +389,67 @@ const handlers: Record<string, CommandHandler> = {
   async mark() {
     return { count: received, t: now() };
   },
-  /** A sender host with `count` identities, each with its record bound to this host. */
+  /**
+   * `count` identities on ⌈count / IDENTITIES_PER_HOST⌉ sender hosts of this process, each with its
+   * record bound to its host.
+   */
   async identities(a) {
-    if (hosts.length === 0) {
-      const joined = await newMeshHost(env, [str(a, 'seed')]);
-      hosts.push(joined);
-      watchConnections(joined);
-      if (!(await waitForDhtPeer(joined, MESH_JOIN_WAIT_MS))) throw new Error('sender host found no DHT peer');
-    }
-    const host = hosts[0]!;
     const count = num(a, 'count');
-    const fresh = Array.from({ length: count }, () => ({ identity: generateIdentity(env) }) as Sender);
-    let failures = 0;
     const t0 = now();
+    const wanted = Math.ceil(count / IDENTITIES_PER_HOST);
+    const joined: SottoHost[] = [];
+    try {
+      // DHT clients: 63 hosts serving the DHT (routing upkeep, queries) on 2 cores stalled the set-up of
+      // S = 1000; they only need to store their identities' records and reach the recipient
+      await joinHosts(
+        env,
+        wanted,
+        str(a, 'seed'),
+        joined,
+        setupConcurrency(a),
+        now() + num(a, 'budgetMs'),
+        undefined,
+        'client',
+      );
+    } finally {
+      hosts.push(...joined);
+    }
+    for (const host of joined) {
+      watchConnections(host);
+      senderHosts.push({ host });
+    }
+    const fresh = Array.from(
+      { length: count },
+      (_, i) =>
+        ({
+          identity: generateIdentity(env),
+          via: senderHosts[Math.floor(i / IDENTITIES_PER_HOST)] as SenderHost,
+        }) as Sender,
+    );
+    let failures = 0;
     await mapLimit(fresh, setupConcurrency(a), async (s) => {
-      const bytes = identityRecordBytes(env, s.identity, host.peerId.toMultihash().bytes);
+      const bytes = identityRecordBytes(env, s.identity, s.via.host.peerId.toMultihash().bytes);
       try {
-        const r = await putRecord(host, recordKey(s.identity.signingKey), bytes, { timeoutMs: 15_000 });
+        const r = await putRecord(s.via.host, recordKey(s.identity.signingKey), bytes, { timeoutMs: 15_000 });
         if (r.accepted === 0) failures++;
       } catch {
         failures++;
       }
     });
     senders.push(...fresh);
-    return { addresses: fresh.map((s) => encodeAddress(s.identity.signingKey)), failures, ms: now() - t0 };
+    return {
+      addresses: fresh.map((s) => encodeAddress(s.identity.signingKey)),
+      failures,
+      hosts: joined.length,
+      ms: now() - t0,
+    };
   },
   /**
    * Looks up the recipient, keeps the identities the recipient found (`known`), opens a session per
    * identity (PQXDH) and sends one first message each.
    */
   async prepare(a) {
-    const host = hosts[0];
+    const host = senderHosts[0]?.host;
     if (!host) throw new Error('identities first');
     const key = decodeAddress(str(a, 'to'));
     const r = await getRecord(host, recordKey(key), { timeoutMs: 15_000 });
@@ -428,7 +472,7 @@ const handlers: Record<string, CommandHandler> = {
         s.session = initiateSession(env, {
           identity: s.identity,
           bundle: bundleFromRecord(record),
-          context: { initiator: host.peerId.toString(), responder: recipient!.peer.toString() },
+          context: { initiator: s.via.host.peerId.toString(), responder: recipient!.peer.toString() },
         });
       }
       try {
@@ -473,7 +517,9 @@ const handlers: Record<string, CommandHandler> = {
     return { acked, failed, errors, ms: now() - t0 };
   },
   async stop() {
-    await stream?.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+    await Promise.all(
+      senderHosts.map((via) => via.stream?.close({ signal: AbortSignal.timeout(1000) }).catch(() => {})),
+    );
     await stopAll(nodes, hosts);
     return null;
   },

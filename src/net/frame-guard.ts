@@ -9,7 +9,7 @@
  * prefix announces more than the limit, or runs longer than such a prefix can be: the reader never
  * receives that frame's bytes.
  */
-import { isPeerId, type PeerId, type Stream, type StreamHandler, type StreamHandlerOptions } from '@libp2p/interface';
+import type { Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
 import { varintLength } from '../protocols/common/stream.js';
 import { MessageTooLargeError } from './errors.js';
@@ -122,29 +122,30 @@ export function guardFrameSizes(
   };
 }
 
-/** The two parts of libp2p's components that protocols open and accept their streams through. */
+/** What the guard needs of libp2p's components: where inbound handlers and new connections pass. */
 export interface StreamComponents {
   registrar: {
     handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
   };
-  connectionManager: {
-    openStream(peer: never, protocol: string | string[], options?: never): Promise<Stream>;
+  events: {
+    addEventListener(type: 'connection:open', listener: (evt: CustomEvent<Connection>) => void): void;
   };
 }
 
 /**
- * Puts the frame guard on every stream of the protocols in `limits` before their handler reads it
- * (inbound: the registrar's handler is wrapped, so call this before the node starts and its
- * services register) and on the streams opened with `connectionManager.openStream` (outbound:
- * kad-dht's queries; circuit relay opens its own with `connection.newStream`, which this does not
- * see). `onViolation` names the peer that sent an oversized message.
+ * Puts the frame guard on every stream of the protocols in `limits` before anyone reads it.
+ * Inbound: the registrar's handler is wrapped (call this before the node starts and its services
+ * register). Outbound: each new connection's `newStream` is wrapped as the connection opens, so
+ * every stream we open is guarded — kad-dht's (through `connectionManager.openStream`) and circuit
+ * relay's HOP and STOP requests (which it opens with `connection.newStream` itself). `onViolation`
+ * names the peer that sent an oversized message.
  */
 export function guardStreamFrames(
   components: StreamComponents,
   limits: Readonly<Record<string, FrameLimit>>,
   onViolation?: (peer: PeerId, err: MessageTooLargeError) => void,
 ): void {
-  const { registrar, connectionManager } = components;
+  const { registrar, events } = components;
   const limitOf = (protocol: string | undefined): FrameLimit | undefined =>
     protocol !== undefined && Object.hasOwn(limits, protocol) ? limits[protocol] : undefined;
   const handle = registrar.handle.bind(registrar);
@@ -161,17 +162,16 @@ export function guardStreamFrames(
       options,
     );
   };
-  const openStream = connectionManager.openStream.bind(connectionManager);
-  connectionManager.openStream = async (peer, protocols, options) => {
-    const stream = await openStream(peer, protocols, options);
-    const name = stream.protocol || (typeof protocols === 'string' ? protocols : undefined);
-    const limit = limitOf(name);
-    if (name !== undefined && limit !== undefined) {
-      const remote: unknown = peer;
-      guardFrameSizes(stream, name, limit, (err) => {
-        if (isPeerId(remote)) onViolation?.(remote, err);
-      });
-    }
-    return stream;
-  };
+  events.addEventListener('connection:open', (evt) => {
+    const connection = evt.detail;
+    const newStream = connection.newStream.bind(connection);
+    connection.newStream = async (protocols, options) => {
+      const stream = await newStream(protocols, options);
+      const limit = limitOf(stream.protocol);
+      if (limit !== undefined) {
+        guardFrameSizes(stream, stream.protocol, limit, (err) => onViolation?.(connection.remotePeer, err));
+      }
+      return stream;
+    };
+  });
 }

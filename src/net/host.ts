@@ -552,14 +552,9 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
   guardDhtRecords(datastore, node.services.dht.validators, node.services.dht.selectors);
   // kad-dht and circuit relay read up to 4 MiB per message; the frame guard holds them to ours.
   const streams = (node as unknown as { components?: Partial<StreamComponents> }).components;
-  if (
-    typeof streams?.registrar?.handle !== 'function' ||
-    typeof streams?.connectionManager?.openStream !== 'function'
-  ) {
+  if (typeof streams?.registrar?.handle !== 'function' || typeof streams?.events?.addEventListener !== 'function') {
     await node.stop();
-    throw new HostAssemblyError(
-      'libp2p components.registrar/connectionManager not reachable: cannot guard DHT streams',
-    );
+    throw new HostAssemblyError('libp2p components.registrar/events not reachable: cannot guard DHT and relay streams');
   }
   guardStreamFrames(streams as StreamComponents, STREAM_FRAME_LIMITS, (peer, err) =>
     options.onViolation?.(peer, err.code),

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2';
+import { RELAY_V2_HOP_CODEC, RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId, Stream } from '@libp2p/interface';
 import { lpStream, streamPair } from '@libp2p/utils';
@@ -24,7 +24,6 @@ import {
   putRecord,
   type SottoHost,
   STREAM_FRAME_LIMITS,
-  type StreamComponents,
 } from '../../src/net/index.js';
 import { varint } from '../protocols/message/helpers.js';
 import { key, parseTestRecord, routingTableSize, stopAll, testRecord, testRules, waitFor } from './helpers.js';
@@ -278,10 +277,15 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
       }
     });
     await honest.dial(tcp(liar)!, { signal: AbortSignal.timeout(10_000) });
-    const components = (honest as unknown as { components: StreamComponents }).components;
-    const stream = await (
-      components.connectionManager.openStream as (peer: PeerId, p: string, o: unknown) => Promise<Stream>
-    )(liar.peerId, DHT_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+    // as kad-dht opens its streams: through the connection manager
+    const { connectionManager } = (
+      honest as unknown as {
+        components: { connectionManager: { openStream(peer: PeerId, p: string, o: unknown): Promise<Stream> } };
+      }
+    ).components;
+    const stream = await connectionManager.openStream(liar.peerId, DHT_PROTOCOL, {
+      signal: AbortSignal.timeout(10_000),
+    });
     const lp = lpStream(stream, { maxDataLength: 8 * 2 ** 20 });
     await lp.write(Uint8Array.of(0x08, 0x00), { signal: AbortSignal.timeout(5_000) });
     await assert.rejects(
@@ -291,5 +295,25 @@ describe('two hosts on 127.0.0.1: an oversized DHT message ends the stream both 
     assert.notEqual(stream.status, 'open');
     assert.deepEqual(reports, [{ peer: liar.peerId.toString(), code: 'MESSAGE_TOO_LARGE' }]);
     assert.ok(sent < 5 * 2 ** 20, `the liar could not send its whole answer (${sent} bytes written)`);
+  });
+
+  it('outbound: a relay answering a HOP request with a 5 MB message is cut off after its prefix and reported', async () => {
+    const reports: { peer: string; code: string }[] = [];
+    const honest = await host((peer, code) => reports.push({ peer: peer.toString(), code }));
+    const liar = await host();
+    await liar.handle(RELAY_V2_HOP_CODEC, async (stream) => {
+      await lpStream(stream)
+        .read({ signal: AbortSignal.timeout(5_000) })
+        .catch(() => undefined);
+      stream.send(concat(varint(5 * 2 ** 20), new Uint8Array(MAX_RELAY_MESSAGE_BYTES * 2).fill(7)));
+    });
+    // as circuit relay opens its HOP streams (reservations, dials through a relay): on the connection
+    const connection = await honest.dial(tcp(liar)!, { signal: AbortSignal.timeout(10_000) });
+    const stream = await connection.newStream(RELAY_V2_HOP_CODEC, { signal: AbortSignal.timeout(10_000) });
+    const lp = lpStream(stream, { maxDataLength: 8 * 2 ** 20 });
+    await lp.write(Uint8Array.of(0x08, 0x00), { signal: AbortSignal.timeout(5_000) });
+    await assert.rejects(lp.read({ signal: AbortSignal.timeout(10_000) }), 'the guard aborted the stream');
+    assert.notEqual(stream.status, 'open');
+    assert.deepEqual(reports, [{ peer: liar.peerId.toString(), code: 'MESSAGE_TOO_LARGE' }]);
   });
 });

@@ -197,7 +197,7 @@ let received = 0;
  * then one per HANDSHAKE_REFILL_MS (src/node/node.ts), so a host with more identities would have
  * all but the first 16 of their first messages refused (`rate-limited`) and the benchmark would
  * measure that limit. A sotto node hosts one identity; 16 per host keeps the host count (and the
- * set-up) of S = 1000 at 63.
+ * set-up) of S = 1000 at 64 (32 per sender process).
  */
 const IDENTITIES_PER_HOST = HANDSHAKE_BURST;
 
@@ -399,7 +399,7 @@ const handlers: Record<string, CommandHandler> = {
     const wanted = Math.ceil(count / IDENTITIES_PER_HOST);
     const joined: SottoHost[] = [];
     try {
-      // DHT clients: 63 hosts serving the DHT (routing upkeep, queries) on 2 cores stalled the set-up of
+      // DHT clients: 64 hosts serving the DHT (routing upkeep, queries) on 2 cores stalled the set-up of
       // S = 1000; they only need to store their identities' records and reach the recipient
       await joinHosts(
         env,

@@ -17,15 +17,12 @@
  * faith.
  */
 import { RELAY_V2_STOP_CODEC } from '@libp2p/circuit-relay-v2';
-import type { PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface';
+import type { PeerId } from '@libp2p/interface';
 import { UnexpectedRelayStopError } from './errors.js';
+import type { StreamComponents } from './frame-guard.js';
 
 /** What the guard needs of libp2p's components: the registrar whose handlers it wraps. */
-export interface RelayStopComponents {
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
-  };
-}
+export type RelayStopComponents = Pick<StreamComponents, 'registrar'>;
 
 /**
  * Wraps `registrar.handle` so that the STOP handler registered through it (circuit relay's, at

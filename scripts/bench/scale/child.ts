@@ -30,8 +30,7 @@ import {
 import { decodeAddress, encodeAddress } from '../../../src/identity/address.js';
 import { getRecord, putRecord, type SottoHost } from '../../../src/net/index.js';
 import { encodeText } from '../../../src/node/content.js';
-import type { SottoNode } from '../../../src/node/node.js';
-import { HANDSHAKE_BURST } from '../../../src/node/node.js';
+import { HANDSHAKE_BURST, type SottoNode } from '../../../src/node/node.js';
 import {
   AckStatus,
   type EnvelopeStream,

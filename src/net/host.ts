@@ -60,6 +60,7 @@ import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
 import { findReservationCheck, guardRelayStop } from './relay-stop-guard.js';
 import { walkPacer } from './walk-pacer.js';
+import { withBatchedWindowUpdates } from './yamux-window.js';
 
 /** sotto's private Kademlia protocol id: a sotto node never joins (or pollutes) the public IPFS DHT. */
 export const DHT_PROTOCOL = '/sotto/kad/1.0.0';
@@ -479,7 +480,8 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     // listen address, takes a reservation on a relay among the peers we know.
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],
+    // window updates once half a stream's window is used, not one per data frame (yamux-window.ts)
+    streamMuxers: [withBatchedWindowUpdates(yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS }))],
     connectionGater: connectionGater({
       allowPrivateAddresses: config.allowPrivateAddresses,
       isBanned: options.isBanned,

@@ -14,3 +14,4 @@ export * from './relay-stop-guard.js';
 export * from './report.js';
 export { installNodeShims } from './shim.js';
 export * from './walk-pacer.js';
+export * from './yamux-window.js';

@@ -26,6 +26,7 @@ import { generateIdentity, generateOneTimePrekey, type IdentityKeyPair, MAX_PREK
 import { initiateSession, peekMessage, respondToSession } from '../crypto/pqxdh.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeProviderReady } from '../crypto/provider-node.js';
+import { pooledRandom } from '../crypto/random-pool.js';
 import { safetyNumber } from '../crypto/safety-number.js';
 import { Session } from '../crypto/session.js';
 import { identityRecordRules } from '../directory/dht-rules.js';
@@ -70,6 +71,7 @@ import {
   type EnvelopeStream,
   encodeEnvelope,
   isSealed,
+  ID_BYTES as MESSAGE_ID_BYTES,
   MessageHandler,
   openEnvelopeStream,
   openSealedEnvelope,
@@ -429,6 +431,8 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
   /** A true private field: `util.inspect(node)` does not show it. */
   readonly #passphrase: string | Uint8Array | undefined;
   private readonly env: CryptoEnv;
+  /** Message ids: public, only unique (random-pool.ts), so served from pooled CSPRNG output. */
+  private readonly idRandom: (length: number) => Uint8Array;
   private store?: SottoStore;
   private host?: SottoHost;
   private handler?: MessageHandler;
@@ -505,6 +509,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     this.options = rest;
     this.#passphrase = passphrase instanceof Uint8Array ? passphrase.slice() : passphrase;
     this.env = createEnv({ provider: options.provider, clock: options.clock });
+    this.idRandom = pooledRandom(this.env.rng);
   }
 
   /** This node's identity, as an address others paste. */
@@ -1017,7 +1022,7 @@ export class SottoNode extends EventEmitter<SottoNodeEvents> {
     const device = record.devices[0];
     if (!device) throw new RecipientNotFoundError();
     const devicePeer = peerIdFromBytes(device.peerId);
-    const id = toHex(this.env.rng(16));
+    const id = toHex(this.idRandom(MESSAGE_ID_BYTES));
     const timestamp = this.env.now();
 
     const message: MessageRecord | undefined =

@@ -42,6 +42,7 @@
 import { toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { AEAD_TAG_BYTES, XAEAD_NONCE_BYTES } from '../crypto/provider.js';
+import { pooledRandom } from '../crypto/random-pool.js';
 import type { EncryptionHook, ValueLocation } from './codec.js';
 import { InvalidStoreArgumentError, SealedValueError } from './errors.js';
 
@@ -105,7 +106,7 @@ function associatedData(format: number, at: ValueLocation): Uint8Array {
 }
 
 export interface AtRestHookOptions {
-  /** Where the value salts come from (default: the provider's CSPRNG). Tests inject a deterministic one. */
+  /** Where the value nonces come from (default: the provider's CSPRNG, pooled). Tests inject a deterministic one. */
   rng?: (length: number) => Uint8Array;
 }
 
@@ -123,7 +124,8 @@ export class AtRestHook implements EncryptionHook {
     checkDataKey(dataKey);
     this.#provider = provider;
     this.#key = dataKey.slice();
-    this.#rng = options.rng ?? ((n) => provider.randomBytes(n));
+    // nonces are public once written: served from a pooled block of CSPRNG output (random-pool.ts)
+    this.#rng = options.rng ?? pooledRandom((n) => provider.randomBytes(n));
   }
 
   #checkLive(): void {

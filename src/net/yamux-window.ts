@@ -20,7 +20,8 @@
  *
  * Measured (scratch two-process runs, 10 interleaved pairs, 2026-11-27): delivered msgs/s with 4 in
  * flight 595 against 495 (medians), with 16 in flight 1,029 against 934; the sequential p50 did
- * not change beyond the noise.
+ * not change beyond the noise. In three interleaved `bench:node --quick` pairs the throughput
+ * difference was within that benchmark's noise (CHANGELOG).
  */
 import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream';
 import type { Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface';

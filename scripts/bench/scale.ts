@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import '../../src/net/shim.js';
 import { createEnv } from '../../src/crypto/env.js';
 import { nodeProviderReady } from '../../src/crypto/provider-node.js';
-import { LOOKUP_TIMEOUT_MS } from '../../src/node/node.js';
+import { HANDSHAKE_BURST, LOOKUP_TIMEOUT_MS } from '../../src/node/node.js';
 import { errorMessage, formatJson, machineInfo, packageVersion, repoRoot, summarize } from './lib.js';
 import {
   type DhtTrace,
@@ -608,7 +608,7 @@ async function main(): Promise<void> {
         sessions:
           config.sessions.length === 0
             ? 'sessions: none in this run'
-            : `sessions ${config.sessions.join(', ')}; ${config.blastRuns} runs of ${config.blastMs / 1000} s per S; ${config.senderProcs} sender processes × ${config.window} envelopes in flight, one sender host per 16 identities`,
+            : `sessions ${config.sessions.join(', ')}; ${config.blastRuns} runs of ${config.blastMs / 1000} s per S; ${config.senderProcs} sender processes × ${config.window} envelopes in flight, one sender host per ${HANDSHAKE_BURST} identities`,
         mesh: `in one process N = ${config.sizes.join(', ') || 'none in this run'}; across ${config.procs} processes N = ${config.mpSizes.join(', ') || 'none in this run'}; ${config.records} records (${RECORDS_ABOVE_100} above N = 100), puts bounded by ${MESH_PUT_TIMEOUT_MS / 1000} s each (as publishRecord); ${config.lookups} lookups or ${config.lookupBudgetMs / 1000} s × max(1, N/100) per N, each bounded by ${config.lookupTimeoutMs / 1000} s (the node's lookup bound); ${config.followUps} warm messages or 20 s`,
         budget: `whole benchmark ≤ ${config.budgetMs / 60_000} min`,
         ...(config.kadExperiment

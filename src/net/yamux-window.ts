@@ -48,6 +48,16 @@ interface MuxerHooks {
   onRemoteStream(stream: Stream): void;
 }
 
+/** The library's own method (undefined if yamux changed shape; withBatchedWindowUpdates checks). */
+const upstreamSendWindowUpdate = (YamuxStream.prototype as unknown as Partial<WindowFields>).sendWindowUpdate;
+
+/** Replaces `sendWindowUpdate` on the streams batchWindowUpdates accepts: one function for all of them. */
+function batchedSendWindowUpdate(this: WindowFields): void {
+  const used = this.recvWindow - this.recvWindowCapacity;
+  if (this.state === StreamState.Established && used < this.recvWindow * WINDOW_UPDATE_FRACTION) return;
+  upstreamSendWindowUpdate?.call(this);
+}
+
 /**
  * Makes `stream` send window updates by WINDOW_UPDATE_FRACTION. Returns false (and changes nothing)
  * for a stream that is not a YamuxStream of the expected shape.
@@ -55,29 +65,25 @@ interface MuxerHooks {
 export function batchWindowUpdates(stream: Stream): boolean {
   if (!(stream instanceof YamuxStream)) return false;
   const fields = stream as unknown as Partial<WindowFields>;
-  const upstream = fields.sendWindowUpdate;
   if (
-    typeof upstream !== 'function' ||
+    typeof upstreamSendWindowUpdate !== 'function' ||
+    fields.sendWindowUpdate !== upstreamSendWindowUpdate ||
     typeof fields.recvWindow !== 'number' ||
     typeof fields.recvWindowCapacity !== 'number' ||
     typeof fields.state !== 'number'
   ) {
     return false;
   }
-  fields.sendWindowUpdate = function sendWindowUpdate(this: WindowFields): void {
-    const used = this.recvWindow - this.recvWindowCapacity;
-    if (this.state === StreamState.Established && used < this.recvWindow * WINDOW_UPDATE_FRACTION) return;
-    upstream.call(this);
-  };
+  fields.sendWindowUpdate = batchedSendWindowUpdate;
   return true;
 }
 
-/** Patches every stream `muxer` creates or accepts (see batchWindowUpdates); false if it cannot. */
-function patchMuxer(muxer: StreamMuxer): boolean {
+/** Patches every stream `muxer` creates or accepts (see batchWindowUpdates); leaves a muxer without those hooks alone. */
+function patchMuxer(muxer: StreamMuxer): void {
   const hooks = muxer as unknown as Partial<MuxerHooks>;
   const onCreate = hooks.onCreateStream;
   const onRemote = hooks.onRemoteStream;
-  if (typeof onCreate !== 'function' || typeof onRemote !== 'function') return false;
+  if (typeof onCreate !== 'function' || typeof onRemote !== 'function') return;
   hooks.onCreateStream = function onCreateStream(this: MuxerHooks, options: unknown) {
     const created = onCreate.call(this, options);
     if (created instanceof Promise) {
@@ -94,7 +100,6 @@ function patchMuxer(muxer: StreamMuxer): boolean {
     batchWindowUpdates(stream);
     onRemote.call(this, stream);
   };
-  return true;
 }
 
 /**
@@ -105,7 +110,7 @@ function patchMuxer(muxer: StreamMuxer): boolean {
 export function withBatchedWindowUpdates<C>(
   muxer: (components: C) => StreamMuxerFactory,
 ): (components: C) => StreamMuxerFactory {
-  if (typeof (YamuxStream.prototype as unknown as Partial<WindowFields>).sendWindowUpdate !== 'function') {
+  if (typeof upstreamSendWindowUpdate !== 'function') {
     throw new HostAssemblyError(
       '@chainsafe/libp2p-yamux has no YamuxStream.sendWindowUpdate: cannot batch window updates',
     );

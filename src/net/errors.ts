@@ -18,6 +18,7 @@ export type SottoNetErrorCode =
   | 'DHT_RECORD_STALE'
   | 'DHT_TIMEOUT'
   | 'MESSAGE_TOO_LARGE'
+  | 'NOISE_FRAME_INVALID'
   | 'RELAY_STOP_UNEXPECTED';
 
 export class SottoNetError extends Error {
@@ -173,5 +174,16 @@ export class HostAssemblyError extends SottoNetError {
   constructor(message: string) {
     super('HOST_ASSEMBLY_FAILED', message);
     this.name = 'HostAssemblyError';
+  }
+}
+
+/**
+ * A Noise transport frame failed ChaCha20-Poly1305 authentication (tampered, truncated or out of
+ * step). Noise aborts the connection on it.
+ */
+export class NoiseDecryptError extends SottoNetError {
+  constructor(message: string) {
+    super('NOISE_FRAME_INVALID', message);
+    this.name = 'NoiseDecryptError';
   }
 }

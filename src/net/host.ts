@@ -56,6 +56,7 @@ import {
   type StreamComponents,
 } from './frame-guard.js';
 import type { NetLogger } from './logger.js';
+import { withLeanNoiseFrames } from './noise-conn.js';
 import { noiseCrypto } from './noise-crypto.js';
 import { guardDhtRecords, type PutGetDatastore } from './record-guard.js';
 import { findReservationCheck, guardRelayStop } from './relay-stop-guard.js';
@@ -479,7 +480,8 @@ export async function createHost(options: CreateHostOptions): Promise<SottoHost>
     // circuitRelayTransport dials `…/p2p-circuit/p2p/<peer>` addresses and, for a `/p2p-circuit`
     // listen address, takes a reservation on a relay among the peers we know.
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    // one socket write per send and no exception object per received chunk (noise-conn.ts)
+    connectionEncrypters: [withLeanNoiseFrames(noise({ crypto: noiseCrypto }))],
     // window updates once half a stream's window is used, not one per data frame (yamux-window.ts)
     streamMuxers: [withBatchedWindowUpdates(yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS }))],
     connectionGater: connectionGater({

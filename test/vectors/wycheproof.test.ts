@@ -16,13 +16,17 @@ import { describe, it } from 'node:test';
 import { concat, fromHex, toHex } from '../../src/crypto/bytes.js';
 import type { SottoCryptoErrorCode } from '../../src/crypto/errors.js';
 import type { AeadAlgorithm, CryptoProvider } from '../../src/crypto/provider.js';
+import { checkAead, checkSealed } from '../../src/crypto/provider-common.js';
 import { nobleProvider } from '../../src/crypto/provider-noble.js';
 import {
+  aeadOpenOpenSsl,
+  aeadSealOpenSsl,
   ed25519VerifyOpenSsl,
   nodeCurveBackend,
   nodeMlKemBackend,
   nodeProvider,
   nodeProviderReady,
+  sha256OpenSsl,
   x25519OpenSsl,
   x25519PublicKeyOpenSsl,
 } from '../../src/crypto/provider-node.js';
@@ -509,7 +513,27 @@ describe('node OpenSSL fallbacks (used when the libsodium addon cannot load)', (
     ed25519Verify: ed25519VerifyOpenSsl,
     x25519: x25519OpenSsl,
     x25519PublicKey: x25519PublicKeyOpenSsl,
+    // ChaCha20-Poly1305 through OpenSSL, behind the same checks as nodeProvider's
+    aeadSeal(alg, key, nonce, plaintext, aad) {
+      if (alg !== 'chacha20-poly1305') return nodeProvider.aeadSeal(alg, key, nonce, plaintext, aad);
+      checkAead(alg, key, nonce);
+      return aeadSealOpenSsl(alg, key, nonce, plaintext, aad);
+    },
+    aeadOpen(alg, key, nonce, sealed, aad) {
+      if (alg !== 'chacha20-poly1305') return nodeProvider.aeadOpen(alg, key, nonce, sealed, aad);
+      checkAead(alg, key, nonce);
+      return checkSealed(sealed) ? aeadOpenOpenSsl(alg, key, nonce, sealed, aad) : null;
+    },
   };
+  it(`Wycheproof ${chachaFile.algorithm} through aeadSealOpenSsl / aeadOpenOpenSsl`, (t) => {
+    finish(t, runAead(fallback, 'chacha20-poly1305', chachaFile), chachaFile.numberOfTests);
+  });
+  it('OpenSSL and libsodium agree on SHA-256', () => {
+    for (const size of [0, 1, 55, 56, 64, 1250, 70_000]) {
+      const data = nodeProvider.randomBytes(size);
+      assert.deepEqual(nodeProvider.sha256(data), sha256OpenSsl(data), `${size} bytes`);
+    }
+  });
   it(`Wycheproof ${ed25519File.algorithm} through ed25519VerifyOpenSsl`, (t) => {
     finish(t, runEd25519(fallback), ed25519File.numberOfTests);
   });

@@ -31,10 +31,17 @@ export function varintLength(n: number): number {
 }
 
 /**
+ * What strictLengthDecoder throws while a prefix is incomplete: one object, not a new error with a
+ * stack trace for every frame whose prefix takes two bytes or more (lpStream reads a prefix a byte
+ * at a time). lpStream only checks `instanceof RangeError`, and the error never leaves it.
+ */
+const INCOMPLETE_VARINT = new RangeError('incomplete varint');
+
+/**
  * A length decoder for `lpStream` that rejects an unterminated prefix as soon as it is longer than
  * the prefix of `maxFrameBytes` (lpStream's own check only runs once a varint is complete, so a peer
  * sending endless 0x80 bytes would otherwise be held until the read timeout). Throws `tooLarge()`;
- * a RangeError means "need more bytes", as lpStream expects.
+ * INCOMPLETE_VARINT (a RangeError) means "need more bytes", as lpStream expects.
  */
 export function strictLengthDecoder(maxFrameBytes: number, tooLarge: () => Error): (data: Uint8ArrayList) => number {
   const maxPrefixBytes = varintLength(maxFrameBytes);
@@ -46,6 +53,6 @@ export function strictLengthDecoder(maxFrameBytes: number, tooLarge: () => Error
       if ((b & 0x80) === 0) return value;
     }
     if (data.byteLength >= maxPrefixBytes) throw tooLarge();
-    throw new RangeError('incomplete varint');
+    throw INCOMPLETE_VARINT;
   };
 }

@@ -269,8 +269,11 @@ async function runPair(root: string): Promise<PairResult> {
       return run;
     };
 
-    log('warm-up pass (discarded)…');
-    await measure(false, 0.2);
+    // A full-size pass: with a fifth of one (the earlier warm-up) the first measured run was still
+    // the slowest of every three (p50 4.04 / 3.81 / 2.91 ms, 4.24 / 3.26 / 2.98, 4.11 / 2.79 / 3.13
+    // on 2026-11-28): V8 was still optimising sotto's code. A node that has run a while is warm.
+    log('warm-up pass (discarded, full size)…');
+    await measure(false, 1);
     const runs: PairRun[] = [];
     for (let r = 0; r < config.runs; r++) {
       log(`two-process run ${r + 1}/${config.runs}`);

@@ -158,7 +158,7 @@ export function renderMarkdown(report: Report, settings: RenderSettings): string
   out.push(loadAverageLine(meta.loadAverage));
   out.push(`- Node ${meta.node} (V8 ${meta.v8}); 127.0.0.1 only`);
   out.push(
-    `- ${meta.runs} runs of the two-process figures after a discarded warm-up pass; each figure is the median of the per-run figures (min–max in parentheses); ratios are computed run by run against the floor measured in the same run`,
+    `- ${meta.runs} runs of the two-process figures after a discarded warm-up pass of the same size; each figure is the median of the per-run figures (min–max in parentheses); ratios are computed run by run against the floor measured in the same run`,
   );
   out.push(`- Messages: ${meta.messageBytes} bytes of ASCII text; floor acks: 2 bytes`);
   // a run without the N-node part names no bound for it (older JSON wrote "N = ; …" there); one

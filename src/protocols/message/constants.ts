@@ -90,8 +90,11 @@ export const ENVELOPE_BURST = MAX_ENVELOPES_PER_STREAM;
 
 /**
  * SPEC §11 "The bucket regains one token every ENVELOPE_REFILL_INTERVAL_MS (1 ms), i.e. 1000
- * envelopes a second sustained". Above what one node delivers to another on loopback today
- * (BENCHMARKS.md: 650–840 msgs/s), so it only stops a peer that floods faster than any sender can.
+ * envelopes a second sustained". Above what one node delivers to another on loopback with 4 in
+ * flight (bench:node: 500–700 msgs/s). With 16 in flight sotto's own sender now reaches 1,000–1,400
+ * msgs/s (scratch runs, 2026-11-28): beyond the burst the excess is answered `rate-limited` and the
+ * sender retries it later. A receiver spends ≈ 0.34 ms of main-thread time on each envelope before
+ * its write (BENCHMARKS.md, timeline), so a faster refill would let one peer hold a core.
  */
 export const ENVELOPE_REFILL_INTERVAL_MS = 1;
 

@@ -68,8 +68,8 @@ export function coalesceWrites(connection: MessageStream): boolean {
   const sendData = target.sendData;
   if (typeof sendData !== 'function' || target[COALESCED] === true) return false;
   target.sendData = function coalescedSendData(this: unknown, data: Uint8ArrayList) {
-    // subarray() copies only a list of several buffers; a single one is passed through as it is
-    // any copy of uint8arraylist (the libp2p modules do not all share one): isUint8ArrayList checks its symbol
+    // isUint8ArrayList recognises a list from any copy of uint8arraylist (libp2p's modules do not
+    // all share one); subarray() copies only a list of several buffers, a single one passes as it is
     if (isUint8ArrayList(data) && data.byteLength <= COALESCE_MAX_BYTES) {
       return sendData.call(this, new Uint8ArrayList(data.subarray()));
     }

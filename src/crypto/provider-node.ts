@@ -2,7 +2,7 @@
  * node:crypto (OpenSSL) provider: the default on Node. Raw keys are imported through JWK, which
  * measured ≈10–40 µs here against 150–600 µs for DER/PKCS#8 (shared/DESIGN.md). X25519, Ed25519
  * verification, (X)ChaCha20-Poly1305 and SHA-256 use libsodium when its addon loads (see `sodium`
- * below); HKDF uses @noble/hashes (see `hkdfSha256`).
+ * below).
  *
  * ML-KEM-768 (Node 20's OpenSSL 3.0 has none): decapsulation, and encapsulation when the caller
  * supplies no randomness, run on liboqs compiled to WebAssembly (mlkem-wasm.ts; ≈10× faster than
@@ -19,6 +19,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  hkdfSync,
   type KeyObject,
   randomFillSync,
   sign,
@@ -26,8 +27,6 @@ import {
 } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 as sha256Noble } from '@noble/hashes/sha2.js';
 import { checkBytes, equalBytes } from './bytes.js';
 import { InvalidArgumentError, InvalidKeyError } from './errors.js';
 import { loadWasmMlKem768, type WasmMlKem768 } from './mlkem-wasm.js';
@@ -406,10 +405,7 @@ export const nodeProvider: CryptoProvider = {
     checkBytes('HKDF salt', salt);
     checkBytes('HKDF info', info);
     checkHkdfLength(length);
-    // @noble/hashes, not `hkdfSync`: the same ≈ 10 µs in a loop, but in the node, between other
-    // work, 28–37 µs against 46–59 µs per call (hrtime around each call, 5 interleaved pairs;
-    // BENCHMARKS.md). Likely OpenSSL's KeyObject and job per call; not pinned down.
-    return hkdf(sha256Noble, ikm, salt, info, length);
+    return u8(hkdfSync('sha256', ikm, salt, info, length));
   },
 
   hkdfSha256Extract(salt, ikm) {

@@ -52,7 +52,7 @@ export function makeSottoTarget(which: 'node' | 'noble', label: string): BenchTa
       if (which === 'node') {
         await nodeProviderReady;
         notes.push(
-          `sotto (node provider): ML-KEM-768 decapsulation and encapsulation on ${nodeMlKemBackend()}, X25519, Ed25519 verification, ChaCha20-Poly1305 and SHA-256 on ${nodeCurveBackend()}, HKDF on @noble/hashes, everything else on OpenSSL (node:crypto).`,
+          `sotto (node provider): ML-KEM-768 decapsulation and encapsulation on ${nodeMlKemBackend()}, X25519, Ed25519 verification, ChaCha20-Poly1305 and SHA-256 on ${nodeCurveBackend()}, everything else on OpenSSL (node:crypto).`,
         );
       } else {
         notes.push('sotto (noble provider): everything in pure JS, ML-KEM-768 on @noble/post-quantum.');

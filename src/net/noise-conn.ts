@@ -96,22 +96,19 @@ export function leanFrameDecoder(secured: MessageStream): boolean {
 export function withLeanNoiseFrames<C, E extends ConnectionEncrypter>(
   encrypter: (components: C) => E,
 ): (components: C) => E {
+  type Secure = E['secureOutbound'];
+  const lean =
+    (secure: Secure): Secure =>
+    async (connection, options) => {
+      coalesceWrites(connection);
+      const secured = await secure(connection, options);
+      leanFrameDecoder(secured.connection);
+      return secured;
+    };
   return (components) => {
     const enc = encrypter(components);
-    const outbound = enc.secureOutbound.bind(enc);
-    const inbound = enc.secureInbound.bind(enc);
-    enc.secureOutbound = async (connection, options) => {
-      coalesceWrites(connection);
-      const secured = await outbound(connection, options);
-      leanFrameDecoder(secured.connection);
-      return secured;
-    };
-    enc.secureInbound = async (connection, options) => {
-      coalesceWrites(connection);
-      const secured = await inbound(connection, options);
-      leanFrameDecoder(secured.connection);
-      return secured;
-    };
+    enc.secureOutbound = lean(enc.secureOutbound.bind(enc));
+    enc.secureInbound = lean(enc.secureInbound.bind(enc));
     return enc;
   };
 }
